@@ -1,0 +1,132 @@
+//! Options of a load run. The same struct is the `pushpoll load` command line
+//! (via clap) and the library's input, so tests build it with
+//! `LoadOpts::try_parse_from([...])`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Which transport the subscribers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Transport {
+    /// WebSocket: one connection per subscriber, messages pushed as frames.
+    Ws,
+    /// HTTP long polling: `GET ...?since=S&wait=W` held until a message exists.
+    LongPoll,
+    /// HTTP short polling: `GET ...?since=S` every `--poll-interval`.
+    ShortPoll,
+    /// Server-Sent Events: one streaming `GET` per subscriber.
+    Sse,
+}
+
+impl Transport {
+    /// All four, in the order `compare` runs them.
+    pub const ALL: [Transport; 4] = [
+        Transport::Ws,
+        Transport::Sse,
+        Transport::LongPoll,
+        Transport::ShortPoll,
+    ];
+
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Ws => "ws",
+            Transport::LongPoll => "long-poll",
+            Transport::ShortPoll => "short-poll",
+            Transport::Sse => "sse",
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Options of one load run against one transport.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "pushpoll load", about = "Measure delivery latency, requests, bytes and loss of one transport")]
+pub struct LoadOpts {
+    /// Subscriber URL: `ws://host:port/ws` for WebSocket, `http://host:port/messages`
+    /// for polling, `http://host:port/events` for SSE. A bare `http://host:port`
+    /// gets pushpoll's default path for the transport.
+    #[arg(long)]
+    pub url: String,
+
+    /// Transport the subscribers use.
+    #[arg(long, value_enum, default_value_t = Transport::Ws)]
+    pub transport: Transport,
+
+    /// Number of subscribers (one connection each).
+    #[arg(long, default_value_t = 100)]
+    pub subscribers: usize,
+
+    /// Number of publishers sharing `--rate`.
+    #[arg(long, default_value_t = 1)]
+    pub publishers: usize,
+
+    /// Messages per second, all publishers together (open loop: sends follow
+    /// the schedule whatever the server does).
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+
+    /// Seconds of publishing.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+
+    /// Seconds between short polls.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll_interval: f64,
+
+    /// Seconds a long poll asks the server to hold (`wait=`).
+    #[arg(long, default_value_t = 30.0)]
+    pub long_poll_wait: f64,
+
+    /// Size of every published payload, bytes (at least the marker, ~40 B).
+    #[arg(long, default_value_t = 64)]
+    pub payload_bytes: usize,
+
+    /// Where publishers send. Default: for `ws`, text frames on the subscriber
+    /// URL (as the notes' browser page does); otherwise `POST` to
+    /// `/messages` on the subscriber URL's origin. An `http(s)://` URL here
+    /// makes `ws` runs publish by `POST` too.
+    #[arg(long)]
+    pub publish_url: Option<String>,
+
+    /// Subscriber connections opened per second while ramping up
+    /// (default: as fast as `--connect-concurrency` allows).
+    #[arg(long)]
+    pub ramp: Option<f64>,
+
+    /// Connection attempts in flight at once while ramping up.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+
+    /// Seconds to measure idle cost (all subscribers connected, nothing
+    /// published) before publishing starts; 0 skips it.
+    #[arg(long, default_value_t = 0.0)]
+    pub idle: f64,
+
+    /// Seconds after the last publish that subscribers may still take to
+    /// receive everything; what is missing then is lost. Default:
+    /// 2 s + one poll interval (short polling).
+    #[arg(long)]
+    pub grace: Option<f64>,
+
+    /// Seconds before a connection attempt or an HTTP answer counts as a timeout
+    /// (long polls get `--long-poll-wait` on top).
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// A Prometheus endpoint of the server (e.g. `http://host:port/metrics`)
+    /// whose `process_cpu_seconds_total` is read before and after, to report
+    /// server CPU per delivered message.
+    #[arg(long)]
+    pub server_metrics_url: Option<String>,
+
+    /// Write the full result as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}

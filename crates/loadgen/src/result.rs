@@ -1,0 +1,127 @@
+//! The result of one load run: plain data, serialised as the JSON contract
+//! described by `schema/result.schema.json` at the workspace root.
+//!
+//! Field names are a contract with users' scripts: add fields, never rename.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one `pushpoll load` run measured, for one transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `ws`, `long-poll`, `short-poll` or `sse`.
+    pub transport: String,
+    /// The subscriber URL the run targeted.
+    pub url: String,
+    /// Random id carried in every marker of this run (hex).
+    pub run_id: String,
+    /// Subscribers asked for.
+    pub subscribers: u64,
+    /// Subscribers that were connected when publishing began (only these are
+    /// expected to receive).
+    pub subscribers_connected: u64,
+    /// Publisher count.
+    pub publishers: u64,
+    /// Messages per second across all publishers (the schedule).
+    pub publish_rate: f64,
+    /// Configured publishing time, seconds.
+    pub duration_s: f64,
+    /// Measured time from the first scheduled publish to the end of the grace
+    /// period (or until every subscriber had everything), seconds.
+    pub active_s: f64,
+    /// Payload size of every published message, bytes.
+    pub payload_bytes: u64,
+    /// Short-poll interval, seconds (null for other transports).
+    pub poll_interval_s: Option<f64>,
+    /// Long-poll `wait`, seconds (null for other transports).
+    pub long_poll_wait_s: Option<f64>,
+    /// Messages the server accepted (publishes that failed are not expected).
+    pub published: u64,
+    /// Publishes that failed (counted by kind in `errors` as well).
+    pub publish_errors: u64,
+    /// `subscribers_connected × published`.
+    pub expected_deliveries: u64,
+    /// Distinct expected (message, subscriber) pairs that arrived.
+    pub delivered: u64,
+    /// `expected_deliveries − delivered`.
+    pub lost: u64,
+    /// Arrivals of a (message, subscriber) pair already seen.
+    pub duplicated: u64,
+    /// Arrivals older than a message the same subscriber had already seen
+    /// from the same publisher.
+    pub reordered: u64,
+    /// Markers of this run that arrived but were never acknowledged as
+    /// published (for example a publish that timed out yet was relayed).
+    pub unexpected: u64,
+    /// Delivery latency: receive time − scheduled publish time.
+    pub latency_us: LatencySummary,
+    /// The merged latency histogram, HdrHistogram V2 + DEFLATE, base64, so
+    /// runs from several processes can be merged exactly.
+    pub latency_histogram: String,
+    /// HTTP requests the subscribers sent during the active phase, handshakes
+    /// and empty polls included.
+    pub requests: u64,
+    /// Poll answers that carried no message.
+    pub empty_polls: u64,
+    /// `requests / delivered` (null when nothing was delivered).
+    pub requests_per_delivered: Option<f64>,
+    /// Bytes the subscribers' sockets wrote during the active phase.
+    pub bytes_up: u64,
+    /// Bytes the subscribers' sockets read during the active phase.
+    pub bytes_down: u64,
+    /// `(bytes_up + bytes_down) / delivered`.
+    pub bytes_per_delivered: Option<f64>,
+    /// Payload bytes per delivery (the useful part of `bytes_per_delivered`).
+    pub payload_bytes_per_delivered: Option<f64>,
+    /// `(bytes_up + bytes_down) / subscribers_connected / active_s`.
+    pub bytes_per_subscriber_second: Option<f64>,
+    /// Same, without the payload: headers, framing, handshakes, pings.
+    pub overhead_bytes_per_subscriber_second: Option<f64>,
+    /// Server CPU seconds spent during the active phase, when known.
+    pub server_cpu_s: Option<f64>,
+    /// `server_cpu_s / delivered`, in µs (null when unknown).
+    pub server_cpu_us_per_delivered: Option<f64>,
+    /// What subscribers cost while nothing is published.
+    pub idle: IdleCost,
+    /// Errors by kind (`connect_refused`, `timeout`, `reset`, `bad_status_503`,
+    /// `protocol`, `closed_1008`, `gone_410`, `publish_...`).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Latency percentiles in microseconds (all 0 when nothing was delivered).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of recorded deliveries.
+    pub count: u64,
+    /// Smallest.
+    pub min: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+/// Cost of connected subscribers while no message is published, measured over
+/// a window before publishing starts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct IdleCost {
+    /// Length of the window, seconds (0 when not measured).
+    pub window_s: f64,
+    /// Requests the subscribers sent in the window.
+    pub requests: u64,
+    /// Bytes written and read by subscriber sockets in the window.
+    pub bytes: u64,
+    /// `requests / subscribers / minutes` (null when not measured).
+    pub requests_per_subscriber_minute: Option<f64>,
+    /// `bytes / subscribers / minutes` (null when not measured).
+    pub bytes_per_subscriber_minute: Option<f64>,
+}

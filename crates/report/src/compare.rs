@@ -1,0 +1,98 @@
+//! The side-by-side table: one column per transport run, one row per figure
+//! BACKGROUND.md defines, and headline ratios computed from the same results.
+
+use crate::{fmt, table::Table, RunResult};
+
+type Cell = fn(&RunResult) -> String;
+
+/// Rows of the table: label and how to compute the cell.
+const ROWS: &[(&str, Cell)] = &[
+    ("latency p50 (ms)", |r| fmt::ms(r.latency_us.p50)),
+    ("latency p99 (ms)", |r| fmt::ms(r.latency_us.p99)),
+    ("latency max (ms)", |r| fmt::ms(r.latency_us.max)),
+    ("requests / delivered", |r| fmt::opt(r.requests_per_delivered)),
+    ("  empty polls", |r| fmt::thousands(r.empty_polls)),
+    ("bytes / delivered", |r| fmt::opt(r.bytes_per_delivered)),
+    ("  payload share", |r| {
+        fmt::percent(
+            r.payload_bytes_per_delivered
+                .zip(r.bytes_per_delivered)
+                .and_then(|(p, b)| fmt::ratio(p, b)),
+        )
+    }),
+    ("server CPU µs / delivered", |r| fmt::opt(r.server_cpu_us_per_delivered)),
+    ("idle requests / sub-minute", |r| fmt::opt(r.idle.requests_per_subscriber_minute)),
+    ("idle bytes / sub-minute", |r| fmt::opt(r.idle.bytes_per_subscriber_minute)),
+    ("delivered / expected", |r| {
+        format!("{}/{}", fmt::thousands(r.delivered), fmt::thousands(r.expected_deliveries))
+    }),
+    ("lost / dup / reordered", |r| format!("{}/{}/{}", r.lost, r.duplicated, r.reordered)),
+    ("errors", |r| fmt::thousands(r.errors.values().sum())),
+];
+
+/// The table, with the workload described on the first line.
+pub fn render(results: &[RunResult]) -> String {
+    let mut out = String::new();
+    if let Some(first) = results.first() {
+        out.push_str(&workload_line(first));
+        out.push('\n');
+    }
+    let mut t = Table::new(
+        std::iter::once(String::new()).chain(results.iter().map(|r| r.transport.clone())),
+    );
+    for (label, cell) in ROWS {
+        t.row(std::iter::once(label.to_string()).chain(results.iter().map(cell)));
+    }
+    out.push_str(&t.render());
+    let idle_window = results.iter().map(|r| r.idle.window_s).fold(0.0, f64::max);
+    if idle_window > 0.0 {
+        out.push_str(&format!(
+            "idle cost measured over {}s with every subscriber connected and nothing published\n",
+            fmt::sig3(idle_window)
+        ));
+    }
+    out
+}
+
+/// One line describing the workload the results share.
+pub fn workload_line(r: &RunResult) -> String {
+    let mut s = format!(
+        "{} subscribers, {} msg/s for {}s, {}-byte payloads",
+        fmt::thousands(r.subscribers),
+        fmt::sig3(r.publish_rate),
+        fmt::sig3(r.duration_s),
+        r.payload_bytes
+    );
+    if let Some(i) = r.poll_interval_s {
+        s.push_str(&format!(", short poll every {}s", fmt::sig3(i)));
+    }
+    if let Some(w) = r.long_poll_wait_s {
+        s.push_str(&format!(", long poll wait {}s", fmt::sig3(w)));
+    }
+    s
+}
+
+/// Headline ratios against the WebSocket run, e.g. "short-poll: 24× the
+/// bytes and 190× the requests per delivered message of ws". Empty when
+/// there is no WebSocket run or nothing to compare.
+pub fn headlines(results: &[RunResult]) -> Vec<String> {
+    let Some(ws) = results.iter().find(|r| r.transport == "ws") else {
+        return Vec::new();
+    };
+    results
+        .iter()
+        .filter(|r| r.transport != "ws")
+        .filter_map(|r| {
+            let bytes = r.bytes_per_delivered.zip(ws.bytes_per_delivered)?;
+            let reqs = r.requests_per_delivered.zip(ws.requests_per_delivered)?;
+            Some(format!(
+                "{}: {}× the bytes and {}× the requests per delivered message of ws; p99 latency {} ms vs {} ms",
+                r.transport,
+                fmt::opt(fmt::ratio(bytes.0, bytes.1)),
+                fmt::opt(fmt::ratio(reqs.0, reqs.1)),
+                fmt::ms(r.latency_us.p99),
+                fmt::ms(ws.latency_us.p99),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,33 @@
+//! The human summary of one `pushpoll load` run: the compare table with one
+//! column, errors by kind, and what went wrong in words.
+
+use crate::{compare, fmt, RunResult};
+
+/// A few lines a person reads after a run.
+pub fn render(r: &RunResult) -> String {
+    let mut out = format!("{} against {}\n", r.transport, r.url);
+    out.push_str(&compare::render(std::slice::from_ref(r)));
+    out.push_str(&format!(
+        "published {} ({} failed), {} of {} subscribers connected, active {}s\n",
+        fmt::thousands(r.published),
+        fmt::thousands(r.publish_errors),
+        fmt::thousands(r.subscribers_connected),
+        fmt::thousands(r.subscribers),
+        fmt::sig3(r.active_s),
+    ));
+    if r.unexpected > 0 {
+        out.push_str(&format!(
+            "{} deliveries of messages whose publish was not acknowledged\n",
+            fmt::thousands(r.unexpected)
+        ));
+    }
+    if !r.errors.is_empty() {
+        let kinds: Vec<String> = r
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k} {}", fmt::thousands(*n)))
+            .collect();
+        out.push_str(&format!("errors: {}\n", kinds.join(", ")));
+    }
+    out
+}

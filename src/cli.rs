@@ -1,0 +1,147 @@
+//! The command line: `pushpoll serve`, `pushpoll load`, `pushpoll compare`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::compare::{self, CompareOpts};
+use crate::document::{self, Document};
+
+/// Measures why WebSocket replaced AJAX polling.
+#[derive(Debug, Parser)]
+#[command(name = "pushpoll", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the broadcast chat hub over WebSocket, long polling, short polling and SSE on one port.
+    Serve(ServeOpts),
+    /// Load one transport of a server (pushpoll's or anyone's) and measure it.
+    Load(Box<pushpoll_loadgen::LoadOpts>),
+    /// Run the same workload over every transport against an in-process server, side by side.
+    Compare(CompareOpts),
+}
+
+/// Options of `pushpoll serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeOpts {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Messages kept in history for resuming clients.
+    #[arg(long)]
+    pub history: Option<usize>,
+    /// Most simultaneous connections; more are answered 503.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Longest a long poll is held, seconds.
+    #[arg(long)]
+    pub long_poll_max: Option<f64>,
+}
+
+impl ServeOpts {
+    /// The server configuration these options describe.
+    pub fn config(&self) -> anyhow::Result<pushpoll_server::Config> {
+        let mut config = pushpoll_server::Config::default();
+        if let Some(h) = self.history {
+            anyhow::ensure!(h > 0, "--history must be at least 1");
+            config.limits.history = h;
+        }
+        if let Some(m) = self.max_connections {
+            anyhow::ensure!(m > 0, "--max-connections must be at least 1");
+            config.limits.max_connections = m;
+        }
+        if let Some(secs) = self.long_poll_max {
+            config.limits.long_poll_max = std::time::Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--long-poll-max must be a positive number of seconds")?;
+        }
+        Ok(config)
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings, and
+/// pushpoll's own info lines).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pushpoll=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A token cancelled by the first Ctrl-C: runs stop and report what they measured.
+fn ctrl_c_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: finishing with what was measured");
+            t.cancel();
+        }
+    });
+    token
+}
+
+/// Runs a parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(opts) => serve(opts).await,
+        Command::Load(opts) => load(*opts).await,
+        Command::Compare(opts) => run_compare(opts).await,
+    }
+}
+
+async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
+    let config = opts.config()?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .with_context(|| format!("binding {}", opts.addr))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "pushpoll serving on http://{addr}/ : ws://{addr}/ws, http://{addr}/messages, http://{addr}/events, http://{addr}/metrics"
+    );
+    let stop = ctrl_c_token();
+    pushpoll_server::run(listener, config, stop.cancelled_owned())
+        .await
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load(opts: pushpoll_loadgen::LoadOpts) -> anyhow::Result<ExitCode> {
+    let started = document::unix_now_s();
+    let stop = ctrl_c_token();
+    let result = pushpoll_loadgen::run(&opts, Default::default(), stop.cancelled_owned()).await?;
+    print!("{}", pushpoll_report::summary::render(&result));
+    if let Some(path) = &opts.json {
+        Document::new("load", started, vec![result]).write(path)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
+    let started = document::unix_now_s();
+    let stop = ctrl_c_token();
+    let results = compare::run(&opts, stop, |line| eprintln!("{line}")).await?;
+    println!("{}", pushpoll_report::compare::render(&results));
+    for line in pushpoll_report::compare::headlines(&results) {
+        println!("{line}");
+    }
+    println!();
+    print!("{}", pushpoll_report::projection::render(&results));
+    if let Some(path) = &opts.json {
+        Document::new("compare", started, results).write(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

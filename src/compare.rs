@@ -1,0 +1,175 @@
+//! `pushpoll compare`: the same workload over every transport against one
+//! in-process server, one after another, then one table.
+//!
+//! Runs are sequential, not concurrent, so each transport has the machine to
+//! itself and the server's CPU time during a run belongs to that transport.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
+
+use crate::embedded::{self, EmbeddedServer};
+
+/// Options of `pushpoll compare`. Every workload option left out takes the
+/// embedded default, or the `--quick` preset with `--quick`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareOpts {
+    /// Subscribers per transport [default: 200; quick: 50].
+    #[arg(long)]
+    pub subscribers: Option<usize>,
+    /// Messages per second across the room [default: 5; quick: 10].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seconds of publishing per transport [default: 8; quick: 1.5].
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Seconds between short polls [default: 1; quick: 0.5].
+    #[arg(long)]
+    pub poll_interval: Option<f64>,
+    /// Seconds a long poll is held at most [default: 30].
+    #[arg(long)]
+    pub long_poll_wait: Option<f64>,
+    /// Payload size, bytes [default: 64].
+    #[arg(long)]
+    pub payload_bytes: Option<usize>,
+    /// Seconds of idle measurement before publishing [default: 3; quick: 0.5].
+    #[arg(long)]
+    pub idle: Option<f64>,
+    /// Transports to run, in order.
+    #[arg(long, value_delimiter = ',', default_values_t = Transport::ALL)]
+    pub transports: Vec<Transport>,
+    /// The small preset for tests and CI: the same comparison in about 10 s.
+    #[arg(long)]
+    pub quick: bool,
+    /// Worker threads of the in-process server [default: all CPUs].
+    #[arg(long)]
+    pub server_threads: Option<usize>,
+    /// Write every run as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// The workload after defaults are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Subscribers per transport.
+    pub subscribers: usize,
+    /// Messages per second.
+    pub rate: f64,
+    /// Seconds of publishing.
+    pub duration: f64,
+    /// Seconds between short polls.
+    pub poll_interval: f64,
+    /// Long-poll hold, seconds.
+    pub long_poll_wait: f64,
+    /// Payload bytes.
+    pub payload_bytes: usize,
+    /// Idle window, seconds.
+    pub idle: f64,
+}
+
+impl Workload {
+    /// The embedded default: the notes' chat (short polling every second, long
+    /// polls held up to 30 s, a few messages per second across the room, a few
+    /// hundred subscribers), about a minute for all four transports on 2 cores.
+    pub const DEFAULT: Workload = Workload {
+        subscribers: 200,
+        rate: 5.0,
+        duration: 8.0,
+        poll_interval: 1.0,
+        long_poll_wait: 30.0,
+        payload_bytes: 64,
+        idle: 3.0,
+    };
+
+    /// The same comparison in about ten seconds.
+    pub const QUICK: Workload = Workload {
+        subscribers: 50,
+        rate: 10.0,
+        duration: 1.5,
+        poll_interval: 0.5,
+        long_poll_wait: 30.0,
+        payload_bytes: 64,
+        idle: 0.5,
+    };
+
+    /// Applies `opts` over the default or quick preset.
+    pub fn from_opts(opts: &CompareOpts) -> Self {
+        let base = if opts.quick { Self::QUICK } else { Self::DEFAULT };
+        Workload {
+            subscribers: opts.subscribers.unwrap_or(base.subscribers),
+            rate: opts.rate.unwrap_or(base.rate),
+            duration: opts.duration.unwrap_or(base.duration),
+            poll_interval: opts.poll_interval.unwrap_or(base.poll_interval),
+            long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
+            payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
+            idle: opts.idle.unwrap_or(base.idle),
+        }
+    }
+
+    /// `pushpoll load` options for one transport against `addr`.
+    pub fn load_opts(&self, transport: Transport, addr: std::net::SocketAddr) -> anyhow::Result<LoadOpts> {
+        let url = match transport {
+            Transport::Ws => format!("ws://{addr}/ws"),
+            Transport::Sse => format!("http://{addr}/events"),
+            Transport::LongPoll | Transport::ShortPoll => format!("http://{addr}/messages"),
+        };
+        let args = [
+            "load".to_string(),
+            format!("--url={url}"),
+            format!("--transport={transport}"),
+            format!("--subscribers={}", self.subscribers),
+            format!("--rate={}", self.rate),
+            format!("--duration={}", self.duration),
+            format!("--poll-interval={}", self.poll_interval),
+            format!("--long-poll-wait={}", self.long_poll_wait),
+            format!("--payload-bytes={}", self.payload_bytes),
+            format!("--idle={}", self.idle),
+        ];
+        // Built through the parser, as a user's command line would be, so
+        // every option the load generator adds keeps its default here.
+        <LoadOpts as clap::Parser>::try_parse_from(args).context("building load options")
+    }
+}
+
+/// Runs the comparison against an in-process server. `stop` ends the run in
+/// progress early (its partial result is kept) and skips the rest.
+pub async fn run(
+    opts: &CompareOpts,
+    stop: tokio_util::sync::CancellationToken,
+    progress: impl Fn(&str),
+) -> anyhow::Result<Vec<RunResult>> {
+    let workload = Workload::from_opts(opts);
+    let threads = opts
+        .server_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
+    let hooks = pushpoll_loadgen::Hooks {
+        server_cpu: Some(Arc::new(embedded::server_cpu_time)),
+        ..Default::default()
+    };
+    let mut results = Vec::new();
+    for &transport in &opts.transports {
+        if stop.is_cancelled() {
+            break;
+        }
+        progress(&format!(
+            "{transport}: {} subscribers, {} msg/s for {}s",
+            workload.subscribers, workload.rate, workload.duration
+        ));
+        let load = workload.load_opts(transport, server.addr())?;
+        let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
+            .await
+            .with_context(|| format!("running the {transport} load"))?;
+        progress(&format!(
+            "{transport}: delivered {}/{}, lost {}",
+            result.delivered, result.expected_deliveries, result.lost
+        ));
+        results.push(result);
+    }
+    server.stop();
+    Ok(results)
+}
