@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::compare::{self, CompareOpts};
 use crate::document::{self, Document};
+use crate::slo::Slo;
 
 /// Measures why WebSocket replaced AJAX polling.
 #[derive(Debug, Parser)]
@@ -25,9 +26,20 @@ pub enum Command {
     /// Serve the broadcast chat hub over WebSocket, long polling, short polling and SSE on one port.
     Serve(ServeOpts),
     /// Load one transport of a server (pushpoll's or anyone's) and measure it.
-    Load(Box<pushpoll_loadgen::LoadOpts>),
+    Load(Box<LoadCmd>),
     /// Run the same workload over every transport against an in-process server, side by side.
     Compare(CompareOpts),
+}
+
+/// `pushpoll load`: the load generator's options plus a verdict.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadCmd {
+    /// The run.
+    #[command(flatten)]
+    pub opts: pushpoll_loadgen::LoadOpts,
+    /// Targets the run must meet, e.g. `p99=200ms,loss=0`; missing one exits with code 3.
+    #[arg(long)]
+    pub slo: Option<Slo>,
 }
 
 /// Options of `pushpoll serve`.
@@ -97,7 +109,7 @@ fn ctrl_c_token() -> CancellationToken {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(opts) => serve(opts).await,
-        Command::Load(opts) => load(*opts).await,
+        Command::Load(cmd) => load(*cmd).await,
         Command::Compare(opts) => run_compare(opts).await,
     }
 }
@@ -118,15 +130,32 @@ async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn load(opts: pushpoll_loadgen::LoadOpts) -> anyhow::Result<ExitCode> {
+async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
-    let result = pushpoll_loadgen::run(&opts, Default::default(), stop.cancelled_owned()).await?;
+    let result = pushpoll_loadgen::run(&cmd.opts, Default::default(), stop.cancelled_owned()).await?;
     print!("{}", pushpoll_report::summary::render(&result));
-    if let Some(path) = &opts.json {
-        Document::new("load", started, vec![result]).write(path)?;
+    let runs = vec![result];
+    if let Some(path) = &cmd.opts.json {
+        Document::new("load", started, runs.clone()).write(path)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict(cmd.slo.as_ref(), &runs))
+}
+
+/// Exit code 3 (and one line per miss on stderr) when a run misses the SLO.
+fn verdict(slo: Option<&Slo>, runs: &[pushpoll_loadgen::RunResult]) -> ExitCode {
+    let misses = slo.map(|s| s.check(runs)).unwrap_or_default();
+    for miss in &misses {
+        eprintln!("{miss}");
+    }
+    if misses.is_empty() {
+        if slo.is_some() {
+            eprintln!("SLO met");
+        }
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
 }
 
 async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
@@ -140,8 +169,8 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     println!();
     print!("{}", pushpoll_report::projection::render(&results));
     if let Some(path) = &opts.json {
-        Document::new("compare", started, results).write(path)?;
+        Document::new("compare", started, results.clone()).write(path)?;
         eprintln!("wrote {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict(opts.slo.as_ref(), &results))
 }

@@ -50,6 +50,9 @@ pub struct CompareOpts {
     /// Write every run as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Targets every transport must meet, e.g. `loss=0,dup=0`; a miss exits with code 3.
+    #[arg(long)]
+    pub slo: Option<crate::slo::Slo>,
 }
 
 /// The workload after defaults are applied.

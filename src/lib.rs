@@ -13,3 +13,4 @@ pub mod cli;
 pub mod compare;
 pub mod document;
 pub mod embedded;
+pub mod slo;
