@@ -1,1 +1,105 @@
-//! placeholder until written
+//! pushpoll's server: one broadcast hub served on one port over WebSocket,
+//! Server-Sent Events, long polling and short polling, so the transports can
+//! be compared on equal terms. `docs/protocol.md` is the contract; the
+//! formats themselves live in `pushpoll-wire`.
+//!
+//! Map of the crate:
+//! - [`run`]: the entry point (the caller binds the listener and decides
+//!   when to stop, as in mini-redis).
+//! - [`config`]: [`Config`] and [`Limits`], every bound with its default.
+//! - [`hub`]: sequence numbers, the bounded history ring and the
+//!   cursor-per-subscriber read API; usable alone (benchmarks do).
+//! - `conn`: accept loop, connection limit, byte-counting socket wrapper,
+//!   hyper settings, shutdown.
+//! - `router`: one route per path, request-level limits, error answers.
+//! - `transport::{ws, sse, poll, publish}`: one module per way in or out.
+//! - `metrics`: atomics behind `GET /metrics`, Prometheus text.
+//! - `response`: the response body type and JSON answers.
+//!
+//! The server never imports the load generator; they meet only on sockets.
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+pub mod config;
+mod conn;
+mod error;
+pub mod hub;
+mod metrics;
+mod response;
+mod router;
+mod transport;
+
+pub use config::{Config, Limits};
+pub use error::ServerError;
+pub use hub::Hub;
+
+/// Serves `listener` until `shutdown` resolves.
+///
+/// Then it stops accepting, sends Close `1001` to every WebSocket, ends SSE
+/// streams, answers held long polls (empty), lets in-flight requests finish,
+/// and returns within [`Limits::shutdown_grace`], dropping whatever is left.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), pushpoll_server::ServerError> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+/// pushpoll_server::run(listener, pushpoll_server::Config::default(), shutdown).await
+/// # }
+/// ```
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.limits.validate()?;
+    let addr = listener.local_addr().map_err(ServerError::Listener)?;
+    info!(%addr, "pushpoll server listening");
+    let shared = Arc::new(Shared::new(config));
+    conn::serve(listener, shared, shutdown).await;
+    Ok(())
+}
+
+/// What every connection of one server shares.
+pub(crate) struct Shared {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) limits: Limits,
+    pub(crate) http: hyper::server::conn::http1::Builder,
+    /// Graceful shutdown: stop, say goodbye, finish what is in flight.
+    pub(crate) shutdown: CancellationToken,
+    /// The grace period is over: drop everything now.
+    pub(crate) abort: CancellationToken,
+    pub(crate) tasks: TaskTracker,
+}
+
+impl Shared {
+    fn new(config: Config) -> Self {
+        let limits = config.limits;
+        Shared {
+            hub: Hub::new(limits.history),
+            metrics: metrics::Metrics::default(),
+            http: conn::http1_builder(&limits),
+            limits,
+            shutdown: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Spawns a task that shutdown waits for and, past the grace period, drops.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let abort = self.abort.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = abort.cancelled() => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,170 @@
+//! One route per path, the request-level limits, and byte attribution.
+//!
+//! Adding a route takes three lines: a [`Route`] variant, its path in
+//! [`resolve`], and its handler in [`route`].
+
+use std::sync::Arc;
+
+use http::header::ALLOW;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use pushpoll_wire::query::{PollQuery, QueryError};
+
+use crate::conn::ConnState;
+use crate::metrics::Transport;
+use crate::response::{self, Body};
+use crate::transport::{poll, publish, sse, ws};
+use crate::Shared;
+
+/// What a request asks for, decided from its method, path and query alone.
+enum Route {
+    /// `GET /ws`: WebSocket handshake.
+    WebSocket(Result<PollQuery, QueryError>),
+    /// `GET /events`: Server-Sent Events.
+    Events(Result<PollQuery, QueryError>),
+    /// `GET /messages`: short or long poll.
+    Poll(Result<PollQuery, QueryError>, Transport),
+    /// `POST /messages`.
+    Publish,
+    /// `GET /metrics`.
+    Metrics,
+    /// `GET /healthz`.
+    Health,
+    /// A known path with a method it does not take.
+    WrongMethod(&'static str),
+    /// Anything else.
+    NotFound,
+}
+
+impl Route {
+    /// The `transport` label the request's bytes and count go to.
+    fn transport(&self) -> Transport {
+        match self {
+            Route::WebSocket(_) => Transport::Ws,
+            Route::Events(_) => Transport::Sse,
+            Route::Poll(_, t) => *t,
+            Route::Publish => Transport::Publish,
+            Route::Metrics | Route::Health | Route::WrongMethod(_) | Route::NotFound => {
+                Transport::Other
+            }
+        }
+    }
+}
+
+fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
+    let query = || PollQuery::parse(req.uri().query().unwrap_or(""));
+    let method = req.method();
+    let get = method == Method::GET;
+    match req.uri().path() {
+        "/ws" => Route::WebSocket(query()),
+        "/events" if get => Route::Events(query()),
+        "/events" => Route::WrongMethod("GET"),
+        "/messages" if get => {
+            let q = query();
+            let long = match &q {
+                Ok(q) => q.hold(limits.long_poll_max).is_some(),
+                // Still a long-poll client, even if its `wait` is malformed.
+                Err(_) => req.uri().query().is_some_and(|s| s.contains("wait=")),
+            };
+            let t = if long {
+                Transport::LongPoll
+            } else {
+                Transport::ShortPoll
+            };
+            Route::Poll(q, t)
+        }
+        "/messages" if method == Method::POST => Route::Publish,
+        "/messages" => Route::WrongMethod("GET, POST"),
+        "/metrics" if get => Route::Metrics,
+        "/healthz" if get => Route::Health,
+        "/metrics" | "/healthz" => Route::WrongMethod("GET"),
+        _ => Route::NotFound,
+    }
+}
+
+/// Answers one request. Never fails: every error is an answer.
+pub(crate) async fn route(
+    mut req: Request<Incoming>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) -> Response<Body> {
+    let route = resolve(&req, &shared.limits);
+    let transport = route.transport();
+    conn.attribution.begin(transport, &shared.metrics);
+    shared.metrics.requests.add(transport, 1);
+
+    let resp = match check_head(&req, &shared.limits) {
+        Some(refusal) => refusal,
+        None => match route {
+            Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
+            Route::Events(q) => sse::events(&req, q, shared, conn),
+            Route::Poll(q, t) => poll::poll(q, t, shared).await,
+            Route::Publish => publish::publish(req, shared).await,
+            Route::Metrics => response::text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                shared.metrics.render(&shared.hub),
+            ),
+            Route::Health => response::text(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+            Route::WrongMethod(allow) => {
+                let mut resp = response::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!(
+                        "{} {} is not served; use {allow}",
+                        req.method(),
+                        req.uri().path()
+                    ),
+                );
+                resp.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Route::NotFound => response::error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no such path {:?}: try /ws, /events, /messages, /metrics or /healthz",
+                    req.uri().path()
+                ),
+            ),
+        },
+    };
+    conn.attribution.finish();
+    resp
+}
+
+/// `431` when the request head is over [`Limits::max_header_bytes`] or
+/// [`Limits::max_headers`](crate::Limits::max_headers).
+///
+/// hyper has parsed the head already (its own, harder limits are twice
+/// these), so the size is counted back from the parsed parts; it matches the
+/// bytes on the wire up to optional whitespace.
+///
+/// [`Limits::max_header_bytes`]: crate::Limits::max_header_bytes
+fn check_head(req: &Request<Incoming>, limits: &crate::Limits) -> Option<Response<Body>> {
+    let headers = req.headers();
+    if headers.len() > limits.max_headers {
+        return Some(response::error_and_close(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "{} request headers, more than the {} allowed",
+                headers.len(),
+                limits.max_headers
+            ),
+        ));
+    }
+    let line = req.method().as_str().len()
+        + req.uri().path_and_query().map_or(1, |p| p.as_str().len())
+        + " HTTP/1.1\r\n ".len();
+    let size = headers
+        .iter()
+        .fold(line + 2, |n, (k, v)| n + k.as_str().len() + v.len() + 4);
+    (size > limits.max_header_bytes).then(|| {
+        response::error_and_close(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "request head of about {size} bytes, more than the {} allowed: send fewer or shorter headers",
+                limits.max_header_bytes
+            ),
+        )
+    })
+}

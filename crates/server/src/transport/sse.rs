@@ -1,0 +1,166 @@
+//! `GET /events`: Server-Sent Events.
+//!
+//! The handler subscribes, answers `200` at once with a streaming body, and
+//! leaves the stream to a producer task that reads the hub through the
+//! subscriber's cursor and sends ready-made chunks into a channel of
+//! [`CHANNEL_CHUNKS`] chunks that the body drains. When the socket stops
+//! taking bytes, hyper stops draining, the channel fills, and the producer's
+//! blocked send is where a slow consumer is noticed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use pushpoll_wire::query::{parse_last_event_id, PollQuery, QueryError};
+use pushpoll_wire::sse;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::conn::ConnState;
+use crate::hub::{Recv, Subscriber};
+use crate::metrics::Transport;
+use crate::response::{self, Body};
+use crate::transport::{lag_guard, Delivered, Interrupted};
+use crate::Shared;
+
+/// Chunks queued between the producer and the socket.
+const CHANNEL_CHUNKS: usize = 2;
+/// Messages taken from the hub per read.
+const BATCH: usize = 64;
+/// A chunk stops growing once this big (one socket write's worth).
+const CHUNK_BYTES: usize = 32 * 1024;
+/// The reconnection delay suggested to `EventSource`, in milliseconds.
+const RETRY_MS: u32 = 1000;
+
+/// Starts a stream. `Last-Event-ID` (what `EventSource` sends when it
+/// reconnects) wins over `?since=`.
+pub(crate) fn events(
+    req: &Request<Incoming>,
+    query: Result<PollQuery, QueryError>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) -> Response<Body> {
+    let query = match query {
+        Ok(q) => q,
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let since = match req.headers().get("last-event-id") {
+        Some(v) => match v
+            .to_str()
+            .map_err(|_| ())
+            .and_then(|s| parse_last_event_id(s).map_err(|_| ()))
+        {
+            Ok(id) => Some(id),
+            Err(()) => {
+                let shown = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                return response::error(
+                    StatusCode::BAD_REQUEST,
+                    QueryError::BadLastEventId(shown).to_string(),
+                );
+            }
+        },
+        None => query.since,
+    };
+    let sub = shared.hub.subscribe(since);
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let opening = format!(
+        ": pushpoll last_seq={}\nretry: {RETRY_MS}\n\n",
+        sub.start_last_seq()
+    );
+    tx.try_send(Bytes::from(opening))
+        .expect("a new channel has room for the opening chunk");
+    shared.spawn(produce(sub, tx, Arc::clone(shared), Arc::clone(conn)));
+
+    let mut resp = Response::new(Body::Stream(rx));
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Feeds one stream until the client goes, the server shuts down, or the
+/// client is too slow (then a last gap event, and the end).
+async fn produce(
+    mut sub: Subscriber,
+    tx: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
+    conn: Arc<ConnState>,
+) {
+    let _open = shared.metrics.open(Transport::Sse);
+    let limits = &shared.limits;
+    let delivered = Delivered::new(sub.cursor());
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = shared.shutdown.cancelled() => return,
+            () = tx.closed() => return,
+            r = tokio::time::timeout(limits.sse_keepalive, sub.recv(&mut batch, BATCH)) => r,
+        };
+        let mut chunk = Vec::new();
+        let mut sent = 0u64;
+        match first {
+            Err(_) => sse::write_comment(&mut chunk, "keepalive"),
+            Ok(mut next) => loop {
+                match next {
+                    Recv::Messages => {
+                        sent += batch.len() as u64;
+                        for m in batch.drain(..) {
+                            chunk.extend_from_slice(m.sse_event());
+                        }
+                    }
+                    Recv::Gap(gap) => {
+                        shared.metrics.gap_notices.add(Transport::Sse, 1);
+                        sse::write_gap(
+                            &mut chunk,
+                            gap.requested_since,
+                            gap.oldest_seq,
+                            gap.last_seq,
+                        );
+                    }
+                }
+                if chunk.len() >= CHUNK_BYTES {
+                    break;
+                }
+                match sub.try_recv(&mut batch, BATCH) {
+                    Some(r) => next = r,
+                    None => break,
+                }
+            },
+        }
+        let upto = sub.cursor();
+        let send = tx.send(Bytes::from(chunk));
+        match lag_guard(
+            send,
+            &shared.hub,
+            &delivered,
+            limits.max_subscriber_lag,
+            &shared.shutdown,
+        )
+        .await
+        {
+            Ok(Ok(())) => {
+                shared.metrics.deliveries.add(Transport::Sse, sent);
+                delivered.set(upto);
+            }
+            Ok(Err(_)) | Err(Interrupted::Shutdown) => return,
+            Err(Interrupted::SlowConsumer { behind, since }) => {
+                shared.metrics.slow_consumers.add(Transport::Sse, 1);
+                shared.metrics.gap_notices.add(Transport::Sse, 1);
+                debug!(peer = %conn.peer, behind, since, "sse slow consumer: ending the stream");
+                let mut last = Vec::new();
+                let snap = shared.hub.snapshot();
+                sse::write_gap(&mut last, since, snap.oldest_seq, snap.last_seq);
+                let sent =
+                    tokio::time::timeout(limits.close_timeout, tx.send(Bytes::from(last))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    conn.kill();
+                }
+                return;
+            }
+        }
+    }
+}

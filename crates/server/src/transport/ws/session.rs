@@ -1,0 +1,362 @@
+//! One WebSocket session: a send half and a receive half joined with
+//! `select!`, so either side's end closes both, then a parting Close frame.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use pushpoll_wire::{frame, Kind};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info};
+
+use super::Pending;
+use crate::conn::ConnState;
+use crate::hub::{Gap, Recv, Subscriber};
+use crate::metrics::{PerTransport, Transport};
+use crate::transport::{lag_guard, Delivered, Interrupted};
+use crate::Shared;
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Messages taken from the hub per read.
+const BATCH: usize = 64;
+/// Room in the write buffer beyond one message, for control frames.
+const CONTROL_ROOM: usize = 1024;
+
+/// How a session ended, and so what goes in its Close frame.
+#[derive(Debug)]
+enum End {
+    /// The peer sent Close; tungstenite has queued the echo.
+    PeerClosed(Option<CloseFrame>),
+    /// The socket failed or hit EOF: nothing more can be said.
+    PeerGone(String),
+    /// Nothing arrived for a ping interval plus the pong timeout.
+    PongTimeout,
+    /// Close `1001`.
+    Shutdown,
+    /// Close `1008`.
+    SlowConsumer { behind: u64, since: u64 },
+    /// Plain mode only: close `4410` (too old) or `4409` (ahead).
+    Gap(Gap),
+    /// The peer broke the protocol or a limit: close with this code.
+    Refused(CloseCode, String),
+}
+
+impl End {
+    fn from_read_error(e: WsError) -> End {
+        match e {
+            WsError::Capacity(e) => End::Refused(CloseCode::Size, e.to_string()),
+            WsError::Utf8(_) => End::Refused(CloseCode::Invalid, "text frame is not UTF-8".into()),
+            WsError::Protocol(e) => End::Refused(CloseCode::Protocol, e.to_string()),
+            other => End::PeerGone(other.to_string()),
+        }
+    }
+
+    /// The Close frame to send, if any.
+    fn close_frame(&self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            End::PeerClosed(_) | End::PeerGone(_) | End::PongTimeout => return None,
+            End::Shutdown => (CloseCode::Away, "server shutting down".to_owned()),
+            End::SlowConsumer { behind, since } => (
+                CloseCode::Policy,
+                format!("slow consumer: {behind} messages behind; resume with since={since}"),
+            ),
+            End::Gap(gap) if gap.is_ahead() => (
+                CloseCode::from(4409),
+                format!(
+                    "since={} is ahead of last_seq={}",
+                    gap.requested_since, gap.last_seq
+                ),
+            ),
+            End::Gap(gap) => (
+                CloseCode::from(4410),
+                format!(
+                    "since={} is older than history; oldest_seq={}",
+                    gap.requested_since, gap.oldest_seq
+                ),
+            ),
+            End::Refused(code, reason) => (*code, reason.clone()),
+        };
+        Some(CloseFrame {
+            code,
+            reason: truncate(reason, 123).into(),
+        })
+    }
+}
+
+/// A Close reason must fit in a control frame (123 bytes).
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
+    s
+}
+
+/// Runs the session of an upgraded socket until either side ends it.
+pub(crate) async fn session(pending: Pending, shared: &Arc<Shared>, conn: &ConnState) {
+    let Pending {
+        on_upgrade,
+        mut sub,
+        v1,
+    } = pending;
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            debug!(peer = %conn.peer, error = %e, "websocket upgrade failed");
+            return;
+        }
+    };
+    let limits = &shared.limits;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(limits.ws_read_buffer_bytes)
+        .write_buffer_size(limits.ws_write_buffer_bytes)
+        .max_write_buffer_size(
+            limits.ws_write_buffer_bytes
+                + limits.max_payload_bytes()
+                + frame::HEADER_LEN
+                + CONTROL_ROOM,
+        )
+        .max_message_size(Some(limits.ws_max_message_bytes))
+        .max_frame_size(Some(limits.ws_max_frame_bytes));
+    let ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let _open = shared.metrics.open(Transport::Ws);
+    let mode = if v1 { SUBPROTOCOL_NAME } else { "plain" };
+    info!(peer = %conn.peer, mode, cursor = sub.cursor(), "websocket connected");
+
+    let (mut sink, mut stream) = ws.split();
+    let delivered = Delivered::new(sub.cursor());
+    let end = tokio::select! {
+        end = send_loop(&mut sink, &mut sub, v1, shared, &delivered) => end,
+        end = receive_loop(&mut stream, shared) => end,
+    };
+    if let End::SlowConsumer { .. } = end {
+        shared.metrics.slow_consumers.add(Transport::Ws, 1);
+    }
+
+    let close = end.close_frame();
+    let parting = async {
+        if let Some(frame) = &close {
+            if sink.send(Message::Close(Some(frame.clone()))).await.is_ok() {
+                // Read until the peer's Close echo ends the stream.
+                while let Some(Ok(msg)) = stream.next().await {
+                    if msg.is_close() {
+                        break;
+                    }
+                }
+            }
+        } else if matches!(end, End::PeerClosed(_)) {
+            // Send the echo of the peer's Close that tungstenite queued.
+            let _ = sink.flush().await;
+        }
+    };
+    let _ = tokio::time::timeout(limits.close_timeout, parting).await;
+
+    match (&end, &close) {
+        (End::PeerClosed(frame), _) => {
+            let (code, reason) = frame.as_ref().map_or((1005, String::new()), |f| {
+                (u16::from(f.code), f.reason.to_string())
+            });
+            info!(peer = %conn.peer, code, reason, "websocket closed by the client");
+        }
+        (_, Some(frame)) => info!(
+            peer = %conn.peer,
+            code = u16::from(frame.code),
+            reason = %frame.reason,
+            "websocket closed by the server"
+        ),
+        (End::PeerGone(error), None) => {
+            info!(peer = %conn.peer, error, "websocket connection lost")
+        }
+        (_, None) => info!(peer = %conn.peer, "websocket dropped: no pong"),
+    }
+}
+
+const SUBPROTOCOL_NAME: &str = frame::SUBPROTOCOL;
+
+/// Adds what it counted to a counter when dropped, so messages handed to the
+/// socket are counted even if the write is interrupted.
+struct CountOnDrop<'a> {
+    counter: &'a PerTransport,
+    n: u64,
+}
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.counter.add(Transport::Ws, self.n);
+    }
+}
+
+/// Hub → client: hello (v1), then every message after the cursor, and a
+/// Ping every `ws_ping_interval`.
+async fn send_loop(
+    sink: &mut SplitSink<Ws, Message>,
+    sub: &mut Subscriber,
+    v1: bool,
+    shared: &Shared,
+    delivered: &Delivered,
+) -> End {
+    let limits = &shared.limits;
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + limits.ws_ping_interval,
+        limits.ws_ping_interval,
+    );
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut batch = Vec::with_capacity(BATCH);
+    if v1 {
+        let hello = Message::Binary(frame::encode_hello(sub.start_last_seq()));
+        if let Some(end) = send_guarded(sink, hello, shared, delivered).await {
+            return end;
+        }
+    }
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shared.shutdown.cancelled() => return End::Shutdown,
+            _ = ping.tick() => None,
+            r = sub.recv(&mut batch, BATCH) => Some(r),
+        };
+        let end = match next {
+            None => send_guarded(sink, Message::Ping(Bytes::new()), shared, delivered).await,
+            Some(first) => {
+                let write = write_pending(sink, sub, &mut batch, first, v1, shared, delivered);
+                match lag_guard(
+                    write,
+                    &shared.hub,
+                    delivered,
+                    limits.max_subscriber_lag,
+                    &shared.shutdown,
+                )
+                .await
+                {
+                    Ok(Err(end)) => Some(end),
+                    Ok(Ok(written)) => interrupted(Ok(written)),
+                    Err(i) => interrupted(Err(i)),
+                }
+            }
+        };
+        if let Some(end) = end {
+            return end;
+        }
+    }
+}
+
+/// Sends one message (and flushes), as long as the peer keeps up.
+async fn send_guarded(
+    sink: &mut SplitSink<Ws, Message>,
+    msg: Message,
+    shared: &Shared,
+    delivered: &Delivered,
+) -> Option<End> {
+    let max_lag = shared.limits.max_subscriber_lag;
+    interrupted(
+        lag_guard(
+            sink.send(msg),
+            &shared.hub,
+            delivered,
+            max_lag,
+            &shared.shutdown,
+        )
+        .await,
+    )
+}
+
+/// Maps the outcome of a guarded write to how the session ends, if it does.
+fn interrupted(result: Result<Result<(), WsError>, Interrupted>) -> Option<End> {
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(End::PeerGone(e.to_string())),
+        Err(Interrupted::Shutdown) => Some(End::Shutdown),
+        Err(Interrupted::SlowConsumer { behind, since }) => {
+            Some(End::SlowConsumer { behind, since })
+        }
+    }
+}
+
+/// Feeds `first` and everything else already published, then flushes once.
+async fn write_pending(
+    sink: &mut SplitSink<Ws, Message>,
+    sub: &mut Subscriber,
+    batch: &mut Vec<Arc<crate::hub::Message>>,
+    first: Recv,
+    v1: bool,
+    shared: &Shared,
+    delivered: &Delivered,
+) -> Result<Result<(), WsError>, End> {
+    let mut counted = CountOnDrop {
+        counter: &shared.metrics.deliveries,
+        n: 0,
+    };
+    let mut next = first;
+    loop {
+        match next {
+            Recv::Gap(gap) => {
+                shared.metrics.gap_notices.add(Transport::Ws, 1);
+                if !v1 {
+                    return Err(End::Gap(gap));
+                }
+                let notice =
+                    Message::Binary(frame::encode_gap(gap.requested_since, gap.oldest_seq));
+                if let Err(e) = sink.feed(notice).await {
+                    return Ok(Err(e));
+                }
+                delivered.set(sub.cursor());
+            }
+            Recv::Messages => {
+                for m in batch.drain(..) {
+                    let msg = if v1 {
+                        Message::Binary(m.v1_frame().clone())
+                    } else {
+                        m.plain_ws()
+                    };
+                    if let Err(e) = sink.feed(msg).await {
+                        return Ok(Err(e));
+                    }
+                    delivered.set(m.seq());
+                    counted.n += 1;
+                }
+            }
+        }
+        match sub.try_recv(batch, BATCH) {
+            Some(r) => next = r,
+            None => break,
+        }
+    }
+    Ok(sink.flush().await)
+}
+
+/// Client → hub: every text or binary frame is published, sender included.
+async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared) -> End {
+    let limits = &shared.limits;
+    // Pings go out every interval, so a live peer is never silent longer
+    // than an interval plus the time it takes to answer one.
+    let silence = limits.ws_ping_interval + limits.ws_pong_timeout;
+    loop {
+        match tokio::time::timeout(silence, stream.next()).await {
+            Err(_) => return End::PongTimeout,
+            Ok(None) => return End::PeerGone("connection closed".into()),
+            Ok(Some(Err(e))) => return End::from_read_error(e),
+            Ok(Some(Ok(msg))) => match msg {
+                Message::Text(text) => {
+                    shared.hub.publish(Kind::Text, Bytes::from(text));
+                }
+                Message::Binary(bytes) => {
+                    shared.hub.publish(Kind::Binary, bytes);
+                }
+                Message::Close(frame) => return End::PeerClosed(frame),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            },
+        }
+    }
+}
