@@ -1,1 +1,129 @@
-//! placeholder until written
+//! pushpoll's load generator: measures what one transport costs per
+//! delivered message, against any server it can reach over a socket.
+//!
+//! A run ([`run`]) has four phases:
+//! 1. **Ramp-up**: `--subscribers` subscribers connect (paced by `--ramp`,
+//!    at most `--connect-concurrency` attempts at once). A subscriber is
+//!    *ready* when its WebSocket handshake is done, its SSE response head
+//!    has arrived, or its first poll was answered. Only subscribers ready
+//!    when the ramp-up ends are expected to receive.
+//! 2. **Idle window** (`--idle`): nothing is published; the requests and bytes
+//!    the subscribers spend anyway are the [`IdleCost`].
+//! 3. **Publishing**, open loop: message `k` is due at `t0 + k / rate`, split
+//!    evenly over `--publishers`. Each payload carries a
+//!    [`Marker`](pushpoll_wire::marker::Marker) with the run id, publisher,
+//!    sequence number and *scheduled* time, so latency is receive time minus
+//!    scheduled time, even when the server (or the generator) falls behind.
+//! 4. **Grace**: subscribers keep receiving until each has every accepted
+//!    message, or `--grace` runs out; what is missing then is lost.
+//!
+//! Counting happens at the socket: every subscriber connection is wrapped in
+//! a byte-counting stream, so headers, handshakes, frames and retries count
+//! the same way for every transport. Counters are plain per-task values
+//! (latencies are buffered per task and merged into a few HdrHistogram
+//! shards), summed when the run ends.
+//!
+//! Map of the crate:
+//! - `opts` / `result`: the command line ([`LoadOpts`]) and the JSON contract ([`RunResult`]).
+//! - `plan`: validation of the options; `schedule`: the open-loop schedule and the run's clock.
+//! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
+//! - `subscribe`: one module per transport (`ws`, `poll`, `sse`).
+//! - `count`: the counting stream; `tally`: delivery accounting and latency;
+//!   `http`: a one-connection HTTP/1.1 client; `error`: [`LoadError`] and error kinds.
+//!
+//! The generator never links the server: it talks to it only over sockets,
+//! so it measures pushpoll and, say, a Node `ws` relay the same way.
+#![warn(missing_docs)]
+
+mod count;
+mod error;
+mod http;
+pub mod opts;
+mod plan;
+mod publish;
+pub mod result;
+mod run;
+mod schedule;
+mod subscribe;
+mod tally;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::LoadError;
+pub use opts::{LoadOpts, Transport};
+pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
+pub use result::{IdleCost, LatencySummary, RunResult};
+pub use run::run;
+
+/// Reads a server's cumulative CPU time (`None` when unknown).
+pub type CpuReader = Arc<dyn Fn() -> Option<Duration> + Send + Sync>;
+/// Receives progress reports.
+pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Optional extras from an embedding caller.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Reads the server's cumulative CPU time (when the server runs
+    /// in-process); read when publishing starts and when the grace period
+    /// ends. Takes precedence over `--server-metrics-url`.
+    pub server_cpu: Option<CpuReader>,
+    /// Called at each phase change and about once a second during a phase.
+    /// Called from the run's task: keep it quick.
+    pub progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("server_cpu", &self.server_cpu.is_some())
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Subscribers are connecting.
+    Connecting,
+    /// The idle window: connected, nothing published.
+    Idle,
+    /// Publishers are sending.
+    Publishing,
+    /// Publishing is over; waiting for the last deliveries.
+    Grace,
+    /// Measuring is over; the result is being put together.
+    Done,
+}
+
+/// A snapshot of a run in progress, for [`Hooks::progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Current phase.
+    pub phase: Phase,
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Subscribers that became ready.
+    pub subscribers_ready: u64,
+    /// Messages the server accepted so far.
+    pub published: u64,
+    /// Distinct (message, subscriber) arrivals so far.
+    pub delivered: u64,
+    /// Errors of every kind so far.
+    pub errors: u64,
+}
+
+/// Writes a result as pretty-printed JSON (with a final newline).
+pub fn write_json(result: &RunResult, path: &Path) -> Result<(), LoadError> {
+    let mut text = serde_json::to_string_pretty(result).map_err(|e| LoadError::WriteJson {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|source| LoadError::WriteJson {
+        path: path.to_owned(),
+        source,
+    })
+}

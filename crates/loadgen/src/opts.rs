@@ -47,7 +47,10 @@ impl std::fmt::Display for Transport {
 
 /// Options of one load run against one transport.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "pushpoll load", about = "Measure delivery latency, requests, bytes and loss of one transport")]
+#[command(
+    name = "pushpoll load",
+    about = "Measure delivery latency, requests, bytes and loss of one transport"
+)]
 pub struct LoadOpts {
     /// Subscriber URL: `ws://host:port/ws` for WebSocket, `http://host:port/messages`
     /// for polling, `http://host:port/events` for SSE. A bare `http://host:port`
@@ -99,6 +102,12 @@ pub struct LoadOpts {
     /// (default: as fast as `--connect-concurrency` allows).
     #[arg(long)]
     pub ramp: Option<f64>,
+
+    /// Seconds the ramp-up may take; subscribers not connected by then are
+    /// left out (not expected to receive) and publishing starts anyway.
+    /// Default: 60 s, plus `subscribers / ramp` when `--ramp` is given.
+    #[arg(long)]
+    pub ramp_timeout: Option<f64>,
 
     /// Connection attempts in flight at once while ramping up.
     #[arg(long, default_value_t = 64)]

@@ -1,0 +1,219 @@
+//! Counting at the socket: every subscriber connection is a [`Counted`]
+//! stream, so headers, handshakes, frames, pings and retries are all counted
+//! the same way whatever the transport.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::error::{io_kind, Kind};
+
+/// One subscriber's socket-level counters.
+///
+/// Each subscriber owns its own, so the atomics are never contended; they are
+/// atomics only so that the idle window can be snapshotted while tasks run.
+#[derive(Debug, Default)]
+pub(crate) struct SubIo {
+    /// Bytes written by the subscriber's sockets.
+    pub up: AtomicU64,
+    /// Bytes read by the subscriber's sockets.
+    pub down: AtomicU64,
+    /// HTTP requests sent (WebSocket handshakes, polls, SSE connects).
+    pub requests: AtomicU64,
+    /// Poll answers without a message.
+    pub empty_polls: AtomicU64,
+    /// [`SubState`] as a `u8`.
+    state: AtomicU8,
+}
+
+/// Where a subscriber stands with respect to the ramp-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SubState {
+    /// Still connecting.
+    Connecting = 0,
+    /// Was ready when it mattered: expected to receive every message.
+    Ready = 1,
+    /// Missed the ramp-up: takes no part in the run.
+    Excluded = 2,
+}
+
+/// Sums of [`SubIo`] over subscribers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IoTotals {
+    pub up: u64,
+    pub down: u64,
+    pub requests: u64,
+    pub empty_polls: u64,
+}
+
+impl IoTotals {
+    pub fn sum<'a>(ios: impl IntoIterator<Item = &'a Arc<SubIo>>) -> IoTotals {
+        let mut t = IoTotals::default();
+        for io in ios {
+            t.up += io.up.load(Relaxed);
+            t.down += io.down.load(Relaxed);
+            t.requests += io.requests.load(Relaxed);
+            t.empty_polls += io.empty_polls.load(Relaxed);
+        }
+        t
+    }
+
+    pub fn minus(self, o: IoTotals) -> IoTotals {
+        IoTotals {
+            up: self.up.saturating_sub(o.up),
+            down: self.down.saturating_sub(o.down),
+            requests: self.requests.saturating_sub(o.requests),
+            empty_polls: self.empty_polls.saturating_sub(o.empty_polls),
+        }
+    }
+}
+
+impl SubIo {
+    pub fn state(&self) -> SubState {
+        match self.state.load(Relaxed) {
+            0 => SubState::Connecting,
+            1 => SubState::Ready,
+            _ => SubState::Excluded,
+        }
+    }
+
+    /// Moves `Connecting` to `to`; false if another state was there first.
+    /// The subscriber (to `Ready`) and the ramp's end (to `Excluded`) race
+    /// through here, so exactly one of them decides.
+    pub fn settle(&self, to: SubState) -> bool {
+        self.state
+            .compare_exchange(SubState::Connecting as u8, to as u8, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+}
+
+/// A stream that adds what it reads and writes to a [`SubIo`].
+#[derive(Debug)]
+pub(crate) struct Counted<S> {
+    inner: S,
+    io: Arc<SubIo>,
+}
+
+impl<S> Counted<S> {
+    pub fn new(inner: S, io: Arc<SubIo>) -> Self {
+        Counted { inner, io }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            this.io.down.fetch_add(n as u64, Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            this.io.up.fetch_add(n as u64, Relaxed);
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            this.io.up.fetch_add(n as u64, Relaxed);
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Opens a TCP connection within `timeout` (no Nagle: small frames must not wait).
+pub(crate) async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Kind> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => Err(Kind::Borrowed("connect_timeout")),
+        Ok(Err(e)) => Err(io_kind(&e)),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}
+
+/// Opens a counted TCP connection for a subscriber.
+pub(crate) async fn connect_counted(
+    addr: SocketAddr,
+    timeout: Duration,
+    io: &Arc<SubIo>,
+) -> Result<Counted<TcpStream>, Kind> {
+    connect_tcp(addr, timeout)
+        .await
+        .map(|s| Counted::new(s, io.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_both_directions() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let io = Arc::new(SubIo::default());
+        let mut c = Counted::new(a, io.clone());
+        c.write_all(b"hello").await.unwrap();
+        b.write_all(b"abc").await.unwrap();
+        let mut buf = [0u8; 3];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!((io.up.load(Relaxed), io.down.load(Relaxed)), (5, 3));
+    }
+
+    #[test]
+    fn settle_is_decided_once() {
+        let io = SubIo::default();
+        assert!(io.settle(SubState::Excluded));
+        assert!(!io.settle(SubState::Ready));
+        assert_eq!(io.state(), SubState::Excluded);
+    }
+}

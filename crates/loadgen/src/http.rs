@@ -1,0 +1,115 @@
+//! A minimal HTTP/1.1 client for subscribers: one keep-alive connection over
+//! a counted socket (hyper's low-level `client::conn`), so every byte of every
+//! request and answer is counted and the connection is exactly the one a
+//! browser's poll loop would hold.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
+
+use crate::count::{connect_counted, SubIo};
+use crate::error::{error_kind, Kind};
+
+/// The `User-Agent` every generator request carries.
+pub(crate) const USER_AGENT: &str = "pushpoll-loadgen";
+
+/// One HTTP/1.1 connection. Dropping it closes the socket.
+pub(crate) struct HttpConn {
+    tx: SendRequest<Empty<Bytes>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for HttpConn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A GET request with the generator's usual headers.
+pub(crate) fn get(authority: &str, path_and_query: &str) -> http::request::Builder {
+    Request::get(path_and_query)
+        .header(header::HOST, authority)
+        .header(header::USER_AGENT, USER_AGENT)
+}
+
+/// The kind of a body-reading error (the size limit included).
+pub(crate) fn body_error_kind(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Kind {
+    if e.is::<LengthLimitError>() {
+        Kind::Borrowed("body_too_large")
+    } else {
+        error_kind(e)
+    }
+}
+
+impl HttpConn {
+    /// Connects and performs the (local) HTTP/1 handshake.
+    pub async fn connect(
+        addr: SocketAddr,
+        timeout: Duration,
+        io: &Arc<SubIo>,
+    ) -> Result<HttpConn, Kind> {
+        let stream = connect_counted(addr, timeout, io).await?;
+        let (tx, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| error_kind(&e))?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "subscriber connection ended");
+            }
+        });
+        Ok(HttpConn { tx, task })
+    }
+
+    /// Sends a request and waits for the answer's head, within `timeout`.
+    pub async fn send(
+        &mut self,
+        req: Request<Empty<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, Kind> {
+        let fut = async {
+            self.tx.ready().await.map_err(|e| error_kind(&e))?;
+            self.tx.send_request(req).await.map_err(|e| error_kind(&e))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Kind::Borrowed("timeout")),
+        }
+    }
+
+    /// Sends a request and reads the whole answer (at most `max_body` bytes),
+    /// all within `timeout`.
+    pub async fn fetch(
+        &mut self,
+        req: Request<Empty<Bytes>>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<(StatusCode, Bytes), Kind> {
+        let fut = async {
+            self.tx.ready().await.map_err(|e| error_kind(&e))?;
+            let resp = self
+                .tx
+                .send_request(req)
+                .await
+                .map_err(|e| error_kind(&e))?;
+            let status = resp.status();
+            let body = Limited::new(resp.into_body(), max_body)
+                .collect()
+                .await
+                .map_err(|e| body_error_kind(&*e))?
+                .to_bytes();
+            Ok((status, body))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Kind::Borrowed("timeout")),
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Publishers: each sends its share of the open-loop schedule, either as text
+//! frames on its own WebSocket (what the notes' browser page does) or as
+//! `POST`s of the payload, several in flight at once so that a slow answer
+//! never holds back the schedule.
+//!
+//! A message counts as published when the server accepted it: the frame was
+//! written, or the `POST` got a 2xx. Every message that was not is counted
+//! once in `errors` as `publish_<kind>`. Publisher sockets are not subscriber
+//! sockets: their bytes and requests are not counted.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use http::{header, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use pushpoll_wire::marker::Marker;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
+use crate::http::{body_error_kind, USER_AGENT};
+use crate::plan::{Plan, PublishTarget};
+use crate::schedule::{self, Clock};
+use crate::subscribe::Live;
+use crate::tally::RangeSet;
+
+/// `POST`s one publisher may have in flight; past that it waits (and its
+/// later messages are late, which their latency shows).
+const MAX_IN_FLIGHT: usize = 256;
+/// Largest publish answer read, bytes.
+const MAX_ANSWER: usize = 64 << 10;
+/// First delay before a publisher's WebSocket reconnects.
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+
+/// What publishers share.
+pub(crate) struct PubEnv {
+    pub plan: Plan,
+    pub addr: SocketAddr,
+    pub run_id: u32,
+    pub clock: Clock,
+    pub live: Arc<Live>,
+    /// Cancelled to stop publishing early (Ctrl-C).
+    pub stop: CancellationToken,
+}
+
+/// What one publisher did.
+#[derive(Debug, Default)]
+pub(crate) struct PubReport {
+    /// Sequence numbers the server accepted.
+    pub acked: RangeSet,
+    /// Messages whose time came (whether or not they were accepted).
+    pub attempted: u64,
+    /// Payload bytes of accepted messages.
+    pub payload_bytes: u64,
+    pub errors: ErrorCounts,
+}
+
+impl PubReport {
+    fn ok(&mut self, env: &PubEnv, seq: u64, len: usize) {
+        self.acked.insert(seq);
+        self.payload_bytes += len as u64;
+        env.live.published.fetch_add(1, Relaxed);
+    }
+
+    fn failed(&mut self, env: &PubEnv, kind: &str) {
+        tracing::debug!(kind, "publish failed");
+        env.live.errors.fetch_add(1, Relaxed);
+        self.errors.add(Kind::Owned(format!("publish_{kind}")));
+    }
+}
+
+/// A publisher's WebSocket: the write half, and a task that reads and
+/// discards what the server sends back (a relay sends every message to the
+/// publisher too, and an unread socket would stall it).
+pub(crate) struct WsPub {
+    sink: SplitSink<WebSocketStream<TcpStream>, Message>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for WsPub {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Opens a publisher WebSocket.
+pub(crate) async fn connect_ws(
+    url: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<WsPub, Kind> {
+    let tcp = crate::count::connect_tcp(addr, timeout).await?;
+    let handshake =
+        tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::subscribe::ws_config()));
+    let ws = match tokio::time::timeout(timeout, handshake).await {
+        Err(_) => return Err(Kind::Borrowed("timeout")),
+        Ok(Err(e)) => return Err(ws_kind(&e)),
+        Ok(Ok((ws, _))) => ws,
+    };
+    let (sink, mut stream) = ws.split();
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+    Ok(WsPub { sink, reader })
+}
+
+/// Waits for message `i`'s time; false when publishing was stopped.
+async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
+    let k = schedule::global_index(i, p, env.plan.publishers);
+    let at = t0 + schedule::offset(k, env.plan.rate);
+    tokio::select! {
+        biased;
+        _ = env.stop.cancelled() => return None,
+        _ = tokio::time::sleep_until(at) => {}
+    }
+    Some(Marker {
+        run_id: env.run_id,
+        publisher: p as u32,
+        seq: i,
+        scheduled_us: env.clock.unix_us(at),
+    })
+}
+
+/// Publisher `p` over its WebSocket (`conn`, opened beforehand when possible).
+pub(crate) async fn run_ws(
+    env: Arc<PubEnv>,
+    p: usize,
+    t0: Instant,
+    mut conn: Option<WsPub>,
+) -> PubReport {
+    let PublishTarget::Ws(target) = &env.plan.publish else {
+        unreachable!("run_ws is only started for WebSocket publishing");
+    };
+    let timeout = env.plan.timeout;
+    let mut report = PubReport::default();
+    let mut retry_at = Instant::now();
+    let mut retry_step = RECONNECT_MIN;
+    for i in 0..schedule::messages_for(p, env.plan.publishers, env.plan.total_messages) {
+        let Some(marker) = due(&env, t0, p, i).await else {
+            break;
+        };
+        report.attempted += 1;
+        if conn.is_none() {
+            if Instant::now() < retry_at {
+                report.failed(&env, "not_connected");
+                continue;
+            }
+            match connect_ws(target.url.as_str(), env.addr, timeout).await {
+                Ok(c) => {
+                    conn = Some(c);
+                    retry_step = RECONNECT_MIN;
+                }
+                Err(kind) => {
+                    report.failed(&env, &kind);
+                    retry_at = Instant::now() + retry_step;
+                    retry_step = (retry_step * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let payload = marker.payload(env.plan.payload_bytes);
+        let len = payload.len();
+        match tokio::time::timeout(timeout, c.sink.send(Message::text(payload))).await {
+            Ok(Ok(())) => report.ok(&env, i, len),
+            Ok(Err(e)) => {
+                report.failed(&env, &ws_kind(&e));
+                conn = None;
+            }
+            Err(_) => {
+                report.failed(&env, "timeout");
+                conn = None;
+            }
+        }
+    }
+    report
+}
+
+type PostClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A keep-alive `POST` client (its own pool per publisher).
+fn post_client(timeout: Duration) -> PostClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(timeout));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
+}
+
+async fn post(
+    client: &PostClient,
+    uri: &http::Uri,
+    authority: &str,
+    payload: String,
+    timeout: Duration,
+) -> Result<(), Kind> {
+    let req = Request::post(uri.clone())
+        .header(header::HOST, authority)
+        .header(header::USER_AGENT, USER_AGENT)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|_| Kind::Borrowed("protocol"))?;
+    let fut = async {
+        let resp = client.request(req).await.map_err(|e| error_kind(&e))?;
+        let status = resp.status();
+        // Read the answer so that the connection can be reused.
+        Limited::new(resp.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| body_error_kind(&*e))?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(status_kind(status.as_u16()))
+        }
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or(Err(Kind::Borrowed("timeout")))
+}
+
+/// Publisher `p` by `POST`.
+pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubReport {
+    let target = env.plan.publish.target();
+    let mut report = PubReport::default();
+    let Ok(uri) = target.url.as_str().parse::<http::Uri>() else {
+        report.failed(&env, "bad_url");
+        return report;
+    };
+    let authority: Arc<str> = target.authority.as_str().into();
+    let client = post_client(env.plan.timeout);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut in_flight: JoinSet<(u64, usize, Result<(), Kind>)> = JoinSet::new();
+    let handle =
+        |report: &mut PubReport,
+         r: Result<(u64, usize, Result<(), Kind>), tokio::task::JoinError>| match r {
+            Ok((seq, len, Ok(()))) => report.ok(&env, seq, len),
+            Ok((_, _, Err(kind))) => report.failed(&env, &kind),
+            Err(_) => report.failed(&env, "internal"),
+        };
+    for i in 0..schedule::messages_for(p, env.plan.publishers, env.plan.total_messages) {
+        let Some(marker) = due(&env, t0, p, i).await else {
+            break;
+        };
+        let permit = tokio::select! {
+            biased;
+            _ = env.stop.cancelled() => break,
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        report.attempted += 1;
+        while let Some(r) = in_flight.try_join_next() {
+            handle(&mut report, r);
+        }
+        let (client, uri, authority) = (client.clone(), uri.clone(), authority.clone());
+        let payload = marker.payload(env.plan.payload_bytes);
+        let timeout = env.plan.timeout;
+        in_flight.spawn(async move {
+            let len = payload.len();
+            let r = post(&client, &uri, &authority, payload, timeout).await;
+            drop(permit);
+            (i, len, r)
+        });
+    }
+    // Every POST is bounded by the timeout, so this ends.
+    while let Some(r) = in_flight.join_next().await {
+        handle(&mut report, r);
+    }
+    report
+}
+
+/// Reads `process_cpu_seconds_total` from a Prometheus endpoint.
+pub(crate) async fn scrape_cpu(url: &str, timeout: Duration) -> Result<f64, Kind> {
+    let uri: http::Uri = url.parse().map_err(|_| Kind::Borrowed("bad_url"))?;
+    let client: Client<HttpConnector, http_body_util::Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let fut = async {
+        let req = Request::get(uri)
+            .header(header::USER_AGENT, USER_AGENT)
+            .body(http_body_util::Empty::new())
+            .map_err(|_| Kind::Borrowed("protocol"))?;
+        let resp = client.request(req).await.map_err(|e| error_kind(&e))?;
+        let status = resp.status();
+        let body = Limited::new(resp.into_body(), 4 << 20)
+            .collect()
+            .await
+            .map_err(|e| body_error_kind(&*e))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(status_kind(status.as_u16()));
+        }
+        parse_cpu_seconds(&String::from_utf8_lossy(&body))
+            .ok_or(Kind::Borrowed("no_process_cpu_seconds_total"))
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or(Err(Kind::Borrowed("timeout")))
+}
+
+/// The value of `process_cpu_seconds_total` in Prometheus text format.
+pub(crate) fn parse_cpu_seconds(text: &str) -> Option<f64> {
+    const NAME: &str = "process_cpu_seconds_total";
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(NAME)?;
+        let rest = match rest.strip_prefix('{') {
+            Some(labels) => &labels[labels.find('}')? + 1..],
+            None if rest.starts_with([' ', '\t']) => rest,
+            None => return None,
+        };
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_seconds;
+
+    #[test]
+    fn reads_process_cpu_seconds() {
+        let text =
+            "# HELP process_cpu_seconds_total CPU\n# TYPE process_cpu_seconds_total counter\n\
+                    process_cpu_seconds_total_other 9\nprocess_cpu_seconds_total 12.5\n";
+        assert_eq!(parse_cpu_seconds(text), Some(12.5));
+        assert_eq!(
+            parse_cpu_seconds("process_cpu_seconds_total{a=\"b\"} 3 1700000000\n"),
+            Some(3.0)
+        );
+        assert_eq!(parse_cpu_seconds("up 1\n"), None);
+    }
+}

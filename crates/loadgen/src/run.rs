@@ -1,0 +1,490 @@
+//! One run, phase by phase: ramp-up, idle window, open-loop publishing,
+//! grace, then the sums. Every wait is bounded and every task is joined or
+//! aborted before [`run`] returns.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::count::{IoTotals, SubIo, SubState};
+use crate::error::{ErrorCounts, Kind, LoadError};
+use crate::opts::{LoadOpts, Transport};
+use crate::plan::{Plan, PublishTarget};
+use crate::publish::{self, PubEnv, PubReport, WsPub};
+use crate::result::{IdleCost, LatencySummary, RunResult};
+use crate::schedule::{self, Clock};
+use crate::subscribe::{self, Env, Live, Sub, SubReport};
+use crate::tally::{LatencyShards, RangeSet, TallySummary};
+use crate::{Hooks, Phase, Progress, ProgressSink};
+
+/// How often the grace period checks whether everything has arrived.
+const GRACE_POLL: Duration = Duration::from_millis(5);
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How long stopped subscriber tasks get to hand back their reports.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one load test. See the crate documentation for the phases.
+///
+/// `stop` resolving (Ctrl-C) ends publishing early; the grace period still
+/// runs (it ends as soon as every subscriber has every published message),
+/// and everything measured is returned. Only setup problems are errors.
+pub async fn run(
+    opts: &LoadOpts,
+    hooks: Hooks,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<RunResult, LoadError> {
+    let plan = Plan::new(opts)?;
+    let sub_addr = plan.sub.resolve().await?;
+    let pub_addr = plan.publish.target().resolve().await?;
+    let stop_token = CancellationToken::new();
+    let hard = CancellationToken::new();
+    let deadline = plan.hard_deadline();
+    let mut body = pin!(orchestrate(
+        plan,
+        sub_addr,
+        pub_addr,
+        hooks,
+        stop_token.clone(),
+        hard.clone()
+    ));
+    let mut stop = pin!(stop);
+    let mut hard_deadline = pin!(tokio::time::sleep(deadline));
+    let (mut stopped, mut expired) = (false, false);
+    loop {
+        tokio::select! {
+            result = &mut body => return Ok(result),
+            _ = &mut stop, if !stopped => {
+                tracing::info!("stop requested: publishing ends, grace period follows");
+                stopped = true;
+                stop_token.cancel();
+            }
+            _ = &mut hard_deadline, if !expired => {
+                tracing::warn!(?deadline, "run passed its hard deadline; ending it");
+                expired = true;
+                stop_token.cancel();
+                hard.cancel();
+            }
+        }
+    }
+}
+
+/// Calls the progress hook, at most once per [`PROGRESS_EVERY`] unless forced.
+struct Reporter {
+    hook: Option<ProgressSink>,
+    live: Arc<Live>,
+    start: Instant,
+    last: Option<Instant>,
+}
+
+impl Reporter {
+    fn report(&mut self, phase: Phase, force: bool) {
+        let Some(hook) = &self.hook else { return };
+        let now = Instant::now();
+        if !force && self.last.is_some_and(|l| now - l < PROGRESS_EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        hook(&Progress {
+            phase,
+            elapsed: now - self.start,
+            subscribers_ready: self.live.ready.load(Relaxed),
+            published: self.live.published.load(Relaxed),
+            delivered: self.live.delivered.load(Relaxed),
+            errors: self.live.errors.load(Relaxed),
+        });
+    }
+}
+
+fn shard_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 4)
+        .clamp(4, 64)
+}
+
+/// Phase 1: spawn the subscribers and wait until each is ready or gave up.
+async fn ramp(
+    env: &Arc<Env>,
+    stop: &CancellationToken,
+    reporter: &mut Reporter,
+) -> (Vec<Arc<SubIo>>, Vec<JoinHandle<SubReport>>) {
+    let plan = &env.plan;
+    let n = plan.subscribers;
+    let slots = Arc::new(Semaphore::new(plan.connect_concurrency));
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let start = Instant::now();
+    let deadline = start + plan.ramp_timeout;
+    let mut ios = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    reporter.report(Phase::Connecting, true);
+    for i in 0..n {
+        if let Some(rate) = plan.ramp {
+            let at = start + schedule::offset(i as u64, rate);
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                _ = sleep_until(deadline) => break,
+                _ = sleep_until(at) => {}
+            }
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = sleep_until(deadline) => break,
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let io = Arc::new(SubIo::default());
+        let sub = Sub::new(i, env.clone(), io.clone(), permit, tx.clone());
+        handles.push(tokio::spawn(subscribe::run(sub)));
+        ios.push(io);
+        reporter.report(Phase::Connecting, false);
+    }
+    drop(tx);
+    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+    let mut settled = 0;
+    while settled < handles.len() {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = sleep_until(deadline) => break,
+            r = rx.recv() => match r {
+                Some(()) => settled += 1,
+                None => break,
+            },
+            _ = ticker.tick() => reporter.report(Phase::Connecting, false),
+        }
+    }
+    (ios, handles)
+}
+
+/// Reads the server's CPU time, from the hook or the metrics endpoint.
+async fn server_cpu(hooks: &Hooks, plan: &Plan, errors: &mut ErrorCounts) -> Option<f64> {
+    if let Some(f) = &hooks.server_cpu {
+        return f().map(|d| d.as_secs_f64());
+    }
+    let target = plan.metrics.as_ref()?;
+    match publish::scrape_cpu(target.url.as_str(), plan.timeout).await {
+        Ok(v) => Some(v),
+        Err(kind) => {
+            errors.add(Kind::Owned(format!("metrics_{kind}")));
+            None
+        }
+    }
+}
+
+async fn orchestrate(
+    plan: Plan,
+    sub_addr: SocketAddr,
+    pub_addr: SocketAddr,
+    hooks: Hooks,
+    stop: CancellationToken,
+    hard: CancellationToken,
+) -> RunResult {
+    let run_id: u32 = rand::random();
+    let clock = Clock::new();
+    let live = Arc::new(Live::default());
+    let env = Arc::new(Env {
+        plan: plan.clone(),
+        addr: sub_addr,
+        run_id,
+        clock,
+        live: live.clone(),
+        shards: LatencyShards::new(shard_count()),
+        accepting: AtomicBool::new(true),
+        ramp_over: CancellationToken::new(),
+        cancel: CancellationToken::new(),
+    });
+    let mut reporter = Reporter {
+        hook: hooks.progress.clone(),
+        live: live.clone(),
+        start: Instant::now(),
+        last: None,
+    };
+    let mut run_errors = ErrorCounts::default();
+    tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
+
+    // Phase 1: ramp-up. Whoever is not ready when it ends takes no part.
+    let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
+    env.ramp_over.cancel();
+    let connected = ios
+        .iter()
+        .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
+        .count() as u64;
+    tracing::info!(connected, asked = plan.subscribers, "ramp-up over");
+
+    // Publishers' own connections, opened before anything is measured.
+    let pub_env = Arc::new(PubEnv {
+        plan: plan.clone(),
+        addr: pub_addr,
+        run_id,
+        clock,
+        live: live.clone(),
+        stop: stop.clone(),
+    });
+    let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
+    if let PublishTarget::Ws(t) = &plan.publish {
+        if !stop.is_cancelled() {
+            let connects = (0..plan.publishers)
+                .map(|_| publish::connect_ws(t.url.as_str(), pub_addr, plan.timeout));
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                conns = futures_util::future::join_all(connects) => {
+                    ws_pubs = conns.into_iter().map(Result::ok).collect();
+                }
+            }
+        }
+    }
+
+    // Phase 2: idle window.
+    let before_idle = IoTotals::sum(&ios);
+    let mut idle_window = Duration::ZERO;
+    if !plan.idle.is_zero() && !stop.is_cancelled() {
+        reporter.report(Phase::Idle, true);
+        let t = Instant::now();
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(plan.idle) => {}
+        }
+        idle_window = t.elapsed();
+    }
+    let idle_io = IoTotals::sum(&ios).minus(before_idle);
+
+    // Phase 3: open-loop publishing.
+    let mut pub_reports: Vec<PubReport> = Vec::new();
+    let mut active: Option<(Instant, Option<f64>)> = None;
+    if !stop.is_cancelled() {
+        let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
+        reporter.report(Phase::Publishing, true);
+        let t0 = Instant::now();
+        active = Some((t0, cpu0));
+        let mut tasks: Vec<JoinHandle<PubReport>> = Vec::with_capacity(plan.publishers);
+        for (p, conn) in ws_pubs.drain(..).enumerate() {
+            let env = pub_env.clone();
+            tasks.push(match plan.publish {
+                PublishTarget::Ws(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
+                PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
+            });
+        }
+        let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+        for mut task in tasks {
+            let report = loop {
+                tokio::select! {
+                    r = &mut task => break r,
+                    _ = ticker.tick() => reporter.report(Phase::Publishing, false),
+                }
+            };
+            match report {
+                Ok(r) => pub_reports.push(r),
+                Err(_) => run_errors.add(Kind::Borrowed("publish_internal")),
+            }
+        }
+    }
+    drop(ws_pubs);
+    let published_sets: Vec<RangeSet> = pub_reports.iter().map(|r| r.acked.clone()).collect();
+    let published: u64 = published_sets.iter().map(RangeSet::len).sum();
+
+    // Phase 4: grace, until every connected subscriber has every message.
+    let mut end = Instant::now();
+    let mut server_cpu_s = None;
+    if let Some((_, cpu0)) = active {
+        reporter.report(Phase::Grace, true);
+        // Arrivals are counted live without knowing which publishes will be
+        // acknowledged; when some failed, their arrivals would be mistaken
+        // for expected ones, so only a run without failures may end early.
+        let attempted: u64 = pub_reports.iter().map(|r| r.attempted).sum();
+        let want = if attempted == published {
+            connected * published
+        } else {
+            u64::MAX
+        };
+        let grace_end = Instant::now() + plan.grace;
+        while live.delivered.load(Relaxed) < want {
+            tokio::select! {
+                biased;
+                _ = hard.cancelled() => break,
+                _ = sleep_until(grace_end) => break,
+                _ = tokio::time::sleep(GRACE_POLL) => reporter.report(Phase::Grace, false),
+            }
+        }
+        end = Instant::now();
+        env.accepting.store(false, Relaxed);
+        let cpu1 = server_cpu(&hooks, &plan, &mut run_errors).await;
+        server_cpu_s = cpu0.zip(cpu1).map(|(a, b)| (b - a).max(0.0));
+    }
+    env.accepting.store(false, Relaxed);
+
+    // Stop every subscriber and collect what it measured.
+    env.cancel.cancel();
+    let join_deadline = Instant::now() + JOIN_TIMEOUT;
+    let mut summary = TallySummary::default();
+    let mut errors = BTreeMap::new();
+    for mut h in handles {
+        match tokio::time::timeout_at(join_deadline, &mut h).await {
+            Ok(Ok(rep)) => {
+                summary.add(rep.tally.finish(&published_sets, &env.shards));
+                rep.errors.merge_into(&mut errors);
+            }
+            Ok(Err(_)) => run_errors.add(Kind::Borrowed("internal")),
+            Err(_) => {
+                h.abort();
+                run_errors.add(Kind::Borrowed("subscriber_stuck"));
+            }
+        }
+    }
+    let total_io = IoTotals::sum(&ios);
+    reporter.report(Phase::Done, true);
+
+    let mut attempted = 0;
+    let mut payload_total = 0;
+    for r in pub_reports {
+        attempted += r.attempted;
+        payload_total += r.payload_bytes;
+        r.errors.merge_into(&mut errors);
+    }
+    run_errors.merge_into(&mut errors);
+
+    build(Inputs {
+        plan: &plan,
+        run_id,
+        connected,
+        published,
+        attempted,
+        payload_total,
+        summary,
+        histogram: env.shards.merged(),
+        active_io: total_io.minus(idle_io),
+        idle_io,
+        idle_window,
+        active_s: active.map_or(0.0, |(t0, _)| (end - t0).as_secs_f64()),
+        server_cpu_s,
+        errors,
+    })
+}
+
+/// Everything [`build`] needs.
+struct Inputs<'a> {
+    plan: &'a Plan,
+    run_id: u32,
+    connected: u64,
+    published: u64,
+    attempted: u64,
+    payload_total: u64,
+    summary: TallySummary,
+    histogram: Histogram<u64>,
+    active_io: IoTotals,
+    idle_io: IoTotals,
+    idle_window: Duration,
+    active_s: f64,
+    server_cpu_s: Option<f64>,
+    errors: BTreeMap<String, u64>,
+}
+
+/// `a / b`, or `None` when `b` is zero.
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    LatencySummary {
+        count: h.len(),
+        min: h.min(),
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        mean: h.mean(),
+    }
+}
+
+/// The histogram as HdrHistogram V2 + DEFLATE, base64.
+pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot serialise the latency histogram");
+            String::new()
+        }
+    }
+}
+
+fn build(i: Inputs<'_>) -> RunResult {
+    let plan = i.plan;
+    let expected = i.connected * i.published;
+    let delivered = i.summary.delivered;
+    let d = delivered as f64;
+    let bytes = (i.active_io.up + i.active_io.down) as f64;
+    // Average size of an accepted payload (the marker may make it longer than asked).
+    let payload_each = if i.published > 0 {
+        i.payload_total as f64 / i.published as f64
+    } else {
+        plan.payload_bytes as f64
+    };
+    let sub_seconds = i.connected as f64 * i.active_s;
+    let idle_minutes = i.connected as f64 * i.idle_window.as_secs_f64() / 60.0;
+    let idle_bytes = i.idle_io.up + i.idle_io.down;
+    RunResult {
+        transport: plan.transport.name().to_owned(),
+        url: plan.sub.url.to_string(),
+        run_id: format!("{:08x}", i.run_id),
+        subscribers: plan.subscribers as u64,
+        subscribers_connected: i.connected,
+        publishers: plan.publishers as u64,
+        publish_rate: plan.rate,
+        duration_s: plan.duration.as_secs_f64(),
+        active_s: i.active_s,
+        payload_bytes: plan.payload_bytes as u64,
+        poll_interval_s: (plan.transport == Transport::ShortPoll)
+            .then_some(plan.poll_interval.as_secs_f64()),
+        long_poll_wait_s: (plan.transport == Transport::LongPoll)
+            .then_some(plan.long_poll_wait.as_secs_f64()),
+        published: i.published,
+        publish_errors: i.attempted.saturating_sub(i.published),
+        expected_deliveries: expected,
+        delivered,
+        lost: expected.saturating_sub(delivered),
+        duplicated: i.summary.duplicated,
+        reordered: i.summary.reordered,
+        unexpected: i.summary.unexpected,
+        latency_us: latency_summary(&i.histogram),
+        latency_histogram: encode_histogram(&i.histogram),
+        requests: i.active_io.requests,
+        empty_polls: i.active_io.empty_polls,
+        requests_per_delivered: ratio(i.active_io.requests as f64, d),
+        bytes_up: i.active_io.up,
+        bytes_down: i.active_io.down,
+        bytes_per_delivered: ratio(bytes, d),
+        payload_bytes_per_delivered: (delivered > 0).then_some(payload_each),
+        bytes_per_subscriber_second: ratio(bytes, sub_seconds),
+        overhead_bytes_per_subscriber_second: ratio(
+            (bytes - d * payload_each).max(0.0),
+            sub_seconds,
+        ),
+        server_cpu_s: i.server_cpu_s,
+        server_cpu_us_per_delivered: i.server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
+        idle: IdleCost {
+            window_s: i.idle_window.as_secs_f64(),
+            requests: i.idle_io.requests,
+            bytes: idle_bytes,
+            requests_per_subscriber_minute: ratio(i.idle_io.requests as f64, idle_minutes),
+            bytes_per_subscriber_minute: ratio(idle_bytes as f64, idle_minutes),
+        },
+        errors: i.errors,
+    }
+}

@@ -1,0 +1,247 @@
+//! Subscribers: one task per subscriber, one module per transport.
+//!
+//! Every subscriber follows the same life: connect (counted as a ramp-up
+//! attempt until it is *ready*), receive, and on any failure count the error
+//! by kind and reconnect with a bounded, jittered backoff until the run tells
+//! it to stop. What it measured lives in the task ([`Sub`]) and is handed back
+//! when the task ends; only the socket counters ([`SubIo`]) and a few live
+//! totals are shared.
+
+mod poll;
+mod sse;
+mod ws;
+
+pub(crate) use ws::config as ws_config;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushpoll_wire::marker::Marker;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+
+use crate::count::{SubIo, SubState};
+use crate::error::{ErrorCounts, Kind};
+use crate::opts::Transport;
+use crate::plan::Plan;
+use crate::schedule::Clock;
+use crate::tally::{LatencyShards, Tally};
+
+/// Connection attempts a subscriber makes during the ramp-up before giving up.
+const RAMP_ATTEMPTS: u32 = 3;
+/// First reconnect delay; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest reconnect delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Totals read while the run is going (progress, the grace period's early end).
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    /// First arrivals of (message, subscriber) pairs.
+    pub delivered: AtomicU64,
+    /// Subscribers that became ready.
+    pub ready: AtomicU64,
+    /// Publishes the server accepted.
+    pub published: AtomicU64,
+    /// Errors of every kind.
+    pub errors: AtomicU64,
+}
+
+/// What all subscribers of a run share (read-only but for the atomics).
+pub(crate) struct Env {
+    pub plan: Plan,
+    pub addr: SocketAddr,
+    pub run_id: u32,
+    pub clock: Clock,
+    pub live: Arc<Live>,
+    pub shards: LatencyShards,
+    /// False once the grace period is over: later arrivals are ignored.
+    pub accepting: AtomicBool,
+    /// Cancelled when the ramp-up ends: subscribers not ready by then give up.
+    pub ramp_over: CancellationToken,
+    /// Cancelled when the run ends: every subscriber returns its report.
+    pub cancel: CancellationToken,
+}
+
+/// One subscriber's task state.
+pub(crate) struct Sub {
+    pub env: Arc<Env>,
+    pub io: Arc<SubIo>,
+    pub tally: Tally,
+    pub errors: ErrorCounts,
+    ready: bool,
+    ramp_failures: u32,
+    permit: Option<OwnedSemaphorePermit>,
+    settled: Option<mpsc::UnboundedSender<()>>,
+}
+
+/// What a subscriber hands back when it ends.
+pub(crate) struct SubReport {
+    pub tally: Tally,
+    pub errors: ErrorCounts,
+}
+
+impl Sub {
+    pub fn new(
+        idx: usize,
+        env: Arc<Env>,
+        io: Arc<SubIo>,
+        permit: OwnedSemaphorePermit,
+        settled: mpsc::UnboundedSender<()>,
+    ) -> Sub {
+        let tally = Tally::new(env.run_id, env.plan.publishers, idx);
+        Sub {
+            env,
+            io,
+            tally,
+            errors: ErrorCounts::default(),
+            ready: false,
+            ramp_failures: 0,
+            permit: Some(permit),
+            settled: Some(settled),
+        }
+    }
+
+    /// Tells the ramp-up this subscriber is done connecting, one way or the other.
+    fn settle(&mut self) {
+        self.permit = None;
+        if let Some(tx) = self.settled.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Called when the subscriber is connected and can receive. False when
+    /// the ramp-up had already ended without it: the subscriber must stop.
+    pub fn ready(&mut self) -> bool {
+        if self.ready {
+            return true;
+        }
+        let won = self.io.settle(SubState::Ready);
+        if won {
+            self.ready = true;
+            self.env.live.ready.fetch_add(1, Relaxed);
+        }
+        self.settle();
+        won
+    }
+
+    /// Counts an error.
+    pub fn error(&mut self, kind: Kind) {
+        tracing::debug!(kind = %kind, "subscriber error");
+        self.env.live.errors.fetch_add(1, Relaxed);
+        self.errors.add(kind);
+    }
+
+    /// Counts a failed connection attempt. False when a subscriber that was
+    /// never ready has used up its ramp-up attempts: it must stop.
+    pub fn failed(&mut self, kind: Kind) -> bool {
+        self.error(kind);
+        if self.ready {
+            return true;
+        }
+        self.ramp_failures += 1;
+        if self.ramp_failures >= RAMP_ATTEMPTS {
+            self.settle();
+            return false;
+        }
+        true
+    }
+
+    /// Runs `fut`, unless the subscriber is not ready yet and the ramp-up
+    /// ends first (then `None`: the subscriber must stop).
+    pub async fn guard<F: std::future::Future>(&self, fut: F) -> Option<F::Output> {
+        if self.ready {
+            return Some(fut.await);
+        }
+        tokio::select! {
+            biased;
+            _ = self.env.ramp_over.cancelled() => None,
+            out = fut => Some(out),
+        }
+    }
+
+    /// Sleeps before a reconnect; false when the subscriber must stop.
+    pub async fn pause(&self, backoff: &mut Backoff) -> bool {
+        let d = backoff.next_delay();
+        self.guard(tokio::time::sleep(d)).await.is_some()
+    }
+
+    /// Looks for this run's marker in a received payload and counts it.
+    pub fn deliver(&mut self, payload: &[u8]) {
+        let Some(m) = Marker::find(payload) else {
+            return;
+        };
+        if m.run_id != self.env.run_id || !self.env.accepting.load(Relaxed) {
+            return;
+        }
+        let now = self.env.clock.now_us();
+        if self.tally.record(&m, now, &self.env.shards) {
+            self.env.live.delivered.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// A subscriber's whole life; returns when the run cancels it, or earlier
+/// if it never got ready.
+pub(crate) async fn run(mut sub: Sub) -> SubReport {
+    let cancel = sub.env.cancel.clone();
+    let transport = sub.env.plan.transport;
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {}
+        _ = async {
+            match transport {
+                Transport::Ws => ws::run(&mut sub).await,
+                Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
+                Transport::Sse => sse::run(&mut sub).await,
+            }
+        } => {}
+    }
+    sub.settle();
+    SubReport {
+        tally: sub.tally,
+        errors: sub.errors,
+    }
+}
+
+/// Reconnect delays: doubling from [`BACKOFF_MIN`] to [`BACKOFF_MAX`], each
+/// drawn between half and all of the current step so that many subscribers
+/// cut at once do not come back at once.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    step: Duration,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Backoff { step: BACKOFF_MIN }
+    }
+
+    pub fn reset(&mut self) {
+        self.step = BACKOFF_MIN;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.step.mul_f64(0.5 + 0.5 * rand::random::<f64>());
+        self.step = (self.step * 2).min(BACKOFF_MAX);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        let mut b = Backoff::new();
+        let delays: Vec<Duration> = (0..20).map(|_| b.next_delay()).collect();
+        assert!(delays
+            .iter()
+            .all(|d| *d <= BACKOFF_MAX && *d >= BACKOFF_MIN / 2));
+        b.reset();
+        assert!(b.next_delay() <= BACKOFF_MIN);
+    }
+}

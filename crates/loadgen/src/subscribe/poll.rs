@@ -1,0 +1,191 @@
+//! Polling subscribers, short and long, over one keep-alive HTTP/1.1
+//! connection each, speaking pushpoll's JSON (`PollResponse`).
+//!
+//! The first request has no `since`: its answer gives the `last_seq` to start
+//! from, and the subscriber is ready. After that each answer's
+//! `next_since()` is the next `since`. Long polls are re-issued as soon as an
+//! answer arrives (RFC 6202 §2.2); short polls on fixed-rate ticks whose phase
+//! is random per subscriber, so a thousand pollers do not fire together. An
+//! answer with `more: true` is followed at once by the next poll.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use pushpoll_wire::poll::{ErrorBody, PollResponse};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::{Backoff, Sub};
+use crate::error::{status_kind, Kind};
+use crate::http::{get, HttpConn};
+use crate::opts::Transport;
+
+/// Largest poll answer read, bytes.
+const MAX_BODY: usize = 16 << 20;
+
+/// What to do after one poll.
+enum Next {
+    /// Poll again at once.
+    Now,
+    /// Poll again on the next tick (long polls: at once).
+    Later,
+    /// Wait a backoff, then poll again on this connection.
+    Backoff,
+    /// The connection failed: reconnect.
+    Reconnect,
+    /// The subscriber must stop.
+    Stop,
+}
+
+pub(super) async fn run(sub: &mut Sub) {
+    let env = sub.env.clone();
+    let plan = &env.plan;
+    let long = plan.transport == Transport::LongPoll;
+    let wait = if long {
+        format!("&wait={}", plan.long_poll_wait.as_secs_f64())
+    } else {
+        String::new()
+    };
+    let timeout = plan.request_timeout();
+    let mut since: Option<u64> = None;
+    let mut backoff = Backoff::new();
+    let mut ticker: Option<Interval> = None;
+    loop {
+        let mut conn = match sub
+            .guard(HttpConn::connect(env.addr, plan.timeout, &sub.io))
+            .await
+        {
+            None => return,
+            Some(Ok(c)) => c,
+            Some(Err(kind)) => {
+                if !sub.failed(kind) || !sub.pause(&mut backoff).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        // A fresh connection polls at once only to get ready (or for long polls).
+        let mut now = since.is_none() || long;
+        loop {
+            if !now {
+                if let Some(t) = ticker.as_mut() {
+                    t.tick().await;
+                }
+            }
+            let path = match since {
+                None => plan.sub.path_and_query.clone(),
+                Some(s) => plan.sub.path_with(&format!("since={s}{wait}")),
+            };
+            let Ok(req) = get(&plan.sub.authority, &path)
+                .header(http::header::ACCEPT, "application/json")
+                .body(Default::default())
+            else {
+                sub.error(Kind::Borrowed("protocol"));
+                return;
+            };
+            sub.io.request();
+            let answer = match sub.guard(conn.fetch(req, timeout, MAX_BODY)).await {
+                None => return,
+                Some(a) => a,
+            };
+            let next = match answer {
+                Err(kind) => {
+                    if sub.failed(kind) {
+                        Next::Reconnect
+                    } else {
+                        Next::Stop
+                    }
+                }
+                Ok((status, body)) => match status.as_u16() {
+                    200 => match serde_json::from_slice::<PollResponse>(&body) {
+                        Ok(resp) => {
+                            if !sub.ready() {
+                                return;
+                            }
+                            backoff.reset();
+                            if ticker.is_none() && !long {
+                                ticker = Some(short_poll_ticker(plan.poll_interval));
+                            }
+                            if resp.messages.is_empty() {
+                                sub.io.empty_polls.fetch_add(1, Relaxed);
+                            }
+                            for m in &resp.messages {
+                                match (&m.text, m.payload()) {
+                                    (Some(text), _) => sub.deliver(text.as_bytes()),
+                                    (None, Ok((_, bytes))) => sub.deliver(&bytes),
+                                    (None, Err(_)) => sub.error(Kind::Borrowed("protocol")),
+                                }
+                            }
+                            since = Some(resp.next_since());
+                            if resp.more {
+                                Next::Now
+                            } else {
+                                Next::Later
+                            }
+                        }
+                        Err(_) => failed(sub, Kind::Borrowed("protocol")),
+                    },
+                    410 if since.is_some() => {
+                        sub.error(Kind::Borrowed("gone_410"));
+                        match serde_json::from_slice::<ErrorBody>(&body)
+                            .ok()
+                            .and_then(|b| b.oldest_seq)
+                        {
+                            Some(oldest) => {
+                                since = Some(oldest.saturating_sub(1));
+                                Next::Now
+                            }
+                            None => Next::Backoff,
+                        }
+                    }
+                    409 if since.is_some() => {
+                        sub.error(status_kind(409));
+                        match serde_json::from_slice::<ErrorBody>(&body)
+                            .ok()
+                            .and_then(|b| b.last_seq)
+                        {
+                            Some(last) => {
+                                since = Some(last);
+                                Next::Now
+                            }
+                            None => Next::Backoff,
+                        }
+                    }
+                    code => failed(sub, status_kind(code)),
+                },
+            };
+            match next {
+                Next::Now => now = true,
+                Next::Later => now = long,
+                Next::Backoff => {
+                    if !sub.pause(&mut backoff).await {
+                        return;
+                    }
+                    now = true;
+                }
+                Next::Reconnect => break,
+                Next::Stop => return,
+            }
+        }
+        drop(conn);
+        if !sub.pause(&mut backoff).await {
+            return;
+        }
+    }
+}
+
+/// Counts a bad answer; during the ramp-up it uses up an attempt.
+fn failed(sub: &mut Sub, kind: Kind) -> Next {
+    if sub.failed(kind) {
+        Next::Backoff
+    } else {
+        Next::Stop
+    }
+}
+
+/// Fixed-rate ticks starting at a random point of the first interval.
+fn short_poll_ticker(period: Duration) -> Interval {
+    let phase = period.mul_f64(rand::random::<f64>());
+    let mut t = tokio::time::interval_at(Instant::now() + phase, period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    t
+}

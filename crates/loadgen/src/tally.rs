@@ -1,0 +1,341 @@
+//! Delivery accounting: which (message, subscriber) pairs arrived, how many
+//! times and in what order, and their latencies.
+//!
+//! Each subscriber keeps a [`Tally`] of its own (plain fields, no sharing).
+//! Seen sequence numbers are kept as sorted ranges, so memory grows with the
+//! number of *gaps* (losses, reorders), not with the number of messages: a
+//! million subscribers receiving in order cost one range per publisher each.
+//! Whether a pair was expected is decided at the end, against the sets of
+//! messages the publishers had acknowledged.
+
+use std::sync::Mutex;
+
+use hdrhistogram::Histogram;
+use pushpoll_wire::marker::Marker;
+
+/// Highest latency the histograms track, µs (one hour; more saturates).
+pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// Latencies a subscriber buffers before adding them to a shared shard.
+const BATCH: usize = 64;
+
+/// A set of `u64`s as sorted, disjoint, non-adjacent half-open ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RangeSet {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl RangeSet {
+    /// Adds `x`; false if it was already there.
+    pub fn insert(&mut self, x: u64) -> bool {
+        // In-order arrival is the common case: extend or append the last range.
+        match self.ranges.last_mut() {
+            None => {
+                self.ranges.push((x, x + 1));
+                return true;
+            }
+            Some(last) if x == last.1 => {
+                last.1 += 1;
+                return true;
+            }
+            Some(last) if x > last.1 => {
+                self.ranges.push((x, x + 1));
+                return true;
+            }
+            Some(last) if x >= last.0 => return false,
+            Some(_) => {}
+        }
+        let i = self.ranges.partition_point(|r| r.0 <= x);
+        if i > 0 && x < self.ranges[i - 1].1 {
+            return false;
+        }
+        let joins_prev = i > 0 && self.ranges[i - 1].1 == x;
+        let joins_next = i < self.ranges.len() && self.ranges[i].0 == x + 1;
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                self.ranges[i - 1].1 = self.ranges[i].1;
+                self.ranges.remove(i);
+            }
+            (true, false) => self.ranges[i - 1].1 += 1,
+            (false, true) => self.ranges[i].0 = x,
+            (false, false) => self.ranges.insert(i, (x, x + 1)),
+        }
+        true
+    }
+
+    /// Whether `x` is in the set.
+    #[cfg(test)]
+    pub fn contains(&self, x: u64) -> bool {
+        let i = self.ranges.partition_point(|r| r.0 <= x);
+        i > 0 && x < self.ranges[i - 1].1
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        self.ranges.iter().map(|r| r.1 - r.0).sum()
+    }
+
+    /// Number of elements in both sets.
+    pub fn intersection_len(&self, other: &RangeSet) -> u64 {
+        let (mut i, mut j, mut n) = (0, 0, 0);
+        while i < self.ranges.len() && j < other.ranges.len() {
+            let (a, b) = (self.ranges[i], other.ranges[j]);
+            let lo = a.0.max(b.0);
+            let hi = a.1.min(b.1);
+            if lo < hi {
+                n += hi - lo;
+            }
+            if a.1 <= b.1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        n
+    }
+}
+
+/// The run's latency histograms: a few shards behind mutexes, filled by
+/// subscribers in batches, merged at the end.
+///
+/// A full HdrHistogram per subscriber (3 significant figures, up to an hour)
+/// is ~190 KB: a hundred thousand subscribers could not afford one each.
+/// Batching keeps the lock off the per-delivery path (one lock per 64
+/// deliveries, spread over the shards).
+#[derive(Debug)]
+pub(crate) struct LatencyShards {
+    shards: Vec<Mutex<Histogram<u64>>>,
+}
+
+/// A new histogram in µs, 3 significant figures, up to [`MAX_LATENCY_US`].
+pub(crate) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
+}
+
+impl LatencyShards {
+    pub fn new(count: usize) -> Self {
+        LatencyShards {
+            shards: (0..count.max(1))
+                .map(|_| Mutex::new(new_histogram()))
+                .collect(),
+        }
+    }
+
+    fn record_all(&self, shard: usize, values: &[u64]) {
+        let mut h = self.shards[shard % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for &v in values {
+            h.saturating_record(v);
+        }
+    }
+
+    /// All shards merged.
+    pub fn merged(&self) -> Histogram<u64> {
+        let mut all = new_histogram();
+        for s in &self.shards {
+            let h = s.lock().unwrap_or_else(|p| p.into_inner());
+            // Same bounds everywhere, so adding cannot fail.
+            let _ = all.add(&*h);
+        }
+        all
+    }
+}
+
+/// Per-publisher state of one subscriber.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    set: RangeSet,
+    max: Option<u64>,
+}
+
+/// One subscriber's view of the run.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    run_id: u32,
+    publishers: Vec<Seen>,
+    /// Arrivals of a pair already seen.
+    pub duplicated: u64,
+    /// First arrivals below the highest seq already seen from that publisher.
+    pub reordered: u64,
+    /// Markers naming a publisher that does not exist in this run.
+    pub foreign: u64,
+    shard: usize,
+    batch: Vec<u64>,
+}
+
+/// What a [`Tally`] amounts to once the published sets are known.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TallySummary {
+    pub delivered: u64,
+    pub unexpected: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+}
+
+impl TallySummary {
+    pub fn add(&mut self, o: TallySummary) {
+        self.delivered += o.delivered;
+        self.unexpected += o.unexpected;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+    }
+}
+
+impl Tally {
+    pub fn new(run_id: u32, publishers: usize, shard: usize) -> Self {
+        Tally {
+            run_id,
+            publishers: vec![Seen::default(); publishers],
+            duplicated: 0,
+            reordered: 0,
+            foreign: 0,
+            shard,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Counts one arrival received at `now_us`. Returns true when it is the
+    /// first arrival of this pair (a new delivery). Markers of other runs are
+    /// ignored.
+    pub fn record(&mut self, m: &Marker, now_us: u64, shards: &LatencyShards) -> bool {
+        if m.run_id != self.run_id {
+            return false;
+        }
+        let Some(seen) = self.publishers.get_mut(m.publisher as usize) else {
+            self.foreign += 1;
+            return false;
+        };
+        if !seen.set.insert(m.seq) {
+            self.duplicated += 1;
+            return false;
+        }
+        match seen.max {
+            Some(max) if m.seq < max => self.reordered += 1,
+            _ => seen.max = Some(m.seq),
+        }
+        if self.batch.capacity() == 0 {
+            self.batch.reserve_exact(BATCH);
+        }
+        self.batch.push(now_us.saturating_sub(m.scheduled_us));
+        if self.batch.len() >= BATCH {
+            self.flush(shards);
+        }
+        true
+    }
+
+    /// Hands buffered latencies to the shared histograms.
+    pub fn flush(&mut self, shards: &LatencyShards) {
+        if !self.batch.is_empty() {
+            shards.record_all(self.shard, &self.batch);
+            self.batch.clear();
+        }
+    }
+
+    /// Final counts against the acknowledged set of each publisher.
+    pub fn finish(mut self, published: &[RangeSet], shards: &LatencyShards) -> TallySummary {
+        self.flush(shards);
+        let mut s = TallySummary {
+            unexpected: self.foreign,
+            duplicated: self.duplicated,
+            reordered: self.reordered,
+            ..TallySummary::default()
+        };
+        let empty = RangeSet::default();
+        for (p, seen) in self.publishers.iter().enumerate() {
+            let acked = published.get(p).unwrap_or(&empty);
+            let both = seen.set.intersection_len(acked);
+            s.delivered += both;
+            s.unexpected += seen.set.len() - both;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(publisher: u32, seq: u64) -> Marker {
+        Marker {
+            run_id: 7,
+            publisher,
+            seq,
+            scheduled_us: 1_000,
+        }
+    }
+
+    fn set(xs: &[u64]) -> RangeSet {
+        let mut s = RangeSet::default();
+        for &x in xs {
+            s.insert(x);
+        }
+        s
+    }
+
+    #[test]
+    fn range_set_matches_a_naive_set() {
+        let order = [5u64, 6, 7, 1, 3, 2, 9, 0, 4, 8, 8, 3, 20, 19, 18, 100];
+        let mut s = RangeSet::default();
+        let mut naive = std::collections::BTreeSet::new();
+        for &x in &order {
+            assert_eq!(s.insert(x), naive.insert(x), "insert {x}");
+            assert_eq!(s.len(), naive.len() as u64);
+        }
+        for x in 0..110 {
+            assert_eq!(s.contains(x), naive.contains(&x), "contains {x}");
+        }
+        assert_eq!(s.ranges, vec![(0, 10), (18, 21), (100, 101)]);
+        assert_eq!(
+            s.intersection_len(&set(&[0, 9, 10, 17, 18, 19, 20, 21, 99, 100])),
+            6
+        );
+        assert_eq!(set(&[]).intersection_len(&s), 0);
+    }
+
+    #[test]
+    fn duplicates_reorders_losses_and_unexpected() {
+        let shards = LatencyShards::new(2);
+        let mut t = Tally::new(7, 2, 0);
+        // Publisher 0 sends 0..6: 2 is lost, 4 arrives after 5, 1 twice.
+        for seq in [0, 1, 1, 3, 5, 4, 6] {
+            t.record(&m(0, seq), 1_500, &shards);
+        }
+        // Publisher 1: 0 and 1, plus 2, whose publish was never acknowledged.
+        for seq in [0, 1, 2] {
+            t.record(&m(1, seq), 1_500, &shards);
+        }
+        // Another run's marker and an unknown publisher.
+        assert!(!t.record(
+            &Marker {
+                run_id: 8,
+                ..m(0, 9)
+            },
+            1_500,
+            &shards
+        ));
+        assert!(!t.record(&m(5, 0), 1_500, &shards));
+        let published = [set(&[0, 1, 2, 3, 4, 5, 6]), set(&[0, 1])];
+        let s = t.finish(&published, &shards);
+        assert_eq!(
+            s,
+            TallySummary {
+                delivered: 6 + 2,
+                unexpected: 1 + 1,
+                duplicated: 1,
+                reordered: 1,
+            }
+        );
+        let h = shards.merged();
+        assert_eq!(h.len(), 9, "every first arrival of this run's publishers");
+        assert_eq!(h.max(), 500);
+    }
+
+    #[test]
+    fn latency_is_clamped_at_zero() {
+        let shards = LatencyShards::new(1);
+        let mut t = Tally::new(7, 1, 0);
+        t.record(&m(0, 0), 10, &shards);
+        t.finish(&[set(&[0])], &shards);
+        assert_eq!(shards.merged().max(), 0);
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the load generator against small servers with known
+//! behaviour. Every assertion is about counts, never about durations.
+
+mod support;
+
+mod errors;
+mod options;
+mod poll;
+mod sse;
+mod stop;
+mod ws;

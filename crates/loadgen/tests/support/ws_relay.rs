@@ -1,0 +1,216 @@
+//! A WebSocket broadcast relay like the notes' Node `ws` server: every frame
+//! any client sends goes to every open client, sender included. It can be
+//! told to drop, duplicate or reorder given messages for given connections,
+//! or to close a connection after a given message, and it counts the bytes of
+//! every connection at its own socket.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use pushpoll_wire::marker::Marker;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{ByteCount, Counting};
+
+/// A message of one connection: (connection index, publisher, seq).
+pub type Key = (usize, u32, u64);
+
+/// What the relay does wrong, on purpose.
+#[derive(Debug, Default, Clone)]
+pub struct Rules {
+    /// Never sent to that connection.
+    pub drop: HashSet<Key>,
+    /// Sent twice in a row.
+    pub dup: HashSet<Key>,
+    /// Held back and sent right after the next message of the same publisher.
+    pub swap: HashSet<Key>,
+    /// After sending it, close the connection with code 1008.
+    pub close_after: HashSet<Key>,
+}
+
+/// One connection as the relay saw it.
+#[derive(Debug, Default)]
+pub struct Conn {
+    pub bytes: Arc<ByteCount>,
+    /// Sent at least one data frame (a publisher).
+    pub publisher: AtomicBool,
+    /// Its task is over.
+    pub closed: AtomicBool,
+}
+
+type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>)>>>;
+
+pub struct Relay {
+    pub addr: SocketAddr,
+    pub conns: Arc<Mutex<Vec<Arc<Conn>>>>,
+    /// Frames received from publishers.
+    pub received: Arc<AtomicU64>,
+}
+
+impl Relay {
+    pub async fn start(rules: Rules) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns: Arc<Mutex<Vec<Arc<Conn>>>> = Arc::default();
+        let clients: Clients = Arc::default();
+        let received = Arc::new(AtomicU64::new(0));
+        let rules = Arc::new(rules);
+        let (c2, r2) = (conns.clone(), received.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let conn = Arc::new(Conn::default());
+                let idx = {
+                    let mut v = c2.lock().unwrap();
+                    v.push(conn.clone());
+                    v.len() - 1
+                };
+                // Subscribe before the handshake completes, so nothing
+                // published after the client sees it open can be missed.
+                let (tx, rx) = mpsc::unbounded_channel();
+                clients.lock().unwrap().push((idx, tx));
+                tokio::spawn(serve(
+                    idx,
+                    tcp,
+                    conn,
+                    clients.clone(),
+                    rx,
+                    rules.clone(),
+                    r2.clone(),
+                ));
+            }
+        });
+        Relay {
+            addr,
+            conns,
+            received,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Connections that never published.
+    pub fn subscriber_conns(&self) -> Vec<Arc<Conn>> {
+        let v = self.conns.lock().unwrap();
+        v.iter()
+            .filter(|c| !c.publisher.load(Relaxed))
+            .cloned()
+            .collect()
+    }
+
+    pub fn all_closed(&self) -> bool {
+        self.conns
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.closed.load(Relaxed))
+    }
+
+    /// (read, written) over subscriber connections.
+    pub fn subscriber_bytes(&self) -> (u64, u64) {
+        self.subscriber_conns().iter().fold((0, 0), |(r, w), c| {
+            (
+                r + c.bytes.read.load(Relaxed),
+                w + c.bytes.written.load(Relaxed),
+            )
+        })
+    }
+}
+
+fn key_of(idx: usize, msg: &Message) -> Option<(Key, u32)> {
+    let m = match msg {
+        Message::Text(t) => Marker::find(t.as_bytes()),
+        Message::Binary(b) => Marker::find(b),
+        _ => None,
+    }?;
+    Some(((idx, m.publisher, m.seq), m.publisher))
+}
+
+async fn serve(
+    idx: usize,
+    tcp: tokio::net::TcpStream,
+    conn: Arc<Conn>,
+    clients: Clients,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    rules: Arc<Rules>,
+    received: Arc<AtomicU64>,
+) {
+    let stream = Counting {
+        inner: tcp,
+        count: conn.bytes.clone(),
+    };
+    let ws = match tokio_tungstenite::accept_async(stream).await {
+        Ok(ws) => ws,
+        Err(_) => {
+            clients.lock().unwrap().retain(|(i, _)| *i != idx);
+            conn.closed.store(true, Relaxed);
+            return;
+        }
+    };
+    let (mut sink, mut stream) = ws.split();
+    let writer = tokio::spawn(async move {
+        let mut held: Option<(Message, u32)> = None;
+        while let Some(msg) = rx.recv().await {
+            let Some((key, publisher)) = key_of(idx, &msg) else {
+                if sink.send(msg).await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            if rules.drop.contains(&key) {
+                continue;
+            }
+            if rules.swap.contains(&key) {
+                held = Some((msg, publisher));
+                continue;
+            }
+            let copies = if rules.dup.contains(&key) { 2 } else { 1 };
+            for _ in 0..copies {
+                if sink.send(msg.clone()).await.is_err() {
+                    return;
+                }
+            }
+            if held.as_ref().is_some_and(|(_, p)| *p == publisher) {
+                let (h, _) = held.take().unwrap();
+                if sink.send(h).await.is_err() {
+                    return;
+                }
+            }
+            if rules.close_after.contains(&key) {
+                let frame = CloseFrame {
+                    code: CloseCode::Policy,
+                    reason: "test relay closes".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = stream.next().await {
+        match msg {
+            Message::Text(_) | Message::Binary(_) => {
+                conn.publisher.store(true, Relaxed);
+                received.fetch_add(1, Relaxed);
+                for (_, tx) in clients.lock().unwrap().iter() {
+                    let _ = tx.send(msg.clone());
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    clients.lock().unwrap().retain(|(i, _)| *i != idx);
+    let _ = writer.await;
+    conn.closed.store(true, Relaxed);
+}

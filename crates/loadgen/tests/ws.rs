@@ -1,0 +1,202 @@
+//! WebSocket subscribers against a Node-`ws`-like relay that misbehaves on purpose.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pushpoll_loadgen::{run, Hooks, Phase, Progress};
+
+use crate::support::ws_relay::{Relay, Rules};
+use crate::support::{eventually, never, opts};
+
+fn set(keys: &[(usize, u32, u64)]) -> HashSet<(usize, u32, u64)> {
+    keys.iter().copied().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_losses_duplicates_reorders_and_socket_bytes() {
+    // 4 subscribers (relay connections 0..3), 2 publishers, 10 messages:
+    // publisher 0 sends seq 0..4, publisher 1 seq 0..4.
+    let relay = Relay::start(Rules {
+        drop: set(&[(0, 0, 2), (1, 1, 3)]),
+        dup: set(&[(2, 0, 1)]),
+        swap: set(&[(3, 1, 1)]),
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "4",
+        "--publishers",
+        "2",
+        "--rate",
+        "100",
+        "--duration",
+        "0.1",
+        "--grace",
+        "0.5",
+        "--payload-bytes",
+        "100",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+
+    assert_eq!(r.transport, "ws");
+    assert_eq!(r.subscribers_connected, 4);
+    assert_eq!(r.published, 10);
+    assert_eq!(r.publish_errors, 0);
+    assert_eq!(r.expected_deliveries, 40);
+    assert_eq!(r.lost, 2);
+    assert_eq!(r.delivered, 38);
+    assert_eq!(r.duplicated, 1);
+    assert_eq!(r.reordered, 1);
+    assert_eq!(r.unexpected, 0);
+    assert_eq!(r.latency_us.count, 38);
+    assert_eq!(r.requests, 4, "one handshake per subscriber");
+    assert_eq!(r.empty_polls, 0);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.payload_bytes_per_delivered, Some(100.0));
+    assert!(!r.latency_histogram.is_empty());
+
+    // The generator dropped its sockets; once the relay has seen every one
+    // close, both sides must agree on every byte.
+    assert!(eventually(Duration::from_secs(10), || relay.all_closed()).await);
+    assert_eq!(relay.subscriber_conns().len(), 4);
+    let (read, written) = relay.subscriber_bytes();
+    assert_eq!(
+        r.bytes_up, read,
+        "subscriber bytes written = relay bytes read"
+    );
+    assert_eq!(
+        r.bytes_down, written,
+        "subscriber bytes read = relay bytes written"
+    );
+    // Downstream: 38 frames of 100 B payload + 2 B header, the duplicate, 4 handshake answers.
+    assert!(r.bytes_down > 39 * 102);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_payloads_are_the_bare_marker_and_idle_push_is_free() {
+    let relay = Relay::start(Rules::default()).await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "3",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+        "--payload-bytes",
+        "1",
+        "--idle",
+        "0.2",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!(r.published, 5);
+    assert_eq!(
+        (r.delivered, r.lost, r.duplicated, r.reordered),
+        (15, 0, 0, 0)
+    );
+    assert!(
+        r.payload_bytes_per_delivered.unwrap() > 10.0,
+        "the marker itself"
+    );
+    assert!(r.idle.window_s > 0.0);
+    assert_eq!(
+        (r.idle.requests, r.idle.bytes),
+        (0, 0),
+        "nothing moves on an idle WebSocket"
+    );
+    assert_eq!(r.idle.requests_per_subscriber_minute, Some(0.0));
+    assert_eq!(
+        r.requests, 3,
+        "handshakes happened before the idle window and still count"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_is_counted_and_reconnected() {
+    let relay = Relay::start(Rules {
+        close_after: set(&[(0, 0, 1)]),
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "2",
+        "--rate",
+        "20",
+        "--duration",
+        "0.5",
+        "--grace",
+        "0.5",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!(r.published, 10);
+    assert_eq!(r.errors.get("closed_1008"), Some(&1), "{:?}", r.errors);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(r.requests, 3, "two handshakes and one reconnect");
+    assert_eq!(r.delivered + r.lost, r.expected_deliveries);
+    assert!(
+        r.delivered >= 10 + 2,
+        "subscriber 1 got everything, subscriber 0 at least seq 0 and 1"
+    );
+    assert_eq!(r.duplicated, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_report_progress_and_server_cpu() {
+    let relay = Relay::start(Rules::default()).await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "2",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+    ]);
+    // The "server" spends exactly 1 s of CPU between the two readings.
+    let reads = Arc::new(AtomicU64::new(0));
+    let r2 = reads.clone();
+    let phases = Arc::new(Mutex::new(Vec::<Phase>::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (p2, c2) = (phases.clone(), calls.clone());
+    let hooks = Hooks {
+        server_cpu: Some(Arc::new(move || {
+            Some(Duration::from_secs(10 + r2.fetch_add(1, Relaxed)))
+        })),
+        progress: Some(Arc::new(move |p: &Progress| {
+            c2.fetch_add(1, Relaxed);
+            let mut v = p2.lock().unwrap();
+            if v.last() != Some(&p.phase) {
+                v.push(p.phase);
+            }
+        })),
+    };
+    let r = run(&o, hooks, never()).await.unwrap();
+    assert_eq!(r.delivered, 10);
+    assert_eq!(reads.load(Relaxed), 2);
+    assert_eq!(r.server_cpu_s, Some(1.0));
+    assert_eq!(r.server_cpu_us_per_delivered, Some(100_000.0));
+    assert_eq!(
+        *phases.lock().unwrap(),
+        vec![
+            Phase::Connecting,
+            Phase::Publishing,
+            Phase::Grace,
+            Phase::Done
+        ]
+    );
+    assert!(calls.load(Relaxed) >= 4);
+}
