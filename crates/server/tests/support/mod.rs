@@ -1,0 +1,552 @@
+//! Test clients: a server on port 0, HTTP over hyper's client connection,
+//! SSE via `pushpoll_wire::sse::Parser`, WebSocket via tokio-tungstenite,
+//! and a socket wrapper that counts the client's own bytes.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use pushpoll_server::{Config, ServerError};
+use pushpoll_wire::frame::{self, V1Frame};
+use pushpoll_wire::poll::PollResponse;
+use pushpoll_wire::sse::{Event, Parser};
+use pushpoll_wire::Kind;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+/// Guard against hangs; tests assert outcomes, never durations.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Awaits `f` or panics after [`PATIENCE`] naming `what`.
+pub async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A server on `127.0.0.1:0`, stopped by [`Server::stop`] or on drop.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl Server {
+    pub async fn start(config: Config) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(pushpoll_server::run(listener, config, async move {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn start_default() -> Server {
+        Server::start(Config::default()).await
+    }
+
+    /// Asks for shutdown and waits for `run` to return.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        let _ = self.stop.take().unwrap().send(());
+        let handle = self.handle.take().unwrap();
+        within("the server to stop", handle).await.unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Bytes a client wrote and read at its socket.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub written: AtomicU64,
+    pub read: AtomicU64,
+}
+
+impl Counts {
+    pub fn get(&self) -> (u64, u64) {
+        (self.written.load(Relaxed), self.read.load(Relaxed))
+    }
+}
+
+/// A socket that counts what goes through it.
+pub struct Counted<S> {
+    inner: S,
+    pub counts: Arc<Counts>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.counts
+            .read
+            .fetch_add((buf.filled().len() - before) as u64, Relaxed);
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            this.counts.written.fetch_add(n as u64, Relaxed);
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+pub async fn counted_tcp(addr: SocketAddr) -> Counted<TcpStream> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    Counted {
+        inner: stream,
+        counts: Arc::default(),
+    }
+}
+
+/// A TCP connection with a tiny receive buffer, to make a client that does
+/// not read fill up fast.
+pub async fn small_window_tcp(addr: SocketAddr) -> Counted<TcpStream> {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    Counted {
+        inner: stream,
+        counts: Arc::default(),
+    }
+}
+
+/// An answer, read to its end.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn poll(&self) -> PollResponse {
+        assert_eq!(self.status, StatusCode::OK, "{:?}", self.body);
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    /// The `error` of a JSON error body.
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .expect("an `error` string")
+            .to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection (hyper's client).
+pub struct Http {
+    sender: SendRequest<Full<Bytes>>,
+    pub counts: Arc<Counts>,
+    addr: SocketAddr,
+}
+
+impl Http {
+    pub async fn connect(addr: SocketAddr) -> Http {
+        Http::over(counted_tcp(addr).await, addr).await
+    }
+
+    pub async fn over(stream: Counted<TcpStream>, addr: SocketAddr) -> Http {
+        let counts = Arc::clone(&stream.counts);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Http {
+            sender,
+            counts,
+            addr,
+        }
+    }
+
+    /// Sends a request and returns the response with its body unread.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> hyper::Response<Incoming> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(body.into())).unwrap();
+        self.sender.ready().await.unwrap();
+        self.sender.send_request(req).await.unwrap()
+    }
+
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let resp = self.send(method, path, headers, body).await;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    pub async fn publish(&mut self, kind: Kind, payload: &[u8]) -> u64 {
+        let ct = match kind {
+            Kind::Text => "text/plain; charset=utf-8",
+            Kind::Binary => "application/octet-stream",
+        };
+        let reply = self
+            .request(
+                Method::POST,
+                "/messages",
+                &[("content-type", ct)],
+                Bytes::copy_from_slice(payload),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.json()["seq"].as_u64().unwrap()
+    }
+}
+
+/// One request on a fresh connection.
+pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+    Http::connect(addr).await.get(path).await
+}
+
+/// The samples every delivery test publishes: both kinds, empty payloads,
+/// multi-line text, carriage returns, non-ASCII text, every byte value.
+pub fn samples() -> Vec<(Kind, Vec<u8>)> {
+    let mut v = vec![
+        (Kind::Text, b"hello".to_vec()),
+        (Kind::Binary, (0..=255u8).collect()),
+        (Kind::Text, b"two\nlines".to_vec()),
+        (Kind::Text, b"carriage\r\nreturn".to_vec()),
+        (
+            Kind::Text,
+            "d\u{e9}j\u{e0} vu \u{1f600}".as_bytes().to_vec(),
+        ),
+        (Kind::Text, Vec::new()),
+        (Kind::Binary, Vec::new()),
+        (Kind::Binary, b"not marked as text".to_vec()),
+    ];
+    for i in 0..32 {
+        let kind = if i % 3 == 0 { Kind::Binary } else { Kind::Text };
+        v.push((
+            kind,
+            format!("message {i} {}", "x".repeat(i * 7)).into_bytes(),
+        ));
+    }
+    v
+}
+
+/// Publishes each sample in order on one connection; returns their seqs.
+pub async fn publish_all(addr: SocketAddr, samples: &[(Kind, Vec<u8>)]) -> Vec<u64> {
+    let mut http = Http::connect(addr).await;
+    let mut seqs = Vec::new();
+    for (kind, payload) in samples {
+        seqs.push(http.publish(*kind, payload).await);
+    }
+    seqs
+}
+
+// ---- metrics ----
+
+/// `/metrics` parsed into `name{labels}` → value.
+pub async fn metrics(addr: SocketAddr) -> HashMap<String, f64> {
+    let reply = get(addr, "/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    parse_metrics(std::str::from_utf8(&reply.body).unwrap())
+}
+
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_owned(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+pub fn metric(m: &HashMap<String, f64>, name: &str, transport: Option<&str>) -> f64 {
+    let key = match transport {
+        Some(t) => format!("{name}{{transport=\"{t}\"}}"),
+        None => name.to_owned(),
+    };
+    *m.get(&key).unwrap_or_else(|| panic!("no metric {key}"))
+}
+
+/// Polls `/metrics` until `ok` holds (counters settle as sockets close).
+pub async fn metrics_until(
+    addr: SocketAddr,
+    what: &str,
+    ok: impl Fn(&HashMap<String, f64>) -> bool,
+) -> HashMap<String, f64> {
+    within(what, async {
+        loop {
+            let m = metrics(addr).await;
+            if ok(&m) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+// ---- SSE ----
+
+/// An open `GET /events` stream.
+pub struct Sse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    body: Incoming,
+    parser: Parser,
+    events: VecDeque<Event>,
+    /// Every byte of the body so far, for checks on the raw format.
+    pub raw: Vec<u8>,
+    _http: Http,
+}
+
+impl Sse {
+    pub async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Sse {
+        Sse::open_over(Http::connect(addr).await, path, headers).await
+    }
+
+    pub async fn open_over(mut http: Http, path: &str, headers: &[(&str, &str)]) -> Sse {
+        let resp = http.send(Method::GET, path, headers, Bytes::new()).await;
+        let (parts, body) = resp.into_parts();
+        Sse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            parser: Parser::new(1 << 20),
+            events: VecDeque::new(),
+            raw: Vec::new(),
+            _http: http,
+        }
+    }
+
+    /// The next event, or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            let frame = within("an SSE chunk", self.body.frame()).await?.ok()?;
+            if let Ok(data) = frame.into_data() {
+                self.raw.extend_from_slice(&data);
+                let mut out = Vec::new();
+                self.parser.feed(&data, &mut out).unwrap();
+                self.events.extend(out);
+            }
+        }
+    }
+
+    /// The next `n` message events as (seq, kind, payload).
+    pub async fn messages(&mut self, n: usize) -> Vec<(u64, Kind, Vec<u8>)> {
+        let mut v = Vec::new();
+        while v.len() < n {
+            let e = self.next().await.expect("stream ended early");
+            assert_ne!(e.event, "gap", "unexpected gap {e:?}");
+            let (kind, payload) = e.payload().unwrap();
+            v.push((e.seq().unwrap(), kind, payload));
+        }
+        v
+    }
+}
+
+// ---- WebSocket ----
+
+pub type Ws = WebSocketStream<Counted<TcpStream>>;
+
+/// Opens `/ws...`, optionally asking for a subprotocol.
+pub async fn ws_connect(addr: SocketAddr, path: &str, protocol: Option<&str>) -> Ws {
+    ws_connect_over(counted_tcp(addr).await, addr, path, protocol).await
+}
+
+pub async fn ws_connect_over(
+    stream: Counted<TcpStream>,
+    addr: SocketAddr,
+    path: &str,
+    protocol: Option<&str>,
+) -> Ws {
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    if let Some(p) = protocol {
+        req.headers_mut()
+            .insert("sec-websocket-protocol", p.parse().unwrap());
+    }
+    let (ws, resp) = within(
+        "a websocket handshake",
+        tokio_tungstenite::client_async(req, stream),
+    )
+    .await
+    .unwrap();
+    let chosen = resp
+        .headers()
+        .get("sec-websocket-protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(chosen.as_deref(), protocol);
+    ws
+}
+
+/// What a client can receive on a WebSocket, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    Plain(Kind, Vec<u8>),
+    Hello(u64),
+    Msg(u64, Kind, Vec<u8>),
+    Gap {
+        requested_since: u64,
+        oldest_seq: u64,
+    },
+    Close(Option<(u16, String)>),
+    End,
+}
+
+/// The next data or close frame (pings are answered by tungstenite).
+pub async fn ws_next(ws: &mut Ws, v1: bool) -> Got {
+    loop {
+        let msg = match within("a websocket frame", ws.next()).await {
+            None => return Got::End,
+            Some(Err(e)) => panic!("websocket error: {e}"),
+            Some(Ok(m)) => m,
+        };
+        return match msg {
+            Message::Text(t) if !v1 => Got::Plain(Kind::Text, t.as_bytes().to_vec()),
+            Message::Binary(b) if !v1 => Got::Plain(Kind::Binary, b.to_vec()),
+            Message::Binary(b) => match frame::decode(&b).unwrap() {
+                V1Frame::Hello { last_seq } => Got::Hello(last_seq),
+                V1Frame::Message { seq, kind, payload } => Got::Msg(seq, kind, payload.to_vec()),
+                V1Frame::Gap {
+                    requested_since,
+                    oldest_seq,
+                } => Got::Gap {
+                    requested_since,
+                    oldest_seq,
+                },
+            },
+            Message::Text(t) => panic!("text frame under pushpoll.v1: {t}"),
+            Message::Close(f) => Got::Close(
+                f.map(|CloseFrame { code, reason }| (u16::from(code), reason.to_string())),
+            ),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+    }
+}
+
+/// Sends a Close and reads until the server's echo and the end of the stream.
+pub async fn ws_close(mut ws: Ws) {
+    ws.close(None).await.unwrap();
+    within("the close echo", async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+pub async fn ws_send(ws: &mut Ws, kind: Kind, payload: &[u8]) {
+    let msg = match kind {
+        Kind::Text => Message::text(std::str::from_utf8(payload).unwrap()),
+        Kind::Binary => Message::binary(payload.to_vec()),
+    };
+    ws.send(msg).await.unwrap();
+}
+
+// ---- raw sockets ----
+
+/// Writes `request` as is and reads until the server closes (or `limit` bytes).
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    within("the server to close", async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&out).into_owned()
+}
