@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::Limits;
@@ -127,15 +128,19 @@ pub(crate) struct ConnState {
     upgrade: Mutex<Option<ws::Pending>>,
     /// Ends the connection at once (a peer that will not take its last words).
     kill: Notify,
+    /// Cancelled when the server shuts down: this connection's child of
+    /// `Shared::shutdown`, which its handlers and sessions wait on.
+    pub(crate) stop: CancellationToken,
 }
 
 impl ConnState {
-    fn new(peer: SocketAddr) -> Self {
+    fn new(peer: SocketAddr, shared: &Shared) -> Self {
         ConnState {
             peer,
             attribution: Attribution::new(),
             upgrade: Mutex::new(None),
             kill: Notify::new(),
+            stop: shared.shutdown.child_token(),
         }
     }
 
@@ -352,7 +357,7 @@ async fn connection(
 ) {
     // Latency matters more than packet count here: frames go out at once.
     let _ = stream.set_nodelay(true);
-    let conn = Arc::new(ConnState::new(peer));
+    let conn = Arc::new(ConnState::new(peer, &shared));
     let io = CountingStream::new(stream, Arc::clone(&shared), Arc::clone(&conn));
     let service = {
         let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
@@ -361,15 +366,15 @@ async fn connection(
             async move { Ok::<_, Infallible>(router::route(req, &shared, &conn).await) }
         })
     };
-    let http = shared
-        .http
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    tokio::pin!(http);
     let served = async {
+        let http = shared
+            .http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(http);
         tokio::select! {
             r = &mut http => r,
-            () = shared.shutdown.cancelled() => {
+            () = conn.stop.cancelled() => {
                 http.as_mut().graceful_shutdown();
                 (&mut http).await
             }
@@ -411,7 +416,7 @@ async fn reject(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()
     );
-    let conn = Arc::new(ConnState::new(peer));
+    let conn = Arc::new(ConnState::new(peer, &shared));
     conn.attribution.begin(Transport::Other, &shared.metrics);
     shared.metrics.requests.add(Transport::Other, 1);
     let _ = stream.set_nodelay(true);

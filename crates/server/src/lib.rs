@@ -72,8 +72,12 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) http: hyper::server::conn::http1::Builder,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
+    /// Nothing waits on it directly: each connection holds a child token
+    /// ([`conn::ConnState::stop`]), so polling it takes no lock shared by
+    /// every connection.
     pub(crate) shutdown: CancellationToken,
-    /// The grace period is over: drop everything now.
+    /// The grace period is over: drop everything now (again through child
+    /// tokens, one per task).
     pub(crate) abort: CancellationToken,
     pub(crate) tasks: TaskTracker,
 }
@@ -94,7 +98,7 @@ impl Shared {
 
     /// Spawns a task that shutdown waits for and, past the grace period, drops.
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        let abort = self.abort.clone();
+        let abort = self.abort.child_token();
         self.tasks.spawn(async move {
             tokio::select! {
                 () = task => {}

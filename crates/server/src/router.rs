@@ -98,7 +98,7 @@ pub(crate) async fn route(
         None => match route {
             Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
             Route::Events(q) => sse::events(&req, q, shared, conn),
-            Route::Poll(q, t) => poll::poll(q, t, shared).await,
+            Route::Poll(q, t) => poll::poll(q, t, shared, conn).await,
             Route::Publish => publish::publish(req, shared).await,
             Route::Metrics => response::text(
                 StatusCode::OK,

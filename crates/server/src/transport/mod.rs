@@ -62,6 +62,8 @@ pub(crate) enum Interrupted {
 ///
 /// A subscriber whose socket takes everything never waits here long; one
 /// that stops reading blocks its write, and this is where it is noticed.
+/// The write is polled first, so a write that completes at once costs no
+/// registration with the hub or the shutdown token.
 pub(crate) async fn lag_guard<T>(
     write: impl Future<Output = T>,
     hub: &Hub,
@@ -73,6 +75,7 @@ pub(crate) async fn lag_guard<T>(
     loop {
         let threshold = delivered.get().saturating_add(max_lag).saturating_add(1);
         tokio::select! {
+            biased;
             out = &mut write => return Ok(out),
             () = hub.wait_for_seq(threshold) => {
                 let since = delivered.get();

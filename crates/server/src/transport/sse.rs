@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use pushpoll_wire::query::{parse_last_event_id, PollQuery, QueryError};
 use pushpoll_wire::sse;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::conn::ConnState;
@@ -93,18 +94,35 @@ async fn produce(
     let limits = &shared.limits;
     let delivered = Delivered::new(sub.cursor());
     let mut batch = Vec::with_capacity(BATCH);
+    let stop = conn.stop.cancelled();
+    let gone = tx.closed();
+    // The keep-alive timer is not reset on every write (that would touch the
+    // timer wheel per message): when it fires early, it is pushed back to
+    // `sse_keepalive` after the last write.
+    let keepalive = tokio::time::sleep(limits.sse_keepalive);
+    tokio::pin!(stop, gone, keepalive);
+    let mut last_write = Instant::now();
     loop {
         let first = tokio::select! {
             biased;
-            () = shared.shutdown.cancelled() => return,
-            () = tx.closed() => return,
-            r = tokio::time::timeout(limits.sse_keepalive, sub.recv(&mut batch, BATCH)) => r,
+            () = &mut stop => return,
+            () = &mut gone => return,
+            r = sub.recv(&mut batch, BATCH) => Some(r),
+            () = &mut keepalive => {
+                let due = last_write + limits.sse_keepalive;
+                if due > Instant::now() {
+                    keepalive.as_mut().reset(due);
+                    continue;
+                }
+                keepalive.as_mut().reset(Instant::now() + limits.sse_keepalive);
+                None
+            }
         };
         let mut chunk = Vec::new();
         let mut sent = 0u64;
         match first {
-            Err(_) => sse::write_comment(&mut chunk, "keepalive"),
-            Ok(mut next) => loop {
+            None => sse::write_comment(&mut chunk, "keepalive"),
+            Some(mut next) => loop {
                 match next {
                     Recv::Messages => {
                         sent += batch.len() as u64;
@@ -138,13 +156,14 @@ async fn produce(
             &shared.hub,
             &delivered,
             limits.max_subscriber_lag,
-            &shared.shutdown,
+            &conn.stop,
         )
         .await
         {
             Ok(Ok(())) => {
                 shared.metrics.deliveries.add(Transport::Sse, sent);
                 delivered.set(upto);
+                last_write = Instant::now();
             }
             Ok(Err(_)) | Err(Interrupted::Shutdown) => return,
             Err(Interrupted::SlowConsumer { behind, since }) => {

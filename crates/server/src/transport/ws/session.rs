@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::Pending;
@@ -138,7 +139,7 @@ pub(crate) async fn session(pending: Pending, shared: &Arc<Shared>, conn: &ConnS
     let (mut sink, mut stream) = ws.split();
     let delivered = Delivered::new(sub.cursor());
     let end = tokio::select! {
-        end = send_loop(&mut sink, &mut sub, v1, shared, &delivered) => end,
+        end = send_loop(&mut sink, &mut sub, v1, shared, &conn.stop, &delivered) => end,
         end = receive_loop(&mut stream, shared) => end,
     };
     if let End::SlowConsumer { .. } = end {
@@ -205,6 +206,7 @@ async fn send_loop(
     sub: &mut Subscriber,
     v1: bool,
     shared: &Shared,
+    stop: &CancellationToken,
     delivered: &Delivered,
 ) -> End {
     let limits = &shared.limits;
@@ -216,19 +218,24 @@ async fn send_loop(
     let mut batch = Vec::with_capacity(BATCH);
     if v1 {
         let hello = Message::Binary(frame::encode_hello(sub.start_last_seq()));
-        if let Some(end) = send_guarded(sink, hello, shared, delivered).await {
+        if let Some(end) = send_guarded(sink, hello, shared, stop, delivered).await {
             return end;
         }
     }
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let next = tokio::select! {
             biased;
-            () = shared.shutdown.cancelled() => return End::Shutdown,
+            () = &mut stopped => return End::Shutdown,
             _ = ping.tick() => None,
             r = sub.recv(&mut batch, BATCH) => Some(r),
         };
         let end = match next {
-            None => send_guarded(sink, Message::Ping(Bytes::new()), shared, delivered).await,
+            None => {
+                let ping = Message::Ping(Bytes::new());
+                send_guarded(sink, ping, shared, stop, delivered).await
+            }
             Some(first) => {
                 let write = write_pending(sink, sub, &mut batch, first, v1, shared, delivered);
                 match lag_guard(
@@ -236,7 +243,7 @@ async fn send_loop(
                     &shared.hub,
                     delivered,
                     limits.max_subscriber_lag,
-                    &shared.shutdown,
+                    stop,
                 )
                 .await
                 {
@@ -257,19 +264,11 @@ async fn send_guarded(
     sink: &mut SplitSink<Ws, Message>,
     msg: Message,
     shared: &Shared,
+    stop: &CancellationToken,
     delivered: &Delivered,
 ) -> Option<End> {
     let max_lag = shared.limits.max_subscriber_lag;
-    interrupted(
-        lag_guard(
-            sink.send(msg),
-            &shared.hub,
-            delivered,
-            max_lag,
-            &shared.shutdown,
-        )
-        .await,
-    )
+    interrupted(lag_guard(sink.send(msg), &shared.hub, delivered, max_lag, stop).await)
 }
 
 /// Maps the outcome of a guarded write to how the session ends, if it does.
@@ -342,12 +341,29 @@ async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared) -> End {
     // Pings go out every interval, so a live peer is never silent longer
     // than an interval plus the time it takes to answer one.
     let silence = limits.ws_ping_interval + limits.ws_pong_timeout;
+    // Not reset per frame (that would touch the timer wheel per message):
+    // when it fires, it is pushed back to `silence` after the last frame.
+    let deadline = tokio::time::sleep(silence);
+    tokio::pin!(deadline);
+    let mut last_seen = Instant::now();
     loop {
-        match tokio::time::timeout(silence, stream.next()).await {
-            Err(_) => return End::PongTimeout,
-            Ok(None) => return End::PeerGone("connection closed".into()),
-            Ok(Some(Err(e))) => return End::from_read_error(e),
-            Ok(Some(Ok(msg))) => match msg {
+        let next = tokio::select! {
+            biased;
+            next = stream.next() => next,
+            () = &mut deadline => {
+                let due = last_seen + silence;
+                if due <= Instant::now() {
+                    return End::PongTimeout;
+                }
+                deadline.as_mut().reset(due);
+                continue;
+            }
+        };
+        last_seen = Instant::now();
+        match next {
+            None => return End::PeerGone("connection closed".into()),
+            Some(Err(e)) => return End::from_read_error(e),
+            Some(Ok(msg)) => match msg {
                 Message::Text(text) => {
                     shared.hub.publish(Kind::Text, Bytes::from(text));
                 }
