@@ -193,3 +193,23 @@ async fn batches_say_more() {
     assert!(none.messages.is_empty());
     assert_eq!(none.next_since(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn idle_sse_streams_get_keepalive_comments() {
+    let server = Server::start_default().await;
+    let mut sse = Sse::open(server.addr, "/events", &[]).await;
+    while !sse.raw.ends_with(b"retry: 1000\n\n") {
+        assert!(sse.read_chunk().await);
+    }
+    let started = tokio::time::Instant::now();
+    assert!(sse.read_chunk().await);
+    assert!(
+        sse.raw.ends_with(b"\n\n: keepalive\n\n"),
+        "{:?}",
+        String::from_utf8_lossy(&sse.raw)
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(15));
+    // Comments are not events: a message still comes through as the next one.
+    publish_all(server.addr, &[(Kind::Text, b"after".to_vec())]).await;
+    assert_eq!(sse.messages(1).await, [(1, Kind::Text, b"after".to_vec())]);
+}

@@ -406,6 +406,21 @@ impl Sse {
         }
     }
 
+    /// Reads one more chunk of the body into `raw` (and the parser);
+    /// false when the stream has ended.
+    pub async fn read_chunk(&mut self) -> bool {
+        let Some(Ok(frame)) = self.body.frame().await else {
+            return false;
+        };
+        if let Ok(data) = frame.into_data() {
+            self.raw.extend_from_slice(&data);
+            let mut out = Vec::new();
+            self.parser.feed(&data, &mut out).unwrap();
+            self.events.extend(out);
+        }
+        true
+    }
+
     /// The next event, or `None` when the stream ends.
     pub async fn next(&mut self) -> Option<Event> {
         loop {
