@@ -39,7 +39,9 @@ const PENDING: u8 = u8::MAX;
 /// handler runs, and its response is written before the next request is
 /// read. [`finish`](Self::finish) sends later reads back to pending, for the
 /// next request. A WebSocket upgrade makes the attribution sticky: every byte
-/// of the socket, handshake included, counts as `ws`.
+/// of the socket, handshake included, counts as `ws`. (Pipelined requests,
+/// which browsers do not send, may have their head counted with the request
+/// before them.)
 #[derive(Debug)]
 pub(crate) struct Attribution {
     read_to: AtomicU8,
@@ -355,6 +357,7 @@ async fn connection(
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
 ) {
+    debug!(%peer, "connection accepted");
     // Latency matters more than packet count here: frames go out at once.
     let _ = stream.set_nodelay(true);
     let conn = Arc::new(ConnState::new(peer, &shared));

@@ -261,3 +261,19 @@ async fn a_request_head_that_never_ends_is_dropped() {
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_keep_alive_socket_is_closed() {
+    let server = Server::start_default().await;
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with("ok"));
+    let started = tokio::time::Instant::now();
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    assert_eq!(n, 0, "closed without another answer");
+    assert!(started.elapsed() >= Duration::from_secs(10));
+}
