@@ -112,3 +112,22 @@ async fn polls_since() {
     );
     assert_eq!(b.messages[0].payload().unwrap(), msgs[3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_replay_arrives_whole_and_in_order() {
+    let server = Server::start_default().await;
+    let mut publisher = ws_connect(server.addr, "/ws", None).await;
+    for i in 0..1500u32 {
+        ws_send(&mut publisher, Kind::Binary, &i.to_be_bytes()).await;
+    }
+    metrics_until(server.addr, "every frame to be published", |m| {
+        metric(m, "pushpoll_last_seq", None) == 1500.0
+    })
+    .await;
+    let mut ws = ws_connect(server.addr, "/ws?since=0", Some("pushpoll.v1")).await;
+    assert_eq!(ws_next(&mut ws, true).await, Got::Hello(1500));
+    for i in 0..1500u32 {
+        let want = Got::Msg(u64::from(i) + 1, Kind::Binary, i.to_be_bytes().to_vec());
+        assert_eq!(ws_next(&mut ws, true).await, want);
+    }
+}

@@ -28,6 +28,9 @@ type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Messages taken from the hub per read.
 const BATCH: usize = 64;
+/// Reads from the hub between two flushes, so that a publisher that never
+/// pauses cannot keep the tail of the write buffer waiting.
+const BATCHES_PER_FLUSH: usize = 16;
 /// Room in the write buffer beyond one message, for control frames.
 const CONTROL_ROOM: usize = 1024;
 
@@ -298,7 +301,7 @@ async fn write_pending(
         n: 0,
     };
     let mut next = first;
-    loop {
+    for round in 1.. {
         match next {
             Recv::Gap(gap) => {
                 shared.metrics.gap_notices.add(Transport::Ws, 1);
@@ -327,11 +330,15 @@ async fn write_pending(
                 }
             }
         }
+        if round == BATCHES_PER_FLUSH {
+            break;
+        }
         match sub.try_recv(batch, BATCH) {
             Some(r) => next = r,
             None => break,
         }
     }
+    // Anything still pending is picked up by the next `recv`, at once.
     Ok(sink.flush().await)
 }
 
