@@ -94,7 +94,8 @@ pub struct LoadOpts {
     /// Where publishers send. Default: for `ws`, text frames on the subscriber
     /// URL (as the notes' browser page does); otherwise `POST` to
     /// `/messages` on the subscriber URL's origin. An `http(s)://` URL here
-    /// makes `ws` runs publish by `POST` too.
+    /// makes `ws` runs publish by `POST` too; a `ws://` URL makes publishers
+    /// of any transport send frames there.
     #[arg(long)]
     pub publish_url: Option<String>,
 

@@ -304,7 +304,7 @@ async fn orchestrate(
         // acknowledged; when some failed, their arrivals would be mistaken
         // for expected ones, so only a run without failures may end early.
         let attempted: u64 = pub_reports.iter().map(|r| r.attempted).sum();
-        let want = if attempted == published {
+        let want = if attempted == published || connected == 0 {
             connected * published
         } else {
             u64::MAX

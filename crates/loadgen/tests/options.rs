@@ -116,5 +116,10 @@ async fn results_round_trip_through_json() {
     write_json(&r, &path).unwrap();
     let back: RunResult = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     std::fs::remove_file(&path).unwrap();
+    // serde_json may round the last bit of a float; everything else is exact.
+    assert!((back.active_s - r.active_s).abs() < 1e-9);
+    let mut r = r;
+    r.active_s = back.active_s;
     assert_eq!(back, r);
+    assert_eq!(back.errors.get("connect_refused"), Some(&3));
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use pushpoll_loadgen::{run, Hooks, Phase, Progress};
 
 use crate::support::ws_relay::{Relay, Rules};
@@ -59,7 +60,14 @@ async fn exact_losses_duplicates_reorders_and_socket_bytes() {
     assert_eq!(r.empty_polls, 0);
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.payload_bytes_per_delivered, Some(100.0));
-    assert!(!r.latency_histogram.is_empty());
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&r.latency_histogram)
+        .unwrap();
+    let h: hdrhistogram::Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut raw.as_slice())
+        .unwrap();
+    assert_eq!(h.len(), 38);
+    assert_eq!(h.max(), r.latency_us.max);
 
     // The generator dropped its sockets; once the relay has seen every one
     // close, both sides must agree on every byte.
@@ -150,6 +158,37 @@ async fn a_closed_connection_is_counted_and_reconnected() {
         "subscriber 1 got everything, subscriber 0 at least seq 0 and 1"
     );
     assert_eq!(r.duplicated, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_answered() {
+    let relay = Relay::start(Rules {
+        ping_on_connect: true,
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "3",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.delivered, r.lost), (15, 0));
+    // Subscribers and the publisher answer the relay's ping.
+    assert!(eventually(Duration::from_secs(10), || relay.all_closed()).await);
+    assert_eq!(relay.pongs(), 3 + 1);
+    let (read, written) = relay.subscriber_bytes();
+    assert_eq!(
+        (r.bytes_up, r.bytes_down),
+        (read, written),
+        "pongs are counted too"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

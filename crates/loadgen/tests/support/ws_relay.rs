@@ -33,6 +33,8 @@ pub struct Rules {
     pub swap: HashSet<Key>,
     /// After sending it, close the connection with code 1008.
     pub close_after: HashSet<Key>,
+    /// Ping every connection right after the handshake.
+    pub ping_on_connect: bool,
 }
 
 /// One connection as the relay saw it.
@@ -43,6 +45,8 @@ pub struct Conn {
     pub publisher: AtomicBool,
     /// Its task is over.
     pub closed: AtomicBool,
+    /// Pongs received.
+    pub pongs: AtomicU64,
 }
 
 type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>)>>>;
@@ -117,6 +121,16 @@ impl Relay {
             .all(|c| c.closed.load(Relaxed))
     }
 
+    /// Pongs received over all connections.
+    pub fn pongs(&self) -> u64 {
+        self.conns
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.pongs.load(Relaxed))
+            .sum()
+    }
+
     /// (read, written) over subscriber connections.
     pub fn subscriber_bytes(&self) -> (u64, u64) {
         self.subscriber_conns().iter().fold((0, 0), |(r, w), c| {
@@ -159,6 +173,14 @@ async fn serve(
         }
     };
     let (mut sink, mut stream) = ws.split();
+    if rules.ping_on_connect
+        && sink
+            .send(Message::Ping(b"are you there".to_vec().into()))
+            .await
+            .is_err()
+    {
+        return;
+    }
     let writer = tokio::spawn(async move {
         let mut held: Option<(Message, u32)> = None;
         while let Some(msg) = rx.recv().await {
@@ -207,6 +229,9 @@ async fn serve(
                 }
             }
             Message::Close(_) => break,
+            Message::Pong(_) => {
+                conn.pongs.fetch_add(1, Relaxed);
+            }
             _ => {}
         }
     }
