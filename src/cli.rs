@@ -29,6 +29,19 @@ pub enum Command {
     Load(Box<LoadCmd>),
     /// Run the same workload over every transport against an in-process server, side by side.
     Compare(CompareOpts),
+    /// Run the load generator's WebSocket client against an Autobahn|Testsuite fuzzing server.
+    AutobahnClient(AutobahnOpts),
+}
+
+/// Options of `pushpoll autobahn-client`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AutobahnOpts {
+    /// The fuzzing server, e.g. `ws://127.0.0.1:9001`.
+    #[arg(long)]
+    pub url: String,
+    /// Agent name the report files the results under.
+    #[arg(long, default_value = "pushpoll")]
+    pub agent: String,
 }
 
 /// `pushpoll load`: the load generator's options plus a verdict.
@@ -57,19 +70,26 @@ pub struct ServeOpts {
     /// Longest a long poll is held, seconds.
     #[arg(long)]
     pub long_poll_max: Option<f64>,
+    /// Largest WebSocket message (and frame) accepted, bytes; larger ones are
+    /// closed with 1009. The default suits chat; conformance runs raise it.
+    #[arg(long)]
+    pub ws_max_message_bytes: Option<usize>,
 }
 
 impl ServeOpts {
     /// The server configuration these options describe.
     pub fn config(&self) -> anyhow::Result<pushpoll_server::Config> {
         let mut config = pushpoll_server::Config::default();
+        // Zeros and other nonsense are refused by `Limits::validate` below.
         if let Some(h) = self.history {
-            anyhow::ensure!(h > 0, "--history must be at least 1");
             config.limits.history = h;
         }
         if let Some(m) = self.max_connections {
-            anyhow::ensure!(m > 0, "--max-connections must be at least 1");
             config.limits.max_connections = m;
+        }
+        if let Some(bytes) = self.ws_max_message_bytes {
+            config.limits.ws_max_message_bytes = bytes;
+            config.limits.ws_max_frame_bytes = bytes;
         }
         if let Some(secs) = self.long_poll_max {
             config.limits.long_poll_max = std::time::Duration::try_from_secs_f64(secs)
@@ -77,15 +97,19 @@ impl ServeOpts {
                 .filter(|d| !d.is_zero())
                 .context("--long-poll-max must be a positive number of seconds")?;
         }
+        config
+            .limits
+            .validate()
+            .context("checking the server's limits")?;
         Ok(config)
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings, and
-/// pushpoll's own info lines).
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only, so the
+/// tables stay readable; `RUST_LOG=info` shows connections and phases).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pushpoll=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -111,6 +135,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(opts) => serve(opts).await,
         Command::Load(cmd) => load(*cmd).await,
         Command::Compare(opts) => run_compare(opts).await,
+        Command::AutobahnClient(opts) => {
+            let run = pushpoll_loadgen::autobahn::run_client(&opts.url, &opts.agent).await?;
+            eprintln!(
+                "ran {} Autobahn cases ({} ended with a client-side error; the report judges them)",
+                run.cases, run.client_errors
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -133,7 +165,8 @@ async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
 async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
-    let result = pushpoll_loadgen::run(&cmd.opts, Default::default(), stop.cancelled_owned()).await?;
+    let result =
+        pushpoll_loadgen::run(&cmd.opts, Default::default(), stop.cancelled_owned()).await?;
     print!("{}", pushpoll_report::summary::render(&result));
     let runs = vec![result];
     if let Some(path) = &cmd.opts.json {

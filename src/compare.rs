@@ -5,13 +5,12 @@
 //! itself and the server's CPU time during a run belongs to that transport.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
 
-use crate::embedded::{self, EmbeddedServer};
+use crate::embedded::EmbeddedServer;
 
 /// Options of `pushpoll compare`. Every workload option left out takes the
 /// embedded default, or the `--quick` preset with `--quick`.
@@ -101,7 +100,11 @@ impl Workload {
 
     /// Applies `opts` over the default or quick preset.
     pub fn from_opts(opts: &CompareOpts) -> Self {
-        let base = if opts.quick { Self::QUICK } else { Self::DEFAULT };
+        let base = if opts.quick {
+            Self::QUICK
+        } else {
+            Self::DEFAULT
+        };
         Workload {
             subscribers: opts.subscribers.unwrap_or(base.subscribers),
             rate: opts.rate.unwrap_or(base.rate),
@@ -114,7 +117,11 @@ impl Workload {
     }
 
     /// `pushpoll load` options for one transport against `addr`.
-    pub fn load_opts(&self, transport: Transport, addr: std::net::SocketAddr) -> anyhow::Result<LoadOpts> {
+    pub fn load_opts(
+        &self,
+        transport: Transport,
+        addr: std::net::SocketAddr,
+    ) -> anyhow::Result<LoadOpts> {
         let url = match transport {
             Transport::Ws => format!("ws://{addr}/ws"),
             Transport::Sse => format!("http://{addr}/events"),
@@ -151,7 +158,7 @@ pub async fn run(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
     let hooks = pushpoll_loadgen::Hooks {
-        server_cpu: Some(Arc::new(embedded::server_cpu_time)),
+        server_cpu: Some(server.cpu_reader()),
         ..Default::default()
     };
     let mut results = Vec::new();

@@ -12,12 +12,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
-/// Name of every server thread (at most 15 bytes: Linux truncates `comm`).
-pub const THREAD_NAME: &str = "pushpoll-server";
+/// Prefix of every server thread's name; each embedded server adds its own
+/// number, so two in one process (tests) never mix their CPU time.
+pub const THREAD_PREFIX: &str = "pp-server-";
+
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// A running in-process server; dropped or [`stop`](Self::stop)ped, it shuts down.
 pub struct EmbeddedServer {
     addr: SocketAddr,
+    thread_name: String,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -25,24 +29,35 @@ pub struct EmbeddedServer {
 impl EmbeddedServer {
     /// Binds `127.0.0.1:0` and starts the server on `threads` worker threads.
     pub fn start(config: pushpoll_server::Config, threads: usize) -> anyhow::Result<Self> {
+        // At most 15 bytes: Linux truncates thread names (`comm`) beyond that.
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100_000;
+        let thread_name = format!("{THREAD_PREFIX}{id}");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
-            .thread_name(THREAD_NAME)
+            .thread_name(thread_name.clone())
             .enable_all()
             .build()
             .context("starting the server's runtime")?;
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        // Bound here with std so that `start` works from inside another
+        // runtime; converted on the server's own runtime below.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .context("binding 127.0.0.1:0 for the embedded server")?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name(THREAD_NAME.into())
+            .name(thread_name.clone())
             .spawn(move || {
                 let shutdown = async move {
                     let _ = stopped.await;
                 };
-                if let Err(e) = runtime.block_on(pushpoll_server::run(listener, config, shutdown)) {
+                let served = runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    pushpoll_server::run(listener, config, shutdown)
+                        .await
+                        .map_err(std::io::Error::other)
+                });
+                if let Err(e) = served {
                     tracing::error!("embedded server failed: {e}");
                 }
                 runtime.shutdown_timeout(Duration::from_secs(5));
@@ -50,6 +65,7 @@ impl EmbeddedServer {
             .context("spawning the server thread")?;
         Ok(EmbeddedServer {
             addr,
+            thread_name,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -58,6 +74,12 @@ impl EmbeddedServer {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A reader of this server's CPU time, for [`pushpoll_loadgen::Hooks`].
+    pub fn cpu_reader(&self) -> pushpoll_loadgen::CpuReader {
+        let name = self.thread_name.clone();
+        std::sync::Arc::new(move || threads_cpu_time(&name))
     }
 
     /// Stops the server and waits for its thread.
@@ -81,9 +103,9 @@ impl Drop for EmbeddedServer {
     }
 }
 
-/// CPU time consumed so far by every thread of this process named
-/// [`THREAD_NAME`]; `None` where `/proc` is unavailable.
-pub fn server_cpu_time() -> Option<Duration> {
+/// CPU time consumed so far by every live thread of this process named
+/// `name`; `None` where `/proc` is unavailable.
+pub fn threads_cpu_time(name: &str) -> Option<Duration> {
     let tasks = std::fs::read_dir("/proc/self/task").ok()?;
     let mut total = Duration::ZERO;
     for task in tasks.flatten() {
@@ -91,7 +113,7 @@ pub fn server_cpu_time() -> Option<Duration> {
         let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
             continue; // the thread ended while we looked
         };
-        if comm.trim_end() != THREAD_NAME {
+        if comm.trim_end() != name {
             continue;
         }
         total += thread_cpu(&dir)?;

@@ -6,7 +6,10 @@ use clap::Parser as _;
 fn main() -> std::process::ExitCode {
     pushpoll::cli::init_tracing();
     let cli = pushpoll::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");

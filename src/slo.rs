@@ -81,12 +81,14 @@ fn parse_target(t: &str) -> Result<Target, String> {
     if let Some(which) = which {
         return Ok(Target::Latency {
             which,
-            max_us: parse_duration_us(value)
-                .ok_or_else(|| format!("SLO {key}: {value:?} is not a duration such as 200ms, 1.5s or 800us"))?,
+            max_us: parse_duration_us(value).ok_or_else(|| {
+                format!("SLO {key}: {value:?} is not a duration such as 200ms, 1.5s or 800us")
+            })?,
         });
     }
     let bound = || {
-        parse_bound(value).ok_or_else(|| format!("SLO {key}: {value:?} is not a count (0, 12) or a share (0.1%)"))
+        parse_bound(value)
+            .ok_or_else(|| format!("SLO {key}: {value:?} is not a count (0, 12) or a share (0.1%)"))
     };
     match key {
         "loss" => Ok(Target::Loss(bound()?)),
@@ -188,9 +190,8 @@ impl Bound {
             Bound::Count(max) => (got > max).then(|| format!("{got} {name} > {max}")),
             Bound::Share(share) => {
                 let allowed = share * expected as f64;
-                (got as f64 > allowed).then(|| {
-                    format!("{got} {name} of {expected} > {}%", share * 100.0)
-                })
+                (got as f64 > allowed)
+                    .then(|| format!("{got} {name} of {expected} > {}%", share * 100.0))
             }
         }
     }
@@ -202,19 +203,37 @@ mod tests {
 
     #[test]
     fn parses_targets_and_names_bad_ones() {
-        let slo: Slo = "p99=200ms, loss=0,dup=0.1%,max=1.5s,p50=800us,errors=3".parse().unwrap();
+        let slo: Slo = "p99=200ms, loss=0,dup=0.1%,max=1.5s,p50=800us,errors=3"
+            .parse()
+            .unwrap();
         assert_eq!(
             slo.0,
             vec![
-                Target::Latency { which: Percentile::P99, max_us: 200_000 },
+                Target::Latency {
+                    which: Percentile::P99,
+                    max_us: 200_000
+                },
                 Target::Loss(Bound::Count(0)),
                 Target::Duplicated(Bound::Share(0.001)),
-                Target::Latency { which: Percentile::Max, max_us: 1_500_000 },
-                Target::Latency { which: Percentile::P50, max_us: 800 },
+                Target::Latency {
+                    which: Percentile::Max,
+                    max_us: 1_500_000
+                },
+                Target::Latency {
+                    which: Percentile::P50,
+                    max_us: 800
+                },
                 Target::Errors(3),
             ]
         );
-        for bad in ["p99", "p99=fast", "loss=-1", "loss=200%", "speed=1", "p99=5m"] {
+        for bad in [
+            "p99",
+            "p99=fast",
+            "loss=-1",
+            "loss=200%",
+            "speed=1",
+            "p99=5m",
+        ] {
             assert!(bad.parse::<Slo>().is_err(), "{bad}");
         }
     }

@@ -21,31 +21,54 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
 }
 
 fn schema() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/result.schema.json"))
-        .expect("schema file");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/result.schema.json"
+    ))
+    .expect("schema file");
     serde_json::from_str(&text).expect("schema is JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_transport_delivers_everything_exactly_once() {
     let opts = small(Transport::ALL.to_vec());
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {}).await.unwrap();
+    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 4);
     for r in &runs {
         assert_eq!(r.subscribers_connected, 20, "{}", r.transport);
-        assert!(r.published >= 15, "{}: published {}", r.transport, r.published);
+        assert!(
+            r.published >= 15,
+            "{}: published {}",
+            r.transport,
+            r.published
+        );
         assert_eq!(r.expected_deliveries, 20 * r.published, "{}", r.transport);
         assert_eq!(r.delivered, r.expected_deliveries, "{}", r.transport);
-        assert_eq!((r.lost, r.duplicated, r.reordered, r.unexpected), (0, 0, 0, 0), "{}", r.transport);
+        assert_eq!(
+            (r.lost, r.duplicated, r.reordered, r.unexpected),
+            (0, 0, 0, 0),
+            "{}",
+            r.transport
+        );
         assert_eq!(r.latency_us.count, r.delivered, "{}", r.transport);
-        assert!(r.server_cpu_s.is_some_and(|s| s > 0.0), "{}: server CPU measured", r.transport);
+        assert!(
+            r.server_cpu_s.is_some_and(|s| s > 0.0),
+            "{}: server CPU measured",
+            r.transport
+        );
         assert!(r.errors.is_empty(), "{}: {:?}", r.transport, r.errors);
     }
     let by = |name: &str| runs.iter().find(|r| r.transport == name).unwrap();
     let (ws, short) = (by("ws"), by("short-poll"));
     // Push needs one request per subscriber; polling needs one per answer.
     assert_eq!(ws.requests, 20, "one handshake per subscriber");
-    assert!(short.requests >= 20 * 4, "short polls every 0.25 s: {}", short.requests);
+    assert!(
+        short.requests >= 20 * 4,
+        "short polls every 0.25 s: {}",
+        short.requests
+    );
     assert!(short.empty_polls > 0);
     assert!(short.requests_per_delivered.unwrap() > 2.0 * ws.requests_per_delivered.unwrap());
     assert!(short.bytes_per_delivered.unwrap() > ws.bytes_per_delivered.unwrap());
@@ -57,13 +80,19 @@ async fn every_transport_delivers_everything_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_document_matches_its_schema() {
     let opts = small(vec![Transport::Ws, Transport::LongPoll]);
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {}).await.unwrap();
+    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("pushpoll-doc-{}", std::process::id()));
     let path = dir.join("result.json");
     Document::new("compare", 0, runs).write(&path).unwrap();
-    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema()).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&written).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&written)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     // And the schema is not vacuous: a renamed field fails it.
     let mut broken = written.clone();
@@ -87,7 +116,11 @@ async fn a_cancelled_compare_keeps_what_it_measured() {
         s.cancel();
     });
     let runs = compare::run(&opts, stop, |_| {}).await.unwrap();
-    assert_eq!(runs.len(), 1, "the run in progress is kept, the rest skipped");
+    assert_eq!(
+        runs.len(),
+        1,
+        "the run in progress is kept, the rest skipped"
+    );
     assert!(runs[0].published > 0 && runs[0].published < 600);
     assert_eq!(runs[0].lost, 0);
 }

@@ -19,12 +19,18 @@ async fn slo_verdicts_name_the_target_missed() {
         json: None,
         slo: None,
     };
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {}).await.unwrap();
+    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
     let pass: Slo = "loss=0,dup=0,reorder=0,p99=60s".parse().unwrap();
     assert!(pass.check(&runs).is_empty());
     // Short polling every 0.5 s cannot deliver within 1 µs.
     let fail: Slo = "p50=1us,loss=0".parse().unwrap();
     let misses = fail.check(&runs);
     assert_eq!(misses.len(), 1, "{misses:?}");
-    assert!(misses[0].to_string().contains("p50 latency"), "{}", misses[0]);
+    assert!(
+        misses[0].to_string().contains("p50 latency"),
+        "{}",
+        misses[0]
+    );
 }

@@ -35,6 +35,7 @@
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
 #![warn(missing_docs)]
 
+pub mod autobahn;
 mod count;
 mod error;
 mod http;

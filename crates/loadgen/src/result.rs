@@ -74,7 +74,10 @@ pub struct RunResult {
     pub bytes_per_delivered: Option<f64>,
     /// Payload bytes per delivery (the useful part of `bytes_per_delivered`).
     pub payload_bytes_per_delivered: Option<f64>,
-    /// `(bytes_up + bytes_down) / subscribers_connected / active_s`.
+    /// Bytes the subscriber sockets moved from the first publish to the end
+    /// of the run, per connected subscriber per second of `active_s`: the
+    /// steady traffic (connection set-up before publishing is left out), the
+    /// figure projections to more clients scale.
     pub bytes_per_subscriber_second: Option<f64>,
     /// Same, without the payload: headers, framing, handshakes, pings.
     pub overhead_bytes_per_subscriber_second: Option<f64>,

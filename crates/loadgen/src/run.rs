@@ -264,8 +264,10 @@ async fn orchestrate(
     // Phase 3: open-loop publishing.
     let mut pub_reports: Vec<PubReport> = Vec::new();
     let mut active: Option<(Instant, Option<f64>)> = None;
+    let mut publish_start_io = IoTotals::sum(&ios);
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
+        publish_start_io = IoTotals::sum(&ios);
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
         active = Some((t0, cpu0));
@@ -365,6 +367,7 @@ async fn orchestrate(
         summary,
         histogram: env.shards.merged(),
         active_io: total_io.minus(idle_io),
+        publishing_io: total_io.minus(publish_start_io),
         idle_io,
         idle_window,
         active_s: active.map_or(0.0, |(t0, _)| (end - t0).as_secs_f64()),
@@ -384,6 +387,9 @@ struct Inputs<'a> {
     summary: TallySummary,
     histogram: Histogram<u64>,
     active_io: IoTotals,
+    /// From the first publish to the end: the steady traffic, without the
+    /// ramp's handshakes, that per-second rates are computed from.
+    publishing_io: IoTotals,
     idle_io: IoTotals,
     idle_window: Duration,
     active_s: f64,
@@ -437,6 +443,7 @@ fn build(i: Inputs<'_>) -> RunResult {
         plan.payload_bytes as f64
     };
     let sub_seconds = i.connected as f64 * i.active_s;
+    let publishing_bytes = (i.publishing_io.up + i.publishing_io.down) as f64;
     let idle_minutes = i.connected as f64 * i.idle_window.as_secs_f64() / 60.0;
     let idle_bytes = i.idle_io.up + i.idle_io.down;
     RunResult {
@@ -471,9 +478,9 @@ fn build(i: Inputs<'_>) -> RunResult {
         bytes_down: i.active_io.down,
         bytes_per_delivered: ratio(bytes, d),
         payload_bytes_per_delivered: (delivered > 0).then_some(payload_each),
-        bytes_per_subscriber_second: ratio(bytes, sub_seconds),
+        bytes_per_subscriber_second: ratio(publishing_bytes, sub_seconds),
         overhead_bytes_per_subscriber_second: ratio(
-            (bytes - d * payload_each).max(0.0),
+            (publishing_bytes - d * payload_each).max(0.0),
             sub_seconds,
         ),
         server_cpu_s: i.server_cpu_s,

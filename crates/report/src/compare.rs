@@ -10,7 +10,9 @@ const ROWS: &[(&str, Cell)] = &[
     ("latency p50 (ms)", |r| fmt::ms(r.latency_us.p50)),
     ("latency p99 (ms)", |r| fmt::ms(r.latency_us.p99)),
     ("latency max (ms)", |r| fmt::ms(r.latency_us.max)),
-    ("requests / delivered", |r| fmt::opt(r.requests_per_delivered)),
+    ("requests / delivered", |r| {
+        fmt::opt(r.requests_per_delivered)
+    }),
     ("  empty polls", |r| fmt::thousands(r.empty_polls)),
     ("bytes / delivered", |r| fmt::opt(r.bytes_per_delivered)),
     ("  payload share", |r| {
@@ -20,13 +22,25 @@ const ROWS: &[(&str, Cell)] = &[
                 .and_then(|(p, b)| fmt::ratio(p, b)),
         )
     }),
-    ("server CPU µs / delivered", |r| fmt::opt(r.server_cpu_us_per_delivered)),
-    ("idle requests / sub-minute", |r| fmt::opt(r.idle.requests_per_subscriber_minute)),
-    ("idle bytes / sub-minute", |r| fmt::opt(r.idle.bytes_per_subscriber_minute)),
-    ("delivered / expected", |r| {
-        format!("{}/{}", fmt::thousands(r.delivered), fmt::thousands(r.expected_deliveries))
+    ("server CPU µs / delivered", |r| {
+        fmt::opt(r.server_cpu_us_per_delivered)
     }),
-    ("lost / dup / reordered", |r| format!("{}/{}/{}", r.lost, r.duplicated, r.reordered)),
+    ("idle requests / sub-minute", |r| {
+        fmt::opt(r.idle.requests_per_subscriber_minute)
+    }),
+    ("idle bytes / sub-minute", |r| {
+        fmt::opt(r.idle.bytes_per_subscriber_minute)
+    }),
+    ("delivered / expected", |r| {
+        format!(
+            "{}/{}",
+            fmt::thousands(r.delivered),
+            fmt::thousands(r.expected_deliveries)
+        )
+    }),
+    ("lost / dup / reordered", |r| {
+        format!("{}/{}/{}", r.lost, r.duplicated, r.reordered)
+    }),
     ("errors", |r| fmt::thousands(r.errors.values().sum())),
 ];
 

@@ -28,38 +28,53 @@ pub fn mbps(bytes_per_subscriber_second: f64, clients: u64) -> f64 {
     bytes_per_subscriber_second * clients as f64 * 8.0 / MEGABIT
 }
 
-/// The projection table: one column per transport (total and overhead-only
-/// traffic), then Kaazing's two columns.
+/// The projection table: one row per transport (total traffic, then
+/// overhead only), then Kaazing's two rows; one column per client count.
 pub fn render(results: &[RunResult]) -> String {
-    let mut header = vec!["clients".to_string()];
+    let mut t = Table::new(
+        std::iter::once("Mbps at".to_string()).chain(
+            CLIENTS
+                .iter()
+                .map(|&c| format!("{} clients", fmt::thousands(c))),
+        ),
+    );
+    let row = |label: String, per_second: Option<f64>| {
+        std::iter::once(label)
+            .chain(
+                CLIENTS
+                    .iter()
+                    .map(move |&c| fmt::opt(per_second.map(|b| mbps(b, c)))),
+            )
+            .collect::<Vec<_>>()
+    };
     for r in results {
-        header.push(format!("{} total", r.transport));
-        header.push(format!("{} overhead", r.transport));
+        t.row(row(
+            format!("{} total", r.transport),
+            r.bytes_per_subscriber_second,
+        ));
+        t.row(row(
+            format!("{} overhead", r.transport),
+            r.overhead_bytes_per_subscriber_second,
+        ));
     }
-    header.push("Kaazing polling".into());
-    header.push("Kaazing WebSocket".into());
-    let mut t = Table::new(header);
-    for (i, &clients) in CLIENTS.iter().enumerate() {
-        let mut row = vec![fmt::thousands(clients)];
-        for r in results {
-            row.push(fmt::opt(r.bytes_per_subscriber_second.map(|b| mbps(b, clients))));
-            row.push(fmt::opt(
-                r.overhead_bytes_per_subscriber_second.map(|b| mbps(b, clients)),
-            ));
-        }
-        row.push(fmt::sig3(KAAZING_POLLING_MBPS[i]));
-        row.push(fmt::sig3(KAAZING_WEBSOCKET_MBPS[i]));
-        t.row(row);
-    }
+    let quoted = |label: &str, figures: [f64; 3]| {
+        std::iter::once(label.to_string())
+            .chain(figures.iter().map(|&f| fmt::sig3(f)))
+            .collect::<Vec<_>>()
+    };
+    t.row(quoted(
+        "Kaazing polling (871 B/poll, 1 poll/s)",
+        KAAZING_POLLING_MBPS,
+    ));
+    t.row(quoted(
+        "Kaazing WebSocket (2 B/msg, 1 msg/s)",
+        KAAZING_WEBSOCKET_MBPS,
+    ));
     let mut out = String::from(
-        "Traffic projected from this run (Mbps = measured bytes per subscriber-second × clients × 8 / 2^20, Kaazing's unit;\n\
-         overhead = everything but payload: headers, framing, handshakes, pings)\n",
+        "Traffic of this run projected to more clients (measured bytes per subscriber-second × clients × 8 / 2^20,\n\
+         the unit of Kaazing's computed figures; overhead = all but payload: headers, framing, handshakes, pings)\n",
     );
     out.push_str(&t.render());
-    out.push_str(
-        "Kaazing (websocket.org, computed): polling = 871 B of headers per poll at 1 poll/s; \
-         WebSocket = 2 B of framing per message at 1 msg/s.\n",
-    );
     out
 }
 

@@ -128,7 +128,11 @@ pub fn decode(frame: &[u8]) -> Result<V1Frame<'_>, FrameError> {
         HELLO => exact(HEADER_LEN).map(|()| V1Frame::Hello { last_seq: n }),
         TEXT | BINARY => Ok(V1Frame::Message {
             seq: n,
-            kind: if kind == TEXT { Kind::Text } else { Kind::Binary },
+            kind: if kind == TEXT {
+                Kind::Text
+            } else {
+                Kind::Binary
+            },
             payload: &frame[HEADER_LEN..],
         }),
         GAP => exact(HEADER_LEN + 8).map(|()| V1Frame::Gap {

@@ -133,7 +133,10 @@ mod tests {
         );
         let back: PollResponse = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
-        assert_eq!(back.messages[1].payload().unwrap(), (Kind::Binary, vec![0, 159, 255]));
+        assert_eq!(
+            back.messages[1].payload().unwrap(),
+            (Kind::Binary, vec![0, 159, 255])
+        );
         assert_eq!(back.next_since(), 2);
     }
 

@@ -42,7 +42,8 @@ impl PollQuery {
                     if q.since.is_some() {
                         return Err(QueryError::Repeated("since"));
                     }
-                    q.since = Some(parse_seq(value).ok_or_else(|| QueryError::BadSince(value.into()))?);
+                    q.since =
+                        Some(parse_seq(value).ok_or_else(|| QueryError::BadSince(value.into()))?);
                 }
                 "wait" => {
                     if q.wait.is_some() {
@@ -99,21 +100,55 @@ mod tests {
         let q = PollQuery::parse("since=42&wait=0.5&_=99").unwrap();
         assert_eq!(q.since, Some(42));
         assert_eq!(q.wait, Some(Duration::from_millis(500)));
-        assert_eq!(q.hold(Duration::from_secs(30)), Some(Duration::from_millis(500)));
+        assert_eq!(
+            q.hold(Duration::from_secs(30)),
+            Some(Duration::from_millis(500))
+        );
         let q = PollQuery::parse("wait=3600").unwrap();
-        assert_eq!(q.hold(Duration::from_secs(30)), Some(Duration::from_secs(30)));
-        assert_eq!(PollQuery::parse("wait=0").unwrap().hold(Duration::from_secs(30)), None);
+        assert_eq!(
+            q.hold(Duration::from_secs(30)),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            PollQuery::parse("wait=0")
+                .unwrap()
+                .hold(Duration::from_secs(30)),
+            None
+        );
     }
 
     #[test]
     fn rejects_bad_values_with_their_names() {
-        for bad in ["since=-1", "since=abc", "since=", "since=1.5", "since=99999999999999999999999"] {
-            assert!(matches!(PollQuery::parse(bad), Err(QueryError::BadSince(_))), "{bad}");
+        for bad in [
+            "since=-1",
+            "since=abc",
+            "since=",
+            "since=1.5",
+            "since=99999999999999999999999",
+        ] {
+            assert!(
+                matches!(PollQuery::parse(bad), Err(QueryError::BadSince(_))),
+                "{bad}"
+            );
         }
-        for bad in ["wait=-1", "wait=nan", "wait=inf", "wait=1e3", "wait=", "wait=.", "wait=1.2.3"] {
-            assert!(matches!(PollQuery::parse(bad), Err(QueryError::BadWait(_))), "{bad}");
+        for bad in [
+            "wait=-1",
+            "wait=nan",
+            "wait=inf",
+            "wait=1e3",
+            "wait=",
+            "wait=.",
+            "wait=1.2.3",
+        ] {
+            assert!(
+                matches!(PollQuery::parse(bad), Err(QueryError::BadWait(_))),
+                "{bad}"
+            );
         }
-        assert_eq!(PollQuery::parse("since=1&since=2"), Err(QueryError::Repeated("since")));
+        assert_eq!(
+            PollQuery::parse("since=1&since=2"),
+            Err(QueryError::Repeated("since"))
+        );
         assert_eq!(parse_last_event_id(" 17 "), Ok(17));
         assert!(parse_last_event_id("x").is_err());
     }

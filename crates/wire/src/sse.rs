@@ -24,7 +24,9 @@ pub fn write_message(out: &mut Vec<u8>, seq: u64, kind: Kind, payload: &[u8]) {
     out.extend_from_slice(seq.to_string().as_bytes());
     out.push(b'\n');
     let text = match kind {
-        Kind::Text => std::str::from_utf8(payload).ok().filter(|t| !t.contains('\r')),
+        Kind::Text => std::str::from_utf8(payload)
+            .ok()
+            .filter(|t| !t.contains('\r')),
         Kind::Binary => None,
     };
     match text {
@@ -260,7 +262,10 @@ mod tests {
             assert_eq!(ev.len(), 5, "chunk {chunk}");
             assert_eq!(ev[0].payload().unwrap(), (Kind::Text, b"hello".to_vec()));
             assert_eq!(ev[0].seq(), Some(1));
-            assert_eq!(ev[1].payload().unwrap(), (Kind::Text, b"two\nlines".to_vec()));
+            assert_eq!(
+                ev[1].payload().unwrap(),
+                (Kind::Text, b"two\nlines".to_vec())
+            );
             assert_eq!(ev[2].payload().unwrap(), (Kind::Text, b"cr\r\nlf".to_vec()));
             assert_eq!(ev[3].payload().unwrap(), (Kind::Binary, vec![0, 1, 255]));
             assert_eq!(ev[4].event, EVENT_GAP);
@@ -270,7 +275,10 @@ mod tests {
 
     #[test]
     fn follows_the_standard_line_rules() {
-        let ev = parse_all(b"\xEF\xBB\xBFdata:a\r\rdata\r\nid: 9\ndata: b\n\n:c\n\nevent: x\n\n", 3);
+        let ev = parse_all(
+            b"\xEF\xBB\xBFdata:a\r\rdata\r\nid: 9\ndata: b\n\n:c\n\nevent: x\n\n",
+            3,
+        );
         assert_eq!(
             ev,
             vec![
@@ -292,6 +300,9 @@ mod tests {
     fn long_lines_are_refused() {
         let mut p = Parser::new(8);
         let mut out = Vec::new();
-        assert_eq!(p.feed(b"data: 0123456789", &mut out), Err(SseError::LineTooLong(8)));
+        assert_eq!(
+            p.feed(b"data: 0123456789", &mut out),
+            Err(SseError::LineTooLong(8))
+        );
     }
 }
