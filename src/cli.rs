@@ -116,17 +116,37 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// A token cancelled by the first Ctrl-C: runs stop and report what they measured.
+/// A token cancelled by the first Ctrl-C (SIGINT) or SIGTERM: runs stop and
+/// report what they measured; the server shuts down gracefully.
 fn ctrl_c_token() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: finishing with what was measured");
+        if interrupted().await {
+            eprintln!("interrupted: finishing");
             t.cancel();
         }
     });
     token
+}
+
+/// Resolves to true on SIGINT or SIGTERM (false if no handler could be set).
+async fn interrupted() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                _ = term.recv() => true,
+            },
+            Err(_) => tokio::signal::ctrl_c().await.is_ok(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }
 
 /// Runs a parsed command line.
@@ -195,12 +215,15 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
     let results = compare::run(&opts, stop, |line| eprintln!("{line}")).await?;
-    println!("{}", pushpoll_report::compare::render(&results));
-    for line in pushpoll_report::compare::headlines(&results) {
-        println!("{line}");
+    for group in compare::tables(&results) {
+        println!("{}", pushpoll_report::compare::render(&group));
+        for line in pushpoll_report::compare::headlines(&group) {
+            println!("{line}");
+        }
+        println!();
+        print!("{}", pushpoll_report::projection::render(&group));
+        println!();
     }
-    println!();
-    print!("{}", pushpoll_report::projection::render(&results));
     if let Some(path) = &opts.json {
         Document::new("compare", started, results.clone()).write(path)?;
         eprintln!("wrote {}", path.display());

@@ -16,18 +16,20 @@ use crate::embedded::EmbeddedServer;
 /// embedded default, or the `--quick` preset with `--quick`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareOpts {
-    /// Subscribers per transport [default: 200; quick: 50].
-    #[arg(long)]
-    pub subscribers: Option<usize>,
-    /// Messages per second across the room [default: 5; quick: 10].
-    #[arg(long)]
-    pub rate: Option<f64>,
+    /// Subscribers per transport; a list (`10,100,1000`) sweeps
+    /// [default: 200; quick: 50].
+    #[arg(long, value_delimiter = ',')]
+    pub subscribers: Vec<usize>,
+    /// Messages per second across the room; a list sweeps [default: 5; quick: 10].
+    #[arg(long, value_delimiter = ',')]
+    pub rate: Vec<f64>,
     /// Seconds of publishing per transport [default: 8; quick: 1.5].
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Seconds between short polls [default: 1; quick: 0.5].
-    #[arg(long)]
-    pub poll_interval: Option<f64>,
+    /// Seconds between short polls; a list sweeps (short polling only)
+    /// [default: 1; quick: 0.5].
+    #[arg(long, value_delimiter = ',')]
+    pub poll_interval: Vec<f64>,
     /// Seconds a long poll is held at most [default: 30].
     #[arg(long)]
     pub long_poll_wait: Option<f64>,
@@ -98,22 +100,44 @@ impl Workload {
         idle: 0.5,
     };
 
-    /// Applies `opts` over the default or quick preset.
-    pub fn from_opts(opts: &CompareOpts) -> Self {
+    /// Every workload `opts` asks for: the cartesian product of the listed
+    /// subscriber counts, rates and poll intervals, over the default or quick
+    /// preset, in the order given.
+    pub fn matrix(opts: &CompareOpts) -> Vec<Self> {
         let base = if opts.quick {
             Self::QUICK
         } else {
             Self::DEFAULT
         };
-        Workload {
-            subscribers: opts.subscribers.unwrap_or(base.subscribers),
-            rate: opts.rate.unwrap_or(base.rate),
-            duration: opts.duration.unwrap_or(base.duration),
-            poll_interval: opts.poll_interval.unwrap_or(base.poll_interval),
-            long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
-            payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
-            idle: opts.idle.unwrap_or(base.idle),
+        let or_base = |list: &[f64], v: f64| {
+            if list.is_empty() {
+                vec![v]
+            } else {
+                list.to_vec()
+            }
+        };
+        let subscribers = if opts.subscribers.is_empty() {
+            vec![base.subscribers]
+        } else {
+            opts.subscribers.clone()
+        };
+        let mut out = Vec::new();
+        for &subs in &subscribers {
+            for &rate in &or_base(&opts.rate, base.rate) {
+                for &interval in &or_base(&opts.poll_interval, base.poll_interval) {
+                    out.push(Workload {
+                        subscribers: subs,
+                        rate,
+                        duration: opts.duration.unwrap_or(base.duration),
+                        poll_interval: interval,
+                        long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
+                        payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
+                        idle: opts.idle.unwrap_or(base.idle),
+                    });
+                }
+            }
         }
+        out
     }
 
     /// `pushpoll load` options for one transport against `addr`.
@@ -145,6 +169,39 @@ impl Workload {
     }
 }
 
+/// One planned run: a transport under a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The transport.
+    pub transport: Transport,
+    /// Its workload.
+    pub workload: Workload,
+}
+
+/// The runs `opts` asks for, in order. The poll interval only matters to
+/// short polling, so the other transports run once per (subscribers, rate).
+pub fn plan(opts: &CompareOpts) -> Vec<Step> {
+    let matrix = Workload::matrix(opts);
+    let mut steps: Vec<Step> = Vec::new();
+    for workload in &matrix {
+        for &transport in &opts.transports {
+            let redundant = transport != Transport::ShortPoll
+                && steps.iter().any(|s| {
+                    s.transport == transport
+                        && s.workload.subscribers == workload.subscribers
+                        && s.workload.rate == workload.rate
+                });
+            if !redundant {
+                steps.push(Step {
+                    transport,
+                    workload: workload.clone(),
+                });
+            }
+        }
+    }
+    steps
+}
+
 /// Runs the comparison against an in-process server. `stop` ends the run in
 /// progress early (its partial result is kept) and skips the rest.
 pub async fn run(
@@ -152,7 +209,7 @@ pub async fn run(
     stop: tokio_util::sync::CancellationToken,
     progress: impl Fn(&str),
 ) -> anyhow::Result<Vec<RunResult>> {
-    let workload = Workload::from_opts(opts);
+    let steps = plan(opts);
     let threads = opts
         .server_threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -162,24 +219,75 @@ pub async fn run(
         ..Default::default()
     };
     let mut results = Vec::new();
-    for &transport in &opts.transports {
+    for (i, step) in steps.iter().enumerate() {
         if stop.is_cancelled() {
             break;
         }
+        let (transport, w) = (step.transport, &step.workload);
+        let interval = if transport == Transport::ShortPoll {
+            format!(", every {}s", w.poll_interval)
+        } else {
+            String::new()
+        };
         progress(&format!(
-            "{transport}: {} subscribers, {} msg/s for {}s",
-            workload.subscribers, workload.rate, workload.duration
+            "[{}/{}] {transport}: {} subscribers, {} msg/s for {}s{interval}",
+            i + 1,
+            steps.len(),
+            w.subscribers,
+            w.rate,
+            w.duration
         ));
-        let load = workload.load_opts(transport, server.addr())?;
+        let load = w.load_opts(transport, server.addr())?;
         let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
             .await
             .with_context(|| format!("running the {transport} load"))?;
         progress(&format!(
-            "{transport}: delivered {}/{}, lost {}",
-            result.delivered, result.expected_deliveries, result.lost
+            "[{}/{}] {transport}: delivered {}/{}, lost {}",
+            i + 1,
+            steps.len(),
+            result.delivered,
+            result.expected_deliveries,
+            result.lost
         ));
         results.push(result);
     }
     server.stop();
     Ok(results)
+}
+
+/// Splits a sweep's results into side-by-side tables: one per (subscribers,
+/// rate, short-poll interval), each holding every transport run under that
+/// workload (the push transports and long polling appear in every table of
+/// their subscribers and rate, as the interval does not concern them).
+pub fn tables(results: &[RunResult]) -> Vec<Vec<RunResult>> {
+    let same_load = |a: &RunResult, b: &RunResult| {
+        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate
+    };
+    let shorts: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| r.poll_interval_s.is_some())
+        .collect();
+    let mut groups: Vec<Vec<RunResult>> = Vec::new();
+    for r in results {
+        let already = groups.iter().any(|g| g.iter().any(|x| same_load(x, r)));
+        if already {
+            continue;
+        }
+        let others: Vec<RunResult> = results
+            .iter()
+            .filter(|x| same_load(x, r) && x.poll_interval_s.is_none())
+            .cloned()
+            .collect();
+        let mine: Vec<&&RunResult> = shorts.iter().filter(|x| same_load(x, r)).collect();
+        if mine.is_empty() {
+            groups.push(others);
+            continue;
+        }
+        for short in mine {
+            let mut g = others.clone();
+            g.push((*short).clone());
+            groups.push(g);
+        }
+    }
+    groups
 }

@@ -5,10 +5,10 @@ use tokio_util::sync::CancellationToken;
 
 fn small(transports: Vec<Transport>) -> CompareOpts {
     CompareOpts {
-        subscribers: Some(20),
-        rate: Some(20.0),
+        subscribers: vec![20],
+        rate: vec![20.0],
         duration: Some(1.0),
-        poll_interval: Some(0.25),
+        poll_interval: vec![0.25],
         long_poll_wait: None,
         payload_bytes: Some(100),
         idle: Some(0.5),
@@ -123,4 +123,58 @@ async fn a_cancelled_compare_keeps_what_it_measured() {
     );
     assert!(runs[0].published > 0 && runs[0].published < 600);
     assert_eq!(runs[0].lost, 0);
+}
+
+#[test]
+fn a_sweep_plans_the_matrix_without_redundant_runs() {
+    let mut opts = small(Transport::ALL.to_vec());
+    opts.subscribers = vec![5, 10];
+    opts.rate = vec![1.0, 2.0];
+    opts.poll_interval = vec![0.5, 1.0];
+    let steps = compare::plan(&opts);
+    // Per (subscribers, rate): ws, sse, long-poll once; short-poll per interval.
+    assert_eq!(steps.len(), 2 * 2 * (3 + 2));
+    let short: Vec<_> = steps
+        .iter()
+        .filter(|s| {
+            s.transport == Transport::ShortPoll
+                && s.workload.subscribers == 10
+                && s.workload.rate == 2.0
+        })
+        .map(|s| s.workload.poll_interval)
+        .collect();
+    assert_eq!(short, vec![0.5, 1.0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_runs_every_step_and_tables_group_them() {
+    let mut opts = small(vec![Transport::Ws, Transport::ShortPoll]);
+    opts.subscribers = vec![5];
+    opts.poll_interval = vec![0.25, 0.5];
+    opts.duration = Some(0.5);
+    opts.idle = Some(0.0);
+    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
+    let intervals: Vec<_> = runs
+        .iter()
+        .map(|r| (r.transport.as_str(), r.poll_interval_s))
+        .collect();
+    assert_eq!(
+        intervals,
+        vec![
+            ("ws", None),
+            ("short-poll", Some(0.25)),
+            ("short-poll", Some(0.5))
+        ]
+    );
+    let tables = compare::tables(&runs);
+    assert_eq!(tables.len(), 2, "one table per short-poll interval");
+    for t in &tables {
+        assert_eq!(
+            t.iter().map(|r| r.transport.as_str()).collect::<Vec<_>>(),
+            vec!["ws", "short-poll"]
+        );
+    }
+    assert!(runs.iter().all(|r| r.lost == 0));
 }

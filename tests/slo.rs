@@ -6,10 +6,10 @@ use tokio_util::sync::CancellationToken;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slo_verdicts_name_the_target_missed() {
     let opts = CompareOpts {
-        subscribers: Some(5),
-        rate: Some(10.0),
+        subscribers: vec![5],
+        rate: vec![10.0],
         duration: Some(0.5),
-        poll_interval: Some(0.5),
+        poll_interval: vec![0.5],
         long_poll_wait: None,
         payload_bytes: None,
         idle: Some(0.0),
