@@ -120,6 +120,11 @@ pub enum SseError {
     LineTooLong(usize),
 }
 
+/// The UTF-8 byte-order mark a stream may start with (the standard skips it).
+const BOM: &[u8] = "\u{feff}".as_bytes();
+/// [`Parser::bom`] once the start of the stream is behind.
+const BOM_DONE: u8 = u8::MAX;
+
 /// Incremental `text/event-stream` parser: feed it bytes as they arrive, in
 /// chunks of any size, and it returns complete events.
 #[derive(Debug)]
@@ -127,7 +132,10 @@ pub struct Parser {
     line: Vec<u8>,
     /// The previous chunk ended in `\r`: a `\n` starting the next one belongs to it.
     after_cr: bool,
-    started: bool,
+    /// Bytes of a leading byte-order mark matched so far ([`BOM_DONE`] once
+    /// the stream is past where one may be), so a BOM cut across chunks is
+    /// still skipped.
+    bom: u8,
     event: String,
     data: String,
     has_data: bool,
@@ -142,7 +150,7 @@ impl Parser {
         Parser {
             line: Vec::new(),
             after_cr: false,
-            started: false,
+            bom: 0,
             event: String::new(),
             data: String::new(),
             has_data: false,
@@ -158,9 +166,24 @@ impl Parser {
 
     /// Feeds a chunk; complete events are pushed to `out`.
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), SseError> {
-        if !self.started && !chunk.is_empty() {
-            self.started = true;
-            chunk = chunk.strip_prefix("\u{feff}".as_bytes()).unwrap_or(chunk);
+        // An empty chunk changes nothing (and must not end a pending `\r\n`).
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if self.bom != BOM_DONE {
+            let matched = usize::from(self.bom);
+            let n = chunk.len().min(BOM.len() - matched);
+            if chunk[..n] == BOM[matched..matched + n] {
+                chunk = &chunk[n..];
+                if matched + n < BOM.len() {
+                    self.bom = (matched + n) as u8;
+                    return Ok(());
+                }
+            } else {
+                // Not a BOM after all: the bytes held back start the first line.
+                self.line.extend_from_slice(&BOM[..matched]);
+            }
+            self.bom = BOM_DONE;
         }
         if self.after_cr {
             self.after_cr = false;
@@ -294,6 +317,34 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn empty_chunks_and_a_cut_bom_change_nothing() {
+        let run = |chunks: &[&[u8]]| {
+            let mut p = Parser::new(1 << 16);
+            let mut out = Vec::new();
+            for c in chunks {
+                p.feed(c, &mut out).unwrap();
+            }
+            out
+        };
+        let whole = run(&[b"\xEF\xBB\xBFdata: a\r\nid: 1\ndata: b\n\n"]);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].data, "a\nb");
+        let cut: &[&[u8]] = &[
+            b"",
+            b"\xEF",
+            b"\xBB",
+            b"",
+            b"\xBFdata: a\r",
+            b"",
+            b"\nid: 1\ndata: b\n\n",
+        ];
+        assert_eq!(run(cut), whole);
+        // Two bytes of a BOM and then something else: those bytes are data.
+        let not_bom = run(&[b"\xEF\xBB", b"data: x\n\n"]);
+        assert!(not_bom.is_empty(), "the first line's name is not `data`");
     }
 
     #[test]
