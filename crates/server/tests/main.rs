@@ -6,6 +6,8 @@ mod support;
 mod bytes_counted;
 mod delivery;
 mod history;
+mod hostile;
+mod hostile_support;
 mod http_limits;
 mod long_poll;
 mod metrics;
