@@ -44,6 +44,44 @@ const ROWS: &[(&str, Cell)] = &[
     ("errors", |r| fmt::thousands(r.errors.values().sum())),
 ];
 
+/// One row of the side-by-side table, shared by the text, Markdown and HTML
+/// renderings so they always show the same figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// What the row shows, e.g. `latency p99 (ms)`.
+    pub label: &'static str,
+    /// A detail of the row above it (drawn indented).
+    pub sub: bool,
+    /// One cell per run, in the order of the runs.
+    pub cells: Vec<String>,
+}
+
+/// The rows of the side-by-side table of `results`.
+pub fn rows(results: &[RunResult]) -> Vec<Row> {
+    ROWS.iter()
+        .map(|(label, cell)| {
+            let sub = label.starts_with(' ');
+            Row {
+                label: label.trim_start(),
+                sub,
+                cells: results.iter().map(cell).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The line under the table saying how long the idle cost was measured, if
+/// it was.
+pub fn idle_note(results: &[RunResult]) -> Option<String> {
+    let idle_window = results.iter().map(|r| r.idle.window_s).fold(0.0, f64::max);
+    (idle_window > 0.0).then(|| {
+        format!(
+            "idle cost measured over {}s with every subscriber connected and nothing published",
+            fmt::sig3(idle_window)
+        )
+    })
+}
+
 /// The table, with the workload described on the first line.
 pub fn render(results: &[RunResult]) -> String {
     let mut out = String::new();
@@ -54,16 +92,54 @@ pub fn render(results: &[RunResult]) -> String {
     let mut t = Table::new(
         std::iter::once(String::new()).chain(results.iter().map(|r| r.transport.clone())),
     );
-    for (label, cell) in ROWS {
-        t.row(std::iter::once(label.to_string()).chain(results.iter().map(cell)));
+    for row in rows(results) {
+        let label = if row.sub {
+            format!("  {}", row.label)
+        } else {
+            row.label.to_string()
+        };
+        t.row(std::iter::once(label).chain(row.cells));
     }
     out.push_str(&t.render());
-    let idle_window = results.iter().map(|r| r.idle.window_s).fold(0.0, f64::max);
-    if idle_window > 0.0 {
-        out.push_str(&format!(
-            "idle cost measured over {}s with every subscriber connected and nothing published\n",
-            fmt::sig3(idle_window)
-        ));
+    if let Some(note) = idle_note(results) {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out
+}
+
+/// Splits runs into side-by-side tables: one per (subscribers, rate,
+/// short-poll interval), each holding every transport run under that
+/// workload. Transports without a poll interval (push transports and long
+/// polling) appear in every table of their subscribers and rate, as the
+/// interval does not concern them. A single comparison gives one group.
+pub fn groups(results: &[RunResult]) -> Vec<Vec<RunResult>> {
+    let same_load = |a: &RunResult, b: &RunResult| {
+        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate
+    };
+    let mut out: Vec<Vec<RunResult>> = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        if results[..i].iter().any(|x| same_load(x, r)) {
+            continue;
+        }
+        let others: Vec<RunResult> = results
+            .iter()
+            .filter(|x| same_load(x, r) && x.poll_interval_s.is_none())
+            .cloned()
+            .collect();
+        let shorts: Vec<&RunResult> = results
+            .iter()
+            .filter(|x| same_load(x, r) && x.poll_interval_s.is_some())
+            .collect();
+        if shorts.is_empty() {
+            out.push(others);
+            continue;
+        }
+        for short in shorts {
+            let mut g = others.clone();
+            g.push(short.clone());
+            out.push(g);
+        }
     }
     out
 }

@@ -28,52 +28,71 @@ pub fn mbps(bytes_per_subscriber_second: f64, clients: u64) -> f64 {
     bytes_per_subscriber_second * clients as f64 * 8.0 / MEGABIT
 }
 
-/// The projection table: one row per transport (total traffic, then
-/// overhead only), then Kaazing's two rows; one column per client count.
-pub fn render(results: &[RunResult]) -> String {
-    let mut t = Table::new(
-        std::iter::once("Mbps at".to_string()).chain(
+/// What the projection's numbers are, in words (the text rendering prints it
+/// above the table; the reports print it as the caption).
+pub const EXPLANATION: &str = "Traffic of this run projected to more clients (measured bytes per subscriber-second × clients × 8 / 2^20, \
+the unit of Kaazing's computed figures; overhead = all but payload: headers, framing, handshakes, pings)";
+
+/// The header of the projection table: the row label's column, then one
+/// column per client count.
+pub fn header() -> Vec<String> {
+    std::iter::once("Mbps at".to_string())
+        .chain(
             CLIENTS
                 .iter()
                 .map(|&c| format!("{} clients", fmt::thousands(c))),
-        ),
-    );
+        )
+        .collect()
+}
+
+/// The rows of the projection table: per transport its total traffic, then
+/// its overhead only, then Kaazing's two rows; each row a label and one cell
+/// per client count. Shared by every rendering.
+pub fn rows(results: &[RunResult]) -> Vec<(String, Vec<String>)> {
     let row = |label: String, per_second: Option<f64>| {
-        std::iter::once(label)
-            .chain(
-                CLIENTS
-                    .iter()
-                    .map(move |&c| fmt::opt(per_second.map(|b| mbps(b, c)))),
-            )
-            .collect::<Vec<_>>()
+        let cells = CLIENTS
+            .iter()
+            .map(|&c| fmt::opt(per_second.map(|b| mbps(b, c))))
+            .collect();
+        (label, cells)
     };
+    let mut out = Vec::new();
     for r in results {
-        t.row(row(
+        out.push(row(
             format!("{} total", r.transport),
             r.bytes_per_subscriber_second,
         ));
-        t.row(row(
+        out.push(row(
             format!("{} overhead", r.transport),
             r.overhead_bytes_per_subscriber_second,
         ));
     }
     let quoted = |label: &str, figures: [f64; 3]| {
-        std::iter::once(label.to_string())
-            .chain(figures.iter().map(|&f| fmt::sig3(f)))
-            .collect::<Vec<_>>()
+        (
+            label.to_string(),
+            figures.iter().map(|&f| fmt::sig3(f)).collect(),
+        )
     };
-    t.row(quoted(
+    out.push(quoted(
         "Kaazing polling (871 B/poll, 1 poll/s)",
         KAAZING_POLLING_MBPS,
     ));
-    t.row(quoted(
+    out.push(quoted(
         "Kaazing WebSocket (2 B/msg, 1 msg/s)",
         KAAZING_WEBSOCKET_MBPS,
     ));
-    let mut out = String::from(
-        "Traffic of this run projected to more clients (measured bytes per subscriber-second × clients × 8 / 2^20,\n\
-         the unit of Kaazing's computed figures; overhead = all but payload: headers, framing, handshakes, pings)\n",
-    );
+    out
+}
+
+/// The projection table: one row per transport (total traffic, then
+/// overhead only), then Kaazing's two rows; one column per client count.
+pub fn render(results: &[RunResult]) -> String {
+    let mut t = Table::new(header());
+    for (label, cells) in rows(results) {
+        t.row(std::iter::once(label).chain(cells));
+    }
+    let mut out = EXPLANATION.replacen("2^20, ", "2^20,\n", 1);
+    out.push('\n');
     out.push_str(&t.render());
     out
 }
@@ -81,6 +100,17 @@ pub fn render(results: &[RunResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_rendering_keeps_its_two_line_explanation() {
+        let text = render(&[]);
+        assert!(text.starts_with(
+            "Traffic of this run projected to more clients (measured bytes per subscriber-second × clients × 8 / 2^20,\n\
+             the unit of Kaazing's computed figures; overhead = all but payload: headers, framing, handshakes, pings)\n\
+             Mbps at"
+        ));
+        assert!(text.contains("Kaazing polling (871 B/poll, 1 poll/s)"));
+    }
 
     #[test]
     fn kaazing_arithmetic_matches_their_figures() {

@@ -1,0 +1,196 @@
+//! `report.md`: the report as Markdown, charts linked as the `.svg` files
+//! written beside it. Text from the inputs is escaped so a URL or argument
+//! can neither break a table nor inject HTML.
+
+use crate::report::{self, Figure, Report};
+use crate::{compare, correctness, projection};
+
+/// Escapes Markdown and inline HTML in text taken from the inputs.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A fenced code block that no run of backticks in `text` can close early.
+fn code_block(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{text}\n{fence}\n")
+}
+
+/// A Markdown table; every cell is escaped.
+fn table(header: &[String], rows: &[Vec<String>], numeric_from: usize) -> String {
+    let line = |cells: &[String]| {
+        format!(
+            "| {} |\n",
+            cells
+                .iter()
+                .map(|c| escape(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    let mut out = line(header);
+    let align: Vec<String> = (0..header.len())
+        .map(|i| if i >= numeric_from { "---:" } else { "---" }.to_string())
+        .collect();
+    out.push_str(&format!("| {} |\n", align.join(" | ")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// The whole report.
+pub fn render(r: &Report) -> String {
+    let mut out = String::from("# pushpoll report\n\n");
+    out.push_str(&format!(
+        "Rendered from {} results file{} by pushpoll-report; every figure below comes from {}.\n\n",
+        r.inputs.len(),
+        if r.inputs.len() == 1 { "" } else { "s" },
+        if r.inputs.len() == 1 { "it" } else { "them" }
+    ));
+
+    out.push_str("## Headlines\n\n");
+    for (title, line) in r.headlines() {
+        out.push_str(&format!("- **{}**: {}\n", escape(&title), escape(&line)));
+    }
+    for w in correctness::warnings(&r.correctness) {
+        out.push_str(&format!("- **Warning**: {}\n", escape(&w)));
+    }
+    out.push('\n');
+
+    out.push_str("## Inputs\n\n");
+    for (i, input) in r.inputs.iter().enumerate() {
+        out.push_str(&format!(
+            "### {}\n\n{}.\n\n",
+            escape(&report::input_name(i + 1, input)),
+            escape(&report::describe_run(input))
+        ));
+        out.push_str(&code_block(&report::shell_join(&input.argv)));
+        out.push_str(&format!(
+            "\nMachine: {}.\n\n",
+            escape(&report::describe_machine(input.machine.as_ref()))
+        ));
+    }
+
+    out.push_str("## Charts\n\n");
+    let reference = r.reference_group();
+    if let Some(first) = reference.runs.first() {
+        out.push_str(&format!(
+            "The per-transport charts show input {}: {}.\n\n",
+            reference.input,
+            escape(&compare::workload_line(first))
+        ));
+    }
+    for figure in &r.figures {
+        match figure {
+            Figure::Drawn(c) => {
+                out.push_str(&format!(
+                    "### {}\n\n![{}]({})\n\n{}\n\n",
+                    escape(&c.title),
+                    escape(&c.title),
+                    report::svg_file(c.id),
+                    escape(&c.reading)
+                ));
+            }
+            Figure::Omitted(o) => {
+                out.push_str(&format!(
+                    "### {}\n\n{}\n\n",
+                    escape(&o.title),
+                    escape(&o.reason)
+                ));
+            }
+        }
+    }
+
+    out.push_str("## Side by side\n\n");
+    for g in &r.groups {
+        let Some(first) = g.runs.first() else {
+            continue;
+        };
+        out.push_str(&format!(
+            "### Input {}: {}\n\n",
+            g.input,
+            escape(&compare::workload_line(first))
+        ));
+        let header: Vec<String> = std::iter::once(String::new())
+            .chain(g.runs.iter().map(|x| x.transport.clone()))
+            .collect();
+        let rows: Vec<Vec<String>> = compare::rows(&g.runs)
+            .into_iter()
+            .map(|row| {
+                let label = if row.sub {
+                    format!("↳ {}", row.label)
+                } else {
+                    row.label.to_string()
+                };
+                std::iter::once(label).chain(row.cells).collect()
+            })
+            .collect();
+        out.push_str(&table(&header, &rows, 1));
+        if let Some(note) = compare::idle_note(&g.runs) {
+            out.push_str(&format!("\n{}\n", escape(&note)));
+        }
+        let headlines = compare::headlines(&g.runs);
+        if !headlines.is_empty() {
+            out.push('\n');
+            for h in headlines {
+                out.push_str(&format!("- {}\n", escape(&h)));
+            }
+        }
+        out.push_str(&format!("\n{}\n\n", escape(projection::EXPLANATION)));
+        let rows: Vec<Vec<String>> = projection::rows(&g.runs)
+            .into_iter()
+            .map(|(label, cells)| std::iter::once(label).chain(cells).collect())
+            .collect();
+        out.push_str(&table(&projection::header(), &rows, 1));
+        out.push('\n');
+    }
+
+    out.push_str("## Correctness\n\n");
+    let warnings = correctness::warnings(&r.correctness);
+    if warnings.is_empty() {
+        out.push_str(&format!(
+            "{}\n\n",
+            escape(&correctness::verdict(&r.correctness))
+        ));
+    } else {
+        out.push_str(&format!(
+            "> **{}**\n",
+            escape(&correctness::verdict(&r.correctness))
+        ));
+        for w in &warnings {
+            out.push_str(&format!("> - {}\n", escape(w)));
+        }
+        out.push('\n');
+    }
+    let header: Vec<String> = correctness::HEADER.iter().map(|s| s.to_string()).collect();
+    let rows: Vec<Vec<String>> = r.correctness.iter().map(correctness::Row::cells).collect();
+    out.push_str(&table(&header, &rows, 4));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markdown_and_html() {
+        assert_eq!(escape("<b>|x_y"), r"&lt;b&gt;\|x\_y");
+        assert_eq!(code_block("a ``` b"), "````text\na ``` b\n````\n");
+    }
+}

@@ -1,0 +1,263 @@
+//! The report: every input's command line and machine, the charts with
+//! their readings, the side-by-side tables, projections and correctness,
+//! written as `report.md`, a self-contained `report.html` (every chart
+//! inline, no external asset, font or script) and one `.svg` per chart.
+//!
+//! [`build`] computes everything once; the Markdown and HTML renderings only
+//! lay the same [`Report`] out, so they can never disagree.
+
+use std::path::{Path, PathBuf};
+
+use crate::charts::{self, sweep::Axis, Chart, Omitted};
+use crate::{compare, correctness, fmt, MachineFacts, ReportError, ReportInput, RunResult};
+
+/// A chart slot of the report: drawn, or left out with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    /// The chart.
+    Drawn(Chart),
+    /// Why it is not there.
+    Omitted(Omitted),
+}
+
+/// One side-by-side table: the runs of one input under one workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Which input (1-based).
+    pub input: usize,
+    /// Its runs, one per transport.
+    pub runs: Vec<RunResult>,
+}
+
+/// Everything the report shows, computed from the inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The inputs, in the order given.
+    pub inputs: Vec<ReportInput>,
+    /// Every side-by-side table (per input, per workload of a sweep).
+    pub groups: Vec<Group>,
+    /// Index into `groups` of the workload the per-transport charts show:
+    /// the first with the most transports.
+    pub reference: usize,
+    /// The charts in order, drawn or omitted.
+    pub figures: Vec<Figure>,
+    /// Correctness of every run.
+    pub correctness: Vec<correctness::Row>,
+}
+
+impl Report {
+    /// The drawn charts, in order.
+    pub fn charts(&self) -> impl Iterator<Item = &Chart> {
+        self.figures.iter().filter_map(|f| match f {
+            Figure::Drawn(c) => Some(c),
+            Figure::Omitted(_) => None,
+        })
+    }
+
+    /// The group the per-transport charts show.
+    pub fn reference_group(&self) -> &Group {
+        &self.groups[self.reference]
+    }
+
+    /// The lines a reader should see first: correctness, then each chart's
+    /// reading.
+    pub fn headlines(&self) -> Vec<(String, String)> {
+        std::iter::once((
+            "Correctness".to_string(),
+            correctness::verdict(&self.correctness),
+        ))
+        .chain(self.charts().map(|c| (c.title.clone(), c.reading.clone())))
+        .collect()
+    }
+}
+
+/// The files [`write_report`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// `report.md` (links the `.svg` files beside it).
+    pub markdown: PathBuf,
+    /// `report.html`, self-contained.
+    pub html: PathBuf,
+    /// One `{id}.svg` per drawn chart, in report order.
+    pub charts: Vec<PathBuf>,
+}
+
+/// Computes the report of `inputs`.
+pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
+    let groups: Vec<Group> = inputs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, input)| {
+            compare::groups(&input.runs)
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .map(move |runs| Group { input: i + 1, runs })
+        })
+        .collect();
+    if groups.is_empty() {
+        return Err(ReportError::NoRuns);
+    }
+    let most = groups.iter().map(|g| g.runs.len()).max().unwrap_or(0);
+    let reference = groups
+        .iter()
+        .position(|g| g.runs.len() == most)
+        .unwrap_or(0);
+    let runs = &groups[reference].runs;
+    let all_runs: Vec<RunResult> = inputs.iter().flat_map(|i| i.runs.clone()).collect();
+
+    let mut figures = vec![
+        Figure::Drawn(charts::latency::chart(runs)?),
+        Figure::Drawn(charts::requests::chart(runs)?),
+        Figure::Drawn(charts::bytes::chart(runs)?),
+    ];
+    for axis in [Axis::Subscribers, Axis::Rate] {
+        figures.push(match charts::sweep::chart(&all_runs, axis)? {
+            Some(chart) => Figure::Drawn(chart),
+            None => Figure::Omitted(charts::sweep::omitted(axis)),
+        });
+    }
+    figures.push(Figure::Drawn(charts::idle::chart(runs)?));
+    figures.push(Figure::Drawn(charts::projection::chart(runs)?));
+    figures.push(Figure::Drawn(charts::cpu::chart(runs)?));
+
+    Ok(Report {
+        inputs: inputs.to_vec(),
+        groups,
+        reference,
+        figures,
+        correctness: correctness::rows(inputs),
+    })
+}
+
+/// Writes `report.md`, `report.html` and one `.svg` per chart into `out_dir`
+/// (created if missing) and returns their paths.
+pub fn write_report(inputs: &[ReportInput], out_dir: &Path) -> Result<ReportFiles, ReportError> {
+    let report = build(inputs)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let write = |name: &str, text: &str| -> Result<PathBuf, ReportError> {
+        let path = out_dir.join(name);
+        std::fs::write(&path, text).map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    };
+    let charts = report
+        .charts()
+        .map(|c| write(&svg_file(c.id), &standalone_svg(&c.svg)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let markdown = write("report.md", &crate::markdown::render(&report))?;
+    let html = write("report.html", &crate::html::render(&report))?;
+    Ok(ReportFiles {
+        markdown,
+        html,
+        charts,
+    })
+}
+
+/// The file name of a chart.
+pub fn svg_file(id: &str) -> String {
+    format!("{id}.svg")
+}
+
+/// An inline SVG as a file of its own: with the XML declaration.
+fn standalone_svg(svg: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{svg}")
+}
+
+/// A command line as a person would type it: arguments with spaces or shell
+/// metacharacters in single quotes.
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./:=,@%+-".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `2 CPUs (AMD EPYC), 23.5 GiB memory, kernel 6.18.44, linux-x86_64`.
+pub fn describe_machine(m: Option<&MachineFacts>) -> String {
+    let Some(m) = m else {
+        return "not recorded".into();
+    };
+    let mut parts = Vec::new();
+    match (m.cpus, &m.cpu_model) {
+        (Some(n), Some(model)) => parts.push(format!("{n} CPUs ({model})")),
+        (Some(n), None) => parts.push(format!("{n} CPUs")),
+        (None, Some(model)) => parts.push(model.clone()),
+        (None, None) => {}
+    }
+    if let Some(bytes) = m.memory_bytes {
+        parts.push(format!(
+            "{} GiB memory",
+            fmt::sig3(bytes as f64 / 1_073_741_824.0)
+        ));
+    }
+    if let Some(k) = &m.kernel {
+        parts.push(format!("kernel {k}"));
+    }
+    if let Some(os) = &m.os {
+        parts.push(os.clone());
+    }
+    if parts.is_empty() {
+        "not recorded".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `compare, pushpoll 0.1.0, started 2026-11-25 05:53 UTC`.
+pub fn describe_run(input: &ReportInput) -> String {
+    let mut parts = Vec::new();
+    if !input.command.is_empty() {
+        parts.push(format!("pushpoll {}", input.command));
+    }
+    if let Some(v) = &input.pushpoll_version {
+        parts.push(format!("version {v}"));
+    }
+    if let Some(t) = input.started_unix_s {
+        parts.push(format!("started {}", fmt::utc(t)));
+    }
+    parts.push(format!(
+        "{} run{}",
+        input.runs.len(),
+        if input.runs.len() == 1 { "" } else { "s" }
+    ));
+    parts.join(", ")
+}
+
+/// The input's name in headings: its file name, or its number.
+pub fn input_name(index: usize, input: &ReportInput) -> String {
+    input.source.as_ref().map_or_else(
+        || format!("input {index}"),
+        |p| format!("input {index}: {}", p.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        let argv: Vec<String> = ["pushpoll", "load", "--url", "http://a b/", "it's"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            shell_join(&argv),
+            r"pushpoll load --url 'http://a b/' 'it'\''s'"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The sweep charts exist exactly when the inputs hold a sweep, and the
+//! report says why when they do not.
+
+use pushpoll_report::report::Figure;
+use pushpoll_report::{build, write_report, ReportInput};
+
+use crate::util::{parse_xml, quick, scratch, sweep};
+
+fn svg_ids(inputs: &[ReportInput]) -> Vec<String> {
+    let dir = scratch("sweep-ids");
+    let files = write_report(inputs, &dir).unwrap();
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    parse_xml(&html)
+        .unwrap()
+        .attributes
+        .into_iter()
+        .filter(|(el, name, _)| el == "svg" && name == "id")
+        .map(|(_, _, v)| v)
+        .collect()
+}
+
+#[test]
+fn no_sweep_no_sweep_chart_and_the_text_says_so() {
+    let dir = scratch("no-sweep");
+    let files = write_report(&[quick()], &dir).unwrap();
+    assert!(!files.charts.iter().any(|p| p
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .contains("sweep")));
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let md = std::fs::read_to_string(&files.markdown).unwrap();
+    for (id, what) in [
+        ("sweep-subscribers", "several subscriber counts"),
+        ("sweep-rate", "several publish rates"),
+    ] {
+        assert!(!html.contains(&format!("id=\"chart-{id}\"")));
+        assert!(html.contains(&format!("<div id=\"figure-{id}\">")));
+        assert!(html.contains(what) && md.contains(what), "says: no {what}");
+    }
+    assert!(md.contains("Not drawn: no transport was run at several"));
+}
+
+#[test]
+fn a_sweep_of_both_draws_both() {
+    let ids = svg_ids(&[sweep()]);
+    assert!(ids.contains(&"chart-sweep-subscribers".to_string()));
+    assert!(ids.contains(&"chart-sweep-rate".to_string()));
+    let report = build(&[sweep()]).unwrap();
+    assert!(!report
+        .figures
+        .iter()
+        .any(|f| matches!(f, Figure::Omitted(_))));
+}
+
+#[test]
+fn runs_from_several_files_make_a_sweep_of_what_differs() {
+    // Two single-workload documents that differ only in subscribers: a
+    // subscriber sweep, and still no rate sweep.
+    let a = quick();
+    let mut b = quick();
+    for r in &mut b.runs {
+        r.subscribers *= 4;
+        r.subscribers_connected *= 4;
+    }
+    let ids = svg_ids(&[a.clone(), b]);
+    assert!(ids.contains(&"chart-sweep-subscribers".to_string()));
+    assert!(!ids.contains(&"chart-sweep-rate".to_string()));
+
+    let mut c = quick();
+    for r in &mut c.runs {
+        r.publish_rate *= 2.0;
+    }
+    let ids = svg_ids(&[a, c]);
+    assert!(!ids.contains(&"chart-sweep-subscribers".to_string()));
+    assert!(ids.contains(&"chart-sweep-rate".to_string()));
+}
+
+#[test]
+fn a_figure_held_fixed_differently_is_not_a_sweep() {
+    // Different subscribers *and* different payloads: no line can be drawn,
+    // since no two runs share everything but the subscriber count.
+    let a = quick();
+    let mut b = quick();
+    for r in &mut b.runs {
+        r.subscribers *= 4;
+        r.payload_bytes *= 2;
+    }
+    let ids = svg_ids(&[a, b]);
+    assert!(!ids.iter().any(|id| id.starts_with("chart-sweep")));
+}
+
+#[test]
+fn several_lines_of_one_transport_are_told_apart() {
+    let report = build(&[sweep()]).unwrap();
+    let chart = report
+        .charts()
+        .find(|c| c.id == "sweep-subscribers")
+        .unwrap();
+    // The rate is what tells the two ws lines apart, so the legend says it.
+    assert!(
+        chart.svg.contains("ws, 2.00 msg/s"),
+        "legend names the rate"
+    );
+    assert!(chart.svg.contains("ws, 8.00 msg/s"));
+}
