@@ -14,6 +14,7 @@
 //! - `router`: one route per path, request-level limits, error answers.
 //! - `transport::{ws, sse, poll, publish}`: one module per way in or out.
 //! - `metrics`: atomics behind `GET /metrics`, Prometheus text.
+//! - `page`: the chat page at `GET /` (`assets/`, embedded).
 //! - `response`: the response body type and JSON answers.
 //!
 //! The server never imports the load generator; they meet only on sockets.
@@ -31,6 +32,7 @@ mod conn;
 mod error;
 pub mod hub;
 mod metrics;
+mod page;
 mod response;
 mod router;
 mod transport;

@@ -14,7 +14,7 @@ use crate::conn::ConnState;
 use crate::metrics::Transport;
 use crate::response::{self, Body};
 use crate::transport::{poll, publish, sse, ws};
-use crate::Shared;
+use crate::{page, Shared};
 
 /// What a request asks for, decided from its method, path and query alone.
 enum Route {
@@ -30,6 +30,8 @@ enum Route {
     Metrics,
     /// `GET /healthz`.
     Health,
+    /// `GET /`, `/chat.js`, `/chat.css`: the chat page.
+    Page(&'static page::Asset),
     /// A known path with a method it does not take.
     WrongMethod(&'static str),
     /// Anything else.
@@ -44,9 +46,11 @@ impl Route {
             Route::Events(_) => Transport::Sse,
             Route::Poll(_, t) => *t,
             Route::Publish => Transport::Publish,
-            Route::Metrics | Route::Health | Route::WrongMethod(_) | Route::NotFound => {
-                Transport::Other
-            }
+            Route::Metrics
+            | Route::Health
+            | Route::Page(_)
+            | Route::WrongMethod(_)
+            | Route::NotFound => Transport::Other,
         }
     }
 }
@@ -77,7 +81,10 @@ fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
         "/messages" => Route::WrongMethod("GET, POST"),
         "/metrics" if get => Route::Metrics,
         "/healthz" if get => Route::Health,
-        "/metrics" | "/healthz" => Route::WrongMethod("GET"),
+        "/" if get => Route::Page(&page::CHAT_HTML),
+        "/chat.js" if get => Route::Page(&page::CHAT_JS),
+        "/chat.css" if get => Route::Page(&page::CHAT_CSS),
+        "/metrics" | "/healthz" | "/" | "/chat.js" | "/chat.css" => Route::WrongMethod("GET"),
         _ => Route::NotFound,
     }
 }
@@ -106,6 +113,7 @@ pub(crate) async fn route(
                 shared.metrics.render(&shared.hub),
             ),
             Route::Health => response::text(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+            Route::Page(asset) => page::serve(asset),
             Route::WrongMethod(allow) => {
                 let mut resp = response::error(
                     StatusCode::METHOD_NOT_ALLOWED,

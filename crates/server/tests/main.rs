@@ -11,6 +11,7 @@ mod hostile_support;
 mod http_limits;
 mod long_poll;
 mod metrics;
+mod page;
 mod resume;
 mod shutdown;
 mod slow_consumer;
