@@ -366,10 +366,15 @@ async fn connection(
         let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
         service_fn(move |req| {
             let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
-            async move { Ok::<_, Infallible>(router::route(req, &shared, &conn).await) }
+            let answer = router::route(req, &shared, &conn);
+            async move { Ok::<_, Infallible>(answer.finish(&shared, &conn).await) }
         })
     };
-    let served = async {
+    // The HTTP phase and the WebSocket session are boxed, each freed when it
+    // ends, so this task itself stays small: a held long poll or SSE stream
+    // does not carry room for a WebSocket session, and a WebSocket does not
+    // keep the room hyper's connection took (memory per idle connection).
+    let served = Box::pin(async {
         let http = shared
             .http
             .serve_connection(TokioIo::new(io), service)
@@ -382,7 +387,7 @@ async fn connection(
                 (&mut http).await
             }
         }
-    };
+    });
     let result = tokio::select! {
         r = served => r,
         () = conn.kill.notified() => {
@@ -394,7 +399,7 @@ async fn connection(
         debug!(%peer, error = %e, "http connection ended with an error");
     }
     if let Some(pending) = conn.take_upgrade() {
-        ws::session(pending, &shared, &conn).await;
+        Box::pin(ws::session(pending, &shared, &conn)).await;
     }
 }
 

@@ -89,12 +89,48 @@ fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
     }
 }
 
-/// Answers one request. Never fails: every error is an answer.
-pub(crate) async fn route(
+/// What [`route`] decided: an answer, or a poll still to be answered.
+pub(crate) enum Answer {
+    /// The whole answer (WebSocket `101`, SSE stream, errors, metrics, ...).
+    Ready(Response<Body>),
+    /// `GET /messages`: answered at once or held, without the request head.
+    Poll(Result<PollQuery, QueryError>, Transport),
+    /// `POST /messages`: the body is still to be read.
+    Publish(Request<Incoming>),
+}
+
+impl Answer {
+    /// Finishes the answer (a long poll waits here) and ends the request's
+    /// byte attribution.
+    pub(crate) async fn finish(
+        self,
+        shared: &Arc<Shared>,
+        conn: &Arc<ConnState>,
+    ) -> Response<Body> {
+        let resp = match self {
+            Answer::Ready(resp) => resp,
+            Answer::Poll(q, t) => poll::poll(q, t, shared, conn).await,
+            Answer::Publish(req) => publish::publish(req, shared).await,
+        };
+        conn.attribution.finish();
+        resp
+    }
+}
+
+/// Decides how to answer one request, synchronously: hyper calls this as
+/// soon as it has parsed the head. Never fails: every error is an answer.
+///
+/// The request head is dropped here unless the answer needs its body (a
+/// publish). That matters for memory: the head's bytes point into hyper's
+/// read buffer, and hyper, which reads on while a request is in flight (to
+/// notice a client that hangs up), allocates a second 8 KiB buffer when
+/// the first is still referenced. A held long poll keeps only the buffer
+/// hyper reads into.
+pub(crate) fn route(
     mut req: Request<Incoming>,
     shared: &Arc<Shared>,
     conn: &Arc<ConnState>,
-) -> Response<Body> {
+) -> Answer {
     let route = resolve(&req, &shared.limits);
     let transport = route.transport();
     conn.attribution.begin(transport, &shared.metrics);
@@ -105,8 +141,8 @@ pub(crate) async fn route(
         None => match route {
             Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
             Route::Events(q) => sse::events(&req, q, shared, conn),
-            Route::Poll(q, t) => poll::poll(q, t, shared, conn).await,
-            Route::Publish => publish::publish(req, shared).await,
+            Route::Poll(q, t) => return Answer::Poll(q, t),
+            Route::Publish => return Answer::Publish(req),
             Route::Metrics => response::text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
@@ -136,8 +172,7 @@ pub(crate) async fn route(
             ),
         },
     };
-    conn.attribution.finish();
-    resp
+    Answer::Ready(resp)
 }
 
 /// `431` when the request head is over [`Limits::max_header_bytes`] or

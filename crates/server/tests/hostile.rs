@@ -347,7 +347,6 @@ async fn unknown_paths_are_404() {
     let (server, mut w) = setup().await;
     let mut http = Http::connect(server.addr).await;
     for path in [
-        "/",
         "/ws/",
         "/WS",
         "/messages/../ws",

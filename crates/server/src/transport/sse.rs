@@ -93,7 +93,8 @@ async fn produce(
     let _open = shared.metrics.open(Transport::Sse);
     let limits = &shared.limits;
     let delivered = Delivered::new(sub.cursor());
-    let mut batch = Vec::with_capacity(BATCH);
+    // Grows with the first messages: an idle stream holds no batch.
+    let mut batch = Vec::new();
     let stop = conn.stop.cancelled();
     let gone = tx.closed();
     // The keep-alive timer is not reset on every write (that would touch the

@@ -218,7 +218,8 @@ async fn send_loop(
         limits.ws_ping_interval,
     );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut batch = Vec::with_capacity(BATCH);
+    // Grows with the first messages: an idle socket holds no batch.
+    let mut batch = Vec::new();
     if v1 {
         let hello = Message::Binary(frame::encode_hello(sub.start_last_seq()));
         if let Some(end) = send_guarded(sink, hello, shared, stop, delivered).await {
