@@ -103,7 +103,8 @@ async fn oversized_request_heads_are_431() {
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
     let server = Server::start_default().await;
-    for path in ["/", "/nope", "/messages/1"] {
+    // `/` is the chat page now (page.rs).
+    for path in ["/nope", "/messages/1", "/chat"] {
         let reply = get(server.addr, path).await;
         assert_eq!(reply.status, 404, "{path}");
         assert!(reply.error().contains("/ws"));
