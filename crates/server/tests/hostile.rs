@@ -849,7 +849,8 @@ async fn a_ping_flood_is_answered_without_piling_up() {
     let grown_kib = rss_kib().saturating_sub(rss_before);
     // Pings are answered (pongs for pings not yet answered replace each
     // other), the last one last, and nothing is kept per ping: the flood
-    // sent 13 MB, the process grew by far less.
+    // sent 13 MB, the process grew by far less (about 0.5 MB here; the
+    // bound is loose because RSS is the whole test process's).
     assert!((1..=PINGS).contains(&pongs), "{pongs} pongs");
     assert_eq!(last_pong, payload(PINGS - 1));
     assert!(
