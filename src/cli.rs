@@ -29,8 +29,21 @@ pub enum Command {
     Load(Box<LoadCmd>),
     /// Run the same workload over every transport against an in-process server, side by side.
     Compare(CompareOpts),
+    /// Render results files (`--json` of compare or load) as Markdown and HTML with SVG charts.
+    Report(ReportOpts),
     /// Run the load generator's WebSocket client against an Autobahn|Testsuite fuzzing server.
     AutobahnClient(AutobahnOpts),
+}
+
+/// Options of `pushpoll report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportOpts {
+    /// Results files written by `pushpoll compare --json` or `pushpoll load --json`.
+    #[arg(required = true)]
+    pub results: Vec<std::path::PathBuf>,
+    /// Folder for `report.md`, `report.html` and the charts.
+    #[arg(long, default_value = "report")]
+    pub out: std::path::PathBuf,
 }
 
 /// Options of `pushpoll autobahn-client`.
@@ -155,6 +168,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(opts) => serve(opts).await,
         Command::Load(cmd) => load(*cmd).await,
         Command::Compare(opts) => run_compare(opts).await,
+        Command::Report(opts) => {
+            let inputs = pushpoll_report::load_documents(&opts.results)?;
+            print_written(&pushpoll_report::write_report(&inputs, &opts.out)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::AutobahnClient(opts) => {
             let run = pushpoll_loadgen::autobahn::run_client(&opts.url, &opts.agent).await?;
             eprintln!(
@@ -214,8 +232,9 @@ fn verdict(slo: Option<&Slo>, runs: &[pushpoll_loadgen::RunResult]) -> ExitCode 
 async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
-    let results = compare::run(&opts, stop, |line| eprintln!("{line}")).await?;
-    for group in compare::tables(&results) {
+    let view = crate::progress::View::new(compare::plan(&opts).len() as u64);
+    let results = compare::run(&opts, stop, &view).await?;
+    for group in pushpoll_report::compare::groups(&results) {
         println!("{}", pushpoll_report::compare::render(&group));
         for line in pushpoll_report::compare::headlines(&group) {
             println!("{line}");
@@ -224,9 +243,23 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
         print!("{}", pushpoll_report::projection::render(&group));
         println!();
     }
+    let doc = Document::new("compare", started, results.clone());
     if let Some(path) = &opts.json {
-        Document::new("compare", started, results.clone()).write(path)?;
+        doc.write(path)?;
         eprintln!("wrote {}", path.display());
     }
+    if let Some(dir) = &opts.out {
+        let files = pushpoll_report::write_report(&[doc.to_report_input()?], dir)?;
+        print_written(&files);
+    }
     Ok(verdict(opts.slo.as_ref(), &results))
+}
+
+fn print_written(files: &pushpoll_report::ReportFiles) {
+    eprintln!(
+        "wrote {} and {} ({} charts)",
+        files.html.display(),
+        files.markdown.display(),
+        files.charts.len()
+    );
 }

@@ -51,6 +51,10 @@ pub struct CompareOpts {
     /// Write every run as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write `report.md`, a self-contained `report.html` and the SVG charts
+    /// into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Targets every transport must meet, e.g. `loss=0,dup=0`; a miss exits with code 3.
     #[arg(long)]
     pub slo: Option<crate::slo::Slo>,
@@ -207,7 +211,7 @@ pub fn plan(opts: &CompareOpts) -> Vec<Step> {
 pub async fn run(
     opts: &CompareOpts,
     stop: tokio_util::sync::CancellationToken,
-    progress: impl Fn(&str),
+    view: &crate::progress::View,
 ) -> anyhow::Result<Vec<RunResult>> {
     let steps = plan(opts);
     let threads = opts
@@ -216,7 +220,7 @@ pub async fn run(
     let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
     let hooks = pushpoll_loadgen::Hooks {
         server_cpu: Some(server.cpu_reader()),
-        ..Default::default()
+        progress: view.live(),
     };
     let mut results = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -229,7 +233,7 @@ pub async fn run(
         } else {
             String::new()
         };
-        progress(&format!(
+        view.start(&format!(
             "[{}/{}] {transport}: {} subscribers, {} msg/s for {}s{interval}",
             i + 1,
             steps.len(),
@@ -241,7 +245,7 @@ pub async fn run(
         let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
             .await
             .with_context(|| format!("running the {transport} load"))?;
-        progress(&format!(
+        view.finish(&format!(
             "[{}/{}] {transport}: delivered {}/{}, lost {}",
             i + 1,
             steps.len(),
@@ -251,43 +255,8 @@ pub async fn run(
         ));
         results.push(result);
     }
+    view.close();
     server.stop();
     Ok(results)
 }
 
-/// Splits a sweep's results into side-by-side tables: one per (subscribers,
-/// rate, short-poll interval), each holding every transport run under that
-/// workload (the push transports and long polling appear in every table of
-/// their subscribers and rate, as the interval does not concern them).
-pub fn tables(results: &[RunResult]) -> Vec<Vec<RunResult>> {
-    let same_load = |a: &RunResult, b: &RunResult| {
-        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate
-    };
-    let shorts: Vec<&RunResult> = results
-        .iter()
-        .filter(|r| r.poll_interval_s.is_some())
-        .collect();
-    let mut groups: Vec<Vec<RunResult>> = Vec::new();
-    for r in results {
-        let already = groups.iter().any(|g| g.iter().any(|x| same_load(x, r)));
-        if already {
-            continue;
-        }
-        let others: Vec<RunResult> = results
-            .iter()
-            .filter(|x| same_load(x, r) && x.poll_interval_s.is_none())
-            .cloned()
-            .collect();
-        let mine: Vec<&&RunResult> = shorts.iter().filter(|x| same_load(x, r)).collect();
-        if mine.is_empty() {
-            groups.push(others);
-            continue;
-        }
-        for short in mine {
-            let mut g = others.clone();
-            g.push((*short).clone());
-            groups.push(g);
-        }
-    }
-    groups
-}

@@ -109,3 +109,12 @@ pub fn unix_now_s() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+impl Document {
+    /// This document as the report renderer's input (the same JSON, read
+    /// back through the report's own loader types).
+    pub fn to_report_input(&self) -> anyhow::Result<pushpoll_report::ReportInput> {
+        let value = serde_json::to_value(self)?;
+        serde_json::from_value(value).context("turning the results into report input")
+    }
+}

@@ -3,6 +3,8 @@ use pushpoll::document::Document;
 use pushpoll_loadgen::Transport;
 use tokio_util::sync::CancellationToken;
 
+use crate::quiet;
+
 fn small(transports: Vec<Transport>) -> CompareOpts {
     CompareOpts {
         subscribers: vec![20],
@@ -16,6 +18,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         quick: true,
         server_threads: Some(1),
         json: None,
+        out: None,
         slo: None,
     }
 }
@@ -32,7 +35,7 @@ fn schema() -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_transport_delivers_everything_exactly_once() {
     let opts = small(Transport::ALL.to_vec());
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
         .unwrap();
     assert_eq!(runs.len(), 4);
@@ -80,7 +83,7 @@ async fn every_transport_delivers_everything_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_document_matches_its_schema() {
     let opts = small(vec![Transport::Ws, Transport::LongPoll]);
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("pushpoll-doc-{}", std::process::id()));
@@ -115,7 +118,7 @@ async fn a_cancelled_compare_keeps_what_it_measured() {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         s.cancel();
     });
-    let runs = compare::run(&opts, stop, |_| {}).await.unwrap();
+    let runs = compare::run(&opts, stop, &quiet()).await.unwrap();
     assert_eq!(
         runs.len(),
         1,
@@ -153,7 +156,7 @@ async fn a_sweep_runs_every_step_and_tables_group_them() {
     opts.poll_interval = vec![0.25, 0.5];
     opts.duration = Some(0.5);
     opts.idle = Some(0.0);
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
         .unwrap();
     let intervals: Vec<_> = runs
@@ -168,7 +171,7 @@ async fn a_sweep_runs_every_step_and_tables_group_them() {
             ("short-poll", Some(0.5))
         ]
     );
-    let tables = compare::tables(&runs);
+    let tables = pushpoll_report::compare::groups(&runs);
     assert_eq!(tables.len(), 2, "one table per short-poll interval");
     for t in &tables {
         assert_eq!(

@@ -3,3 +3,8 @@
 
 mod compare;
 mod slo;
+
+/// Progress for tests: plain lines to stderr (captured by the test harness).
+fn quiet() -> pushpoll::progress::View {
+    pushpoll::progress::View::new(0)
+}

@@ -3,6 +3,8 @@ use pushpoll::slo::Slo;
 use pushpoll_loadgen::Transport;
 use tokio_util::sync::CancellationToken;
 
+use crate::quiet;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slo_verdicts_name_the_target_missed() {
     let opts = CompareOpts {
@@ -17,9 +19,10 @@ async fn slo_verdicts_name_the_target_missed() {
         quick: true,
         server_threads: Some(1),
         json: None,
+        out: None,
         slo: None,
     };
-    let runs = compare::run(&opts, CancellationToken::new(), |_| {})
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
         .unwrap();
     let pass: Slo = "loss=0,dup=0,reorder=0,p99=60s".parse().unwrap();
