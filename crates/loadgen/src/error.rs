@@ -48,6 +48,24 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// `--ws-subprotocol` was asked for, and the server's handshake answer
+    /// did not select it.
+    #[error("--url {url:?}: the server answered the WebSocket handshake without selecting the subprotocol {protocol} (asked for with Sec-WebSocket-Protocol), so it cannot resume by sequence number; it is not pushpoll's server, or an older one. Drop --ws-subprotocol to measure it as a plain relay")]
+    SubprotocolRefused {
+        /// The subscriber URL.
+        url: String,
+        /// The subprotocol asked for.
+        protocol: &'static str,
+    },
+    /// The proxy could not listen where it was asked to.
+    #[error("proxy: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The result could not be written.
     #[error("writing {path:?}: {source}")]
     WriteJson {

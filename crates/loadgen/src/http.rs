@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
+use http::{header, Request, Response};
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -85,13 +85,14 @@ impl HttpConn {
     }
 
     /// Sends a request and reads the whole answer (at most `max_body` bytes),
-    /// all within `timeout`.
+    /// all within `timeout`. The head comes back whole, for headers such as
+    /// `Retry-After`.
     pub async fn fetch(
         &mut self,
         req: Request<Empty<Bytes>>,
         timeout: Duration,
         max_body: usize,
-    ) -> Result<(StatusCode, Bytes), Kind> {
+    ) -> Result<(http::response::Parts, Bytes), Kind> {
         let fut = async {
             self.tx.ready().await.map_err(|e| error_kind(&e))?;
             let resp = self
@@ -99,13 +100,13 @@ impl HttpConn {
                 .send_request(req)
                 .await
                 .map_err(|e| error_kind(&e))?;
-            let status = resp.status();
-            let body = Limited::new(resp.into_body(), max_body)
+            let (head, body) = resp.into_parts();
+            let body = Limited::new(body, max_body)
                 .collect()
                 .await
                 .map_err(|e| body_error_kind(&*e))?
                 .to_bytes();
-            Ok((status, body))
+            Ok((head, body))
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,

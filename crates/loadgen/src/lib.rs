@@ -28,6 +28,8 @@
 //! - `plan`: validation of the options; `schedule`: the open-loop schedule and the run's clock.
 //! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
 //! - `subscribe`: one module per transport (`ws`, `poll`, `sse`).
+//! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
+//!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
 //!   `http`: a one-connection HTTP/1.1 client; `error`: [`LoadError`] and error kinds.
 //!
@@ -41,6 +43,7 @@ mod error;
 mod http;
 pub mod opts;
 mod plan;
+pub mod proxy;
 mod publish;
 pub mod result;
 mod run;
@@ -53,7 +56,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::LoadError;
-pub use opts::{LoadOpts, Transport};
+pub use opts::{LoadOpts, Transport, WsSubprotocol};
 pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
 pub use result::{IdleCost, LatencySummary, RunResult};
 pub use run::run;

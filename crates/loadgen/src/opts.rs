@@ -139,4 +139,32 @@ pub struct LoadOpts {
     /// Write the full result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+
+    /// WebSocket subprotocol the subscribers ask for (`--transport ws` only).
+    /// `pushpoll.v1` (pushpoll's server) gives every message its sequence
+    /// number, so a subscriber whose connection is cut reconnects with
+    /// `?since=<last seq>` and loses nothing; history the server no longer
+    /// holds is reported as `gap` errors. The run fails before it starts if
+    /// the server does not select the subprotocol. Default: a plain client,
+    /// which works with any relay but loses what is sent while it reconnects.
+    #[arg(long, value_enum)]
+    pub ws_subprotocol: Option<WsSubprotocol>,
+}
+
+/// A WebSocket subprotocol the subscribers know how to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum WsSubprotocol {
+    /// pushpoll's own: sequence numbers in a 9-byte header, a hello frame
+    /// with `last_seq`, gap notices (`docs/protocol.md`).
+    #[value(name = "pushpoll.v1")]
+    PushpollV1,
+}
+
+impl WsSubprotocol {
+    /// The token sent in `Sec-WebSocket-Protocol`.
+    pub fn token(self) -> &'static str {
+        match self {
+            WsSubprotocol::PushpollV1 => pushpoll_wire::frame::SUBPROTOCOL,
+        }
+    }
 }

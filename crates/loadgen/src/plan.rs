@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::LoadError;
-use crate::opts::{LoadOpts, Transport};
+use crate::opts::{LoadOpts, Transport, WsSubprotocol};
 use crate::schedule;
 
 /// Most subscribers one run may ask for.
@@ -129,6 +129,8 @@ pub(crate) struct Plan {
     pub idle: Duration,
     pub grace: Duration,
     pub timeout: Duration,
+    /// Subprotocol WebSocket subscribers ask for (`None`: plain clients).
+    pub ws_subprotocol: Option<WsSubprotocol>,
 }
 
 fn seconds(option: &'static str, v: f64, allow_zero: bool) -> Result<Duration, LoadError> {
@@ -265,6 +267,15 @@ impl Plan {
             }
         };
         let timeout = seconds("timeout", o.timeout, false)?;
+        if o.ws_subprotocol.is_some() && o.transport != Transport::Ws {
+            return Err(LoadError::InvalidOption {
+                option: "ws-subprotocol",
+                reason: format!(
+                    "only WebSocket subscribers speak a subprotocol; drop it or use --transport ws (got {})",
+                    o.transport
+                ),
+            });
+        }
 
         let sub_url = parse_url("url", &o.url)?;
         let want = match o.transport {
@@ -332,6 +343,7 @@ impl Plan {
             idle,
             grace,
             timeout,
+            ws_subprotocol: o.ws_subprotocol,
         })
     }
 

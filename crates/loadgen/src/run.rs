@@ -49,6 +49,7 @@ pub async fn run(
     let plan = Plan::new(opts)?;
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
+    subscribe::check_subprotocol(&plan, sub_addr).await?;
     let stop_token = CancellationToken::new();
     let hard = CancellationToken::new();
     let deadline = plan.hard_deadline();

@@ -4,8 +4,10 @@
 mod support;
 
 mod errors;
+mod faults;
 mod options;
 mod poll;
+mod proxy;
 mod sse;
 mod stop;
 mod ws;

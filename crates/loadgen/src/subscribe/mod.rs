@@ -2,8 +2,10 @@
 //!
 //! Every subscriber follows the same life: connect (counted as a ramp-up
 //! attempt until it is *ready*), receive, and on any failure count the error
-//! by kind and reconnect with a bounded, jittered backoff until the run tells
-//! it to stop. What it measured lives in the task ([`Sub`]) and is handed back
+//! by kind and reconnect with a bounded, fully jittered backoff until the run
+//! tells it to stop. A `429` or `503` answer's `Retry-After` is obeyed (at
+//! most [`RETRY_AFTER_MAX`]), with the backoff's jitter added so that many
+//! subscribers told the same thing do not come back in the same instant. What it measured lives in the task ([`Sub`]) and is handed back
 //! when the task ends; only the socket counters ([`SubIo`]) and a few live
 //! totals are shared.
 
@@ -11,6 +13,7 @@ mod poll;
 mod sse;
 mod ws;
 
+pub(crate) use ws::check_subprotocol;
 pub(crate) use ws::config as ws_config;
 
 use std::net::SocketAddr;
@@ -35,6 +38,8 @@ const RAMP_ATTEMPTS: u32 = 3;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Longest `Retry-After` obeyed; a server asking for more gets this.
+pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(30);
 
 /// Totals read while the run is going (progress, the grace period's early end).
 #[derive(Debug, Default)]
@@ -162,9 +167,11 @@ impl Sub {
         }
     }
 
-    /// Sleeps before a reconnect; false when the subscriber must stop.
-    pub async fn pause(&self, backoff: &mut Backoff) -> bool {
-        let d = backoff.next_delay();
+    /// Sleeps before a reconnect or retry: the backoff's next delay, after
+    /// `retry_after` when the server asked for one. False when the
+    /// subscriber must stop.
+    pub async fn pause(&self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+        let d = retry_after.unwrap_or_default() + backoff.next_delay();
         self.guard(tokio::time::sleep(d)).await.is_some()
     }
 
@@ -206,9 +213,34 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
     }
 }
 
-/// Reconnect delays: doubling from [`BACKOFF_MIN`] to [`BACKOFF_MAX`], each
-/// drawn between half and all of the current step so that many subscribers
-/// cut at once do not come back at once.
+/// The wait a `429` or `503` answer asks for in `Retry-After` (seconds or
+/// an HTTP date), at most [`RETRY_AFTER_MAX`]; `None` for other statuses or
+/// when the header is absent or unreadable.
+pub(crate) fn retry_after(status: u16, headers: &http::HeaderMap) -> Option<Duration> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    let v = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs.min(RETRY_AFTER_MAX.as_secs())),
+        Err(_) => {
+            let at = httpdate::parse_http_date(v).ok()?;
+            at.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
+}
+
+/// Reconnect delays with "full jitter": the step doubles from
+/// [`BACKOFF_MIN`] to [`BACKOFF_MAX`], and each delay is drawn uniformly
+/// between zero and the current step. Subscribers cut at the same instant
+/// (a restarted server) thus come back spread over the whole step rather
+/// than in lockstep.
 #[derive(Debug)]
 pub(crate) struct Backoff {
     step: Duration,
@@ -224,7 +256,7 @@ impl Backoff {
     }
 
     pub fn next_delay(&mut self) -> Duration {
-        let d = self.step.mul_f64(0.5 + 0.5 * rand::random::<f64>());
+        let d = self.step.mul_f64(rand::random::<f64>());
         self.step = (self.step * 2).min(BACKOFF_MAX);
         d
     }
@@ -238,10 +270,47 @@ mod tests {
     fn backoff_is_bounded() {
         let mut b = Backoff::new();
         let delays: Vec<Duration> = (0..20).map(|_| b.next_delay()).collect();
-        assert!(delays
-            .iter()
-            .all(|d| *d <= BACKOFF_MAX && *d >= BACKOFF_MIN / 2));
+        assert!(delays.iter().all(|d| *d <= BACKOFF_MAX));
+        assert!(delays[0] <= BACKOFF_MIN && delays[1] <= BACKOFF_MIN * 2);
         b.reset();
         assert!(b.next_delay() <= BACKOFF_MIN);
+    }
+
+    #[test]
+    fn backoff_jitter_spreads_over_the_whole_step() {
+        // 1,000 subscribers cut at once: their first delays must cover the
+        // step from near zero to near its end, not cluster (the chance that
+        // uniform draws miss either end by this much is below 1e-90).
+        let delays: Vec<Duration> = (0..1000).map(|_| Backoff::new().next_delay()).collect();
+        let min = delays.iter().min().unwrap();
+        let max = delays.iter().max().unwrap();
+        assert!(*min < BACKOFF_MIN / 5, "{min:?}");
+        assert!(*max > BACKOFF_MIN * 4 / 5, "{max:?}");
+        assert!(*max <= BACKOFF_MIN);
+        let in_first_half = delays.iter().filter(|d| **d < BACKOFF_MIN / 2).count();
+        assert!((350..=650).contains(&in_first_half), "{in_first_half}");
+    }
+
+    #[test]
+    fn retry_after_is_read_on_429_and_503_only_and_bounded() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(429, &h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(500, &h), None);
+        h.insert(http::header::RETRY_AFTER, "86400".parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(RETRY_AFTER_MAX));
+        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(503, &h), None);
+        let past = httpdate::fmt_http_date(std::time::SystemTime::UNIX_EPOCH);
+        h.insert(http::header::RETRY_AFTER, past.parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(Duration::ZERO));
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        h.insert(
+            http::header::RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        assert_eq!(retry_after(429, &h), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after(503, &http::HeaderMap::new()), None);
     }
 }

@@ -7,14 +7,21 @@
 //! answer arrives (RFC 6202 §2.2); short polls on fixed-rate ticks whose phase
 //! is random per subscriber, so a thousand pollers do not fire together. An
 //! answer with `more: true` is followed at once by the next poll.
+//!
+//! A `429` or `503` with `Retry-After` is retried no sooner than asked (at
+//! most [`RETRY_AFTER_MAX`](super::RETRY_AFTER_MAX)), on a new connection
+//! when the answer said `Connection: close`.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{header, Request};
+use http_body_util::Empty;
 use pushpoll_wire::poll::{ErrorBody, PollResponse};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::{Backoff, Sub};
+use super::{retry_after, Backoff, Sub};
 use crate::error::{status_kind, Kind};
 use crate::http::{get, HttpConn};
 use crate::opts::Transport;
@@ -30,6 +37,9 @@ enum Next {
     Later,
     /// Wait a backoff, then poll again on this connection.
     Backoff,
+    /// The server asked to wait (`Retry-After`): wait that and a backoff,
+    /// then poll again, on a new connection if `reconnect`.
+    RetryAfter { wait: Duration, reconnect: bool },
     /// The connection failed: reconnect.
     Reconnect,
     /// The subscriber must stop.
@@ -49,6 +59,8 @@ pub(super) async fn run(sub: &mut Sub) {
     let mut since: Option<u64> = None;
     let mut backoff = Backoff::new();
     let mut ticker: Option<Interval> = None;
+    // The last answer's wait has been served: reconnect without another.
+    let mut waited = false;
     loop {
         let mut conn = match sub
             .guard(HttpConn::connect(env.addr, plan.timeout, &sub.io))
@@ -57,7 +69,7 @@ pub(super) async fn run(sub: &mut Sub) {
             None => return,
             Some(Ok(c)) => c,
             Some(Err(kind)) => {
-                if !sub.failed(kind) || !sub.pause(&mut backoff).await {
+                if !sub.failed(kind) || !sub.pause(&mut backoff, None).await {
                     return;
                 }
                 continue;
@@ -83,7 +95,7 @@ pub(super) async fn run(sub: &mut Sub) {
                 return;
             };
             sub.io.request();
-            let answer = match sub.guard(conn.fetch(req, timeout, MAX_BODY)).await {
+            let answer = match sub.guard(fetch(&mut conn, req, timeout)).await {
                 None => return,
                 Some(a) => a,
             };
@@ -95,7 +107,22 @@ pub(super) async fn run(sub: &mut Sub) {
                         Next::Stop
                     }
                 }
-                Ok((status, body)) => match status.as_u16() {
+                Ok(Answer {
+                    status,
+                    retry_after: Some(wait),
+                    close,
+                    ..
+                }) => {
+                    if sub.failed(status_kind(status)) {
+                        Next::RetryAfter {
+                            wait,
+                            reconnect: close,
+                        }
+                    } else {
+                        Next::Stop
+                    }
+                }
+                Ok(Answer { status, body, .. }) => match status {
                     200 => match serde_json::from_slice::<PollResponse>(&body) {
                         Ok(resp) => {
                             if !sub.ready() {
@@ -157,8 +184,19 @@ pub(super) async fn run(sub: &mut Sub) {
                 Next::Now => now = true,
                 Next::Later => now = long,
                 Next::Backoff => {
-                    if !sub.pause(&mut backoff).await {
+                    if !sub.pause(&mut backoff, None).await {
                         return;
+                    }
+                    now = true;
+                }
+                Next::RetryAfter { wait, reconnect } => {
+                    if !sub.pause(&mut backoff, Some(wait)).await {
+                        return;
+                    }
+                    if reconnect {
+                        // Already waited: straight to a new connection.
+                        waited = true;
+                        break;
                     }
                     now = true;
                 }
@@ -167,10 +205,42 @@ pub(super) async fn run(sub: &mut Sub) {
             }
         }
         drop(conn);
-        if !sub.pause(&mut backoff).await {
+        if !std::mem::take(&mut waited) && !sub.pause(&mut backoff, None).await {
             return;
         }
     }
+}
+
+/// One poll answer: what the loop needs of the head, and the body.
+struct Answer {
+    status: u16,
+    /// `Retry-After` of a `429` / `503`, bounded.
+    retry_after: Option<Duration>,
+    /// The server said `Connection: close`.
+    close: bool,
+    body: Bytes,
+}
+
+/// Sends a poll and reads the whole answer (at most [`MAX_BODY`]), all
+/// within `timeout`.
+async fn fetch(
+    conn: &mut HttpConn,
+    req: Request<Empty<Bytes>>,
+    timeout: Duration,
+) -> Result<Answer, Kind> {
+    let (head, body) = conn.fetch(req, timeout, MAX_BODY).await?;
+    let status = head.status.as_u16();
+    let close = head
+        .headers
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+    Ok(Answer {
+        status,
+        retry_after: retry_after(status, &head.headers),
+        close,
+        body,
+    })
 }
 
 /// Counts a bad answer; during the ramp-up it uses up an attempt.

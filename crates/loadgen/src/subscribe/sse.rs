@@ -1,13 +1,14 @@
 //! Server-Sent Events subscriber: one streaming `GET` per connection, parsed
 //! incrementally with `pushpoll_wire::sse::Parser`; on a cut it reconnects and
-//! sends `Last-Event-ID`, as a browser's `EventSource` does.
+//! sends `Last-Event-ID`, as a browser's `EventSource` does. A `429` or
+//! `503` with `Retry-After` is retried no sooner than asked (bounded).
 
 use http::header;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pushpoll_wire::sse::{Event, Parser, EVENT_BINARY, EVENT_GAP, EVENT_TEXT_BASE64};
 
-use super::{Backoff, Sub};
+use super::{retry_after, Backoff, Sub};
 use crate::error::{error_kind, status_kind, Kind};
 use crate::http::{get, HttpConn};
 
@@ -22,6 +23,7 @@ pub(super) async fn run(sub: &mut Sub) {
     let mut last_id: Option<String> = None;
     let mut backoff = Backoff::new();
     loop {
+        let mut wait = None;
         let open = async {
             let mut conn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
             let mut req = get(&plan.sub.authority, &plan.sub.path_and_query)
@@ -53,12 +55,14 @@ pub(super) async fn run(sub: &mut Sub) {
                 sub.error(kind);
             }
             Some(Ok((_conn, resp))) => {
-                if !sub.failed(status_kind(resp.status().as_u16())) {
+                let status = resp.status().as_u16();
+                wait = retry_after(status, resp.headers());
+                if !sub.failed(status_kind(status)) {
                     return;
                 }
             }
         }
-        if !sub.pause(&mut backoff).await {
+        if !sub.pause(&mut backoff, wait).await {
             return;
         }
     }

@@ -1,21 +1,40 @@
-//! WebSocket subscriber: a plain client (no subprotocol), so it works with any
-//! server that relays frames, the notes' Node `ws` server included. Every text
-//! or binary frame is searched for this run's marker; anything else (other
-//! traffic, control frames) is ignored but its bytes are counted.
+//! WebSocket subscriber, in one of two modes.
+//!
+//! - **Plain** (the default): no subprotocol, so it works with any server
+//!   that relays frames, the notes' Node `ws` server included. Every text or
+//!   binary frame is searched for this run's marker; anything else (other
+//!   traffic, control frames) is ignored but its bytes are counted. A cut
+//!   connection loses what is sent while it reconnects: a plain client has
+//!   no way to say where it stopped.
+//! - **`pushpoll.v1`** (`--ws-subprotocol pushpoll.v1`): every server frame
+//!   carries the hub's sequence number (`pushpoll_wire::frame`). The
+//!   subscriber is ready once the hello frame has told it `last_seq`; it
+//!   remembers the last seq it received and reconnects with `?since=SEQ`,
+//!   so a cut loses nothing. Gap notices (history no longer holds what was
+//!   asked for) are counted as `gap` errors, never silently skipped.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use http::HeaderValue;
+use pushpoll_wire::frame::{self, V1Frame};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+use url::Url;
 
 use super::{Backoff, Sub};
-use crate::count::{connect_counted, Counted, SubIo};
-use crate::error::{ws_kind, Kind};
+use crate::count::{connect_counted, connect_tcp, Counted, SubIo};
+use crate::error::{ws_kind, Kind, LoadError};
+use crate::opts::WsSubprotocol;
+use crate::plan::Plan;
 
 /// Read chunk of each subscriber connection: small, as there may be very many.
 const READ_BUFFER: usize = 8 << 10;
@@ -34,39 +53,129 @@ pub(crate) fn config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_MESSAGE))
 }
 
+/// The opening handshake's request: `url`, asking for `protocol` if any.
+fn request(url: &str, protocol: Option<WsSubprotocol>) -> Result<Request, WsError> {
+    let mut req = url.into_client_request()?;
+    if let Some(p) = protocol {
+        req.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(p.token()),
+        );
+    }
+    Ok(req)
+}
+
+/// Whether a handshake failed because the server did not select the
+/// subprotocol asked for (tungstenite checks the response).
+fn subprotocol_refused(e: &WsError) -> bool {
+    matches!(
+        e,
+        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(
+            SubProtocolError::NoSubProtocol | SubProtocolError::InvalidSubProtocol
+        ))
+    )
+}
+
+/// Performs the opening handshake on `stream` within `timeout`.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    url: &str,
+    protocol: Option<WsSubprotocol>,
+    stream: S,
+    timeout: Duration,
+) -> Result<WebSocketStream<S>, Result<WsError, Kind>> {
+    let req = request(url, protocol).map_err(Ok)?;
+    let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config()));
+    match tokio::time::timeout(timeout, handshake).await {
+        Err(_) => Err(Err(Kind::Borrowed("timeout"))),
+        Ok(Err(e)) => Err(Ok(e)),
+        Ok(Ok((ws, _response))) => Ok(ws),
+    }
+}
+
 /// Opens a counted connection and performs the opening handshake (one request).
 async fn connect(
     url: &str,
+    protocol: Option<WsSubprotocol>,
     addr: SocketAddr,
     timeout: Duration,
     io: &Arc<SubIo>,
 ) -> Result<Ws, Kind> {
     let tcp = connect_counted(addr, timeout, io).await?;
     io.request();
-    let handshake = tokio_tungstenite::client_async_with_config(url, tcp, Some(config()));
-    match tokio::time::timeout(timeout, handshake).await {
-        Err(_) => Err(Kind::Borrowed("timeout")),
-        Ok(Err(e)) => Err(ws_kind(&e)),
-        Ok(Ok((ws, _response))) => Ok(ws),
+    handshake(url, protocol, tcp, timeout)
+        .await
+        .map_err(|e| match e {
+            Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
+            Ok(e) => ws_kind(&e),
+            Err(kind) => kind,
+        })
+}
+
+/// Before a `pushpoll.v1` run: one uncounted handshake that must select the
+/// subprotocol, so a run against a server without it fails at once with a
+/// clear error instead of counting a refusal per subscriber. A server that
+/// cannot be reached is left to the run, which counts such failures.
+pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(), LoadError> {
+    let Some(protocol) = plan.ws_subprotocol else {
+        return Ok(());
+    };
+    let Ok(tcp) = connect_tcp(addr, plan.timeout).await else {
+        return Ok(());
+    };
+    match handshake(plan.sub.url.as_str(), Some(protocol), tcp, plan.timeout).await {
+        Err(Ok(e)) if subprotocol_refused(&e) => Err(LoadError::SubprotocolRefused {
+            url: plan.sub.url.to_string(),
+            protocol: protocol.token(),
+        }),
+        Ok(mut ws) => {
+            let _ = ws.close(None).await;
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// The URL of a reconnect: `?since=SEQ` when there is a resume point.
+fn resume_url(base: &Url, since: Option<u64>) -> String {
+    match since {
+        None => base.to_string(),
+        Some(s) => {
+            let mut u = base.clone();
+            u.query_pairs_mut().append_pair("since", &s.to_string());
+            u.to_string()
+        }
     }
 }
 
 pub(super) async fn run(sub: &mut Sub) {
     let env = sub.env.clone();
-    let url = env.plan.sub.url.as_str();
+    let protocol = env.plan.ws_subprotocol;
+    // pushpoll.v1 only: the last seq received (or the hello's `last_seq`).
+    let mut last_seq: Option<u64> = None;
     let mut backoff = Backoff::new();
     loop {
-        match sub
-            .guard(connect(url, env.addr, env.plan.timeout, &sub.io))
-            .await
-        {
+        let url = resume_url(&env.plan.sub.url, last_seq);
+        let open = async {
+            let mut ws = connect(&url, protocol, env.addr, env.plan.timeout, &sub.io).await?;
+            if protocol.is_some() {
+                let hello = hello(&mut ws, env.plan.timeout).await?;
+                // On a resume the hello's last_seq may be past messages still
+                // to be replayed: only a first connection starts from it.
+                last_seq.get_or_insert(hello);
+            }
+            Ok::<_, Kind>(ws)
+        };
+        match sub.guard(open).await {
             None => return,
             Some(Ok(ws)) => {
                 if !sub.ready() {
                     return;
                 }
                 backoff.reset();
-                let kind = receive(sub, ws).await;
+                let kind = match protocol {
+                    None => receive_plain(sub, ws).await,
+                    Some(_) => receive_v1(sub, ws, &mut last_seq).await,
+                };
                 sub.error(kind);
             }
             Some(Err(kind)) => {
@@ -75,14 +184,50 @@ pub(super) async fn run(sub: &mut Sub) {
                 }
             }
         }
-        if !sub.pause(&mut backoff).await {
+        if !sub.pause(&mut backoff, None).await {
             return;
         }
     }
 }
 
-/// Receives until the connection ends; returns why it ended.
-async fn receive(sub: &mut Sub, mut ws: Ws) -> Kind {
+/// Waits for the `pushpoll.v1` hello frame, the first the server sends.
+async fn hello(ws: &mut Ws, timeout: Duration) -> Result<u64, Kind> {
+    let first = async {
+        loop {
+            match ws.next().await {
+                None => return Err(Kind::Borrowed("eof")),
+                Some(Err(e)) => return Err(ws_kind(&e)),
+                Some(Ok(Message::Binary(b))) => {
+                    return match frame::decode(&b) {
+                        Ok(V1Frame::Hello { last_seq }) => Ok(last_seq),
+                        _ => Err(Kind::Borrowed("protocol")),
+                    }
+                }
+                Some(Ok(Message::Ping(_))) => {
+                    ws.flush().await.map_err(|e| ws_kind(&e))?;
+                }
+                Some(Ok(Message::Close(f))) => return Err(close_kind(ws, f).await),
+                Some(Ok(_)) => return Err(Kind::Borrowed("protocol")),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, first)
+        .await
+        .unwrap_or(Err(Kind::Borrowed("timeout")))
+}
+
+/// `closed_<code>`, after answering the close (queued by tungstenite).
+async fn close_kind(
+    ws: &mut Ws,
+    frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>,
+) -> Kind {
+    let code = frame.map_or(1005, |f| u16::from(f.code));
+    let _ = ws.flush().await;
+    Kind::Owned(format!("closed_{code}"))
+}
+
+/// Plain mode: receives until the connection ends; returns why it ended.
+async fn receive_plain(sub: &mut Sub, mut ws: Ws) -> Kind {
     loop {
         let msg = match ws.next().await {
             None => return Kind::Borrowed("eof"),
@@ -98,13 +243,75 @@ async fn receive(sub: &mut Sub, mut ws: Ws) -> Kind {
                     return ws_kind(&e);
                 }
             }
-            Message::Close(frame) => {
-                let code = frame.map_or(1005, |f| u16::from(f.code));
-                // Answer the close (queued by tungstenite), then reconnect.
-                let _ = ws.flush().await;
-                return Kind::Owned(format!("closed_{code}"));
-            }
+            Message::Close(frame) => return close_kind(&mut ws, frame).await,
             Message::Pong(_) | Message::Frame(_) => {}
         }
+    }
+}
+
+/// `pushpoll.v1` mode: receives until the connection ends, keeping
+/// `last_seq` at the newest message received; returns why it ended.
+async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Kind {
+    loop {
+        let msg = match ws.next().await {
+            None => return Kind::Borrowed("eof"),
+            Some(Err(e)) => return ws_kind(&e),
+            Some(Ok(m)) => m,
+        };
+        match msg {
+            Message::Binary(b) => match frame::decode(&b) {
+                Ok(V1Frame::Message { seq, payload, .. }) => {
+                    sub.deliver(payload);
+                    *last_seq = Some(seq);
+                }
+                Ok(V1Frame::Gap { oldest_seq, .. }) => {
+                    // The server goes on from `oldest_seq` (too old a since:
+                    // the rest of history; ahead of it: live), so that is
+                    // where a reconnect must resume too.
+                    sub.error(Kind::Borrowed("gap"));
+                    *last_seq = Some(oldest_seq.saturating_sub(1));
+                }
+                Ok(V1Frame::Hello { .. }) | Err(_) => sub.error(Kind::Borrowed("protocol")),
+            },
+            // Under pushpoll.v1 every server message is a binary frame.
+            Message::Text(_) => sub.error(Kind::Borrowed("protocol")),
+            Message::Ping(_) => {
+                if let Err(e) = ws.flush().await {
+                    return ws_kind(&e);
+                }
+            }
+            Message::Close(frame) => return close_kind(&mut ws, frame).await,
+            Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_urls_keep_the_query() {
+        let u = Url::parse("ws://h:1/ws").unwrap();
+        assert_eq!(resume_url(&u, None), "ws://h:1/ws");
+        assert_eq!(resume_url(&u, Some(42)), "ws://h:1/ws?since=42");
+        let u = Url::parse("ws://h:1/ws?room=a").unwrap();
+        assert_eq!(resume_url(&u, Some(0)), "ws://h:1/ws?room=a&since=0");
+    }
+
+    #[test]
+    fn the_subprotocol_is_asked_for_only_when_chosen() {
+        let r = request("ws://h:1/ws", Some(WsSubprotocol::PushpollV1)).unwrap();
+        assert_eq!(
+            r.headers()
+                .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+                .unwrap(),
+            "pushpoll.v1"
+        );
+        let r = request("ws://h:1/ws", None).unwrap();
+        assert!(r
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .is_none());
     }
 }
