@@ -29,6 +29,8 @@ pub enum Command {
     Load(Box<LoadCmd>),
     /// Run the same workload over every transport against an in-process server, side by side.
     Compare(CompareOpts),
+    /// A TCP proxy that delays, throttles or cuts traffic: network conditions without netem.
+    Proxy(pushpoll_loadgen::proxy::ProxyOpts),
     /// Render results files (`--json` of compare or load) as Markdown and HTML with SVG charts.
     Report(ReportOpts),
     /// Run the load generator's WebSocket client against an Autobahn|Testsuite fuzzing server.
@@ -168,6 +170,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(opts) => serve(opts).await,
         Command::Load(cmd) => load(*cmd).await,
         Command::Compare(opts) => run_compare(opts).await,
+        Command::Proxy(opts) => {
+            let stop = ctrl_c_token();
+            let stats = pushpoll_loadgen::proxy::run(opts, stop.cancelled_owned()).await?;
+            eprintln!("{}", serde_json::to_string(&stats)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report(opts) => {
             let inputs = pushpoll_report::load_documents(&opts.results)?;
             print_written(&pushpoll_report::write_report(&inputs, &opts.out)?);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
+use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
 
 use crate::embedded::EmbeddedServer;
@@ -39,6 +40,12 @@ pub struct CompareOpts {
     /// Seconds of idle measurement before publishing [default: 3; quick: 0.5].
     #[arg(long)]
     pub idle: Option<f64>,
+    /// Round-trip times to add, milliseconds (half each way, through an
+    /// in-process delaying TCP proxy in front of the server); a list sweeps.
+    /// Publishes go straight to the server, so latency shows the subscriber's
+    /// path alone [default: 0].
+    #[arg(long, value_delimiter = ',')]
+    pub rtt: Vec<f64>,
     /// Transports to run, in order.
     #[arg(long, value_delimiter = ',', default_values_t = Transport::ALL)]
     pub transports: Vec<Transport>,
@@ -77,6 +84,8 @@ pub struct Workload {
     pub payload_bytes: usize,
     /// Idle window, seconds.
     pub idle: f64,
+    /// Added round-trip time, milliseconds (0: no proxy).
+    pub rtt_ms: f64,
 }
 
 impl Workload {
@@ -91,6 +100,7 @@ impl Workload {
         long_poll_wait: 30.0,
         payload_bytes: 64,
         idle: 3.0,
+        rtt_ms: 0.0,
     };
 
     /// The same comparison in about ten seconds.
@@ -102,6 +112,7 @@ impl Workload {
         long_poll_wait: 30.0,
         payload_bytes: 64,
         idle: 0.5,
+        rtt_ms: 0.0,
     };
 
     /// Every workload `opts` asks for: the cartesian product of the listed
@@ -126,36 +137,42 @@ impl Workload {
             opts.subscribers.clone()
         };
         let mut out = Vec::new();
-        for &subs in &subscribers {
-            for &rate in &or_base(&opts.rate, base.rate) {
-                for &interval in &or_base(&opts.poll_interval, base.poll_interval) {
-                    out.push(Workload {
-                        subscribers: subs,
-                        rate,
-                        duration: opts.duration.unwrap_or(base.duration),
-                        poll_interval: interval,
-                        long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
-                        payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
-                        idle: opts.idle.unwrap_or(base.idle),
-                    });
+        for &rtt_ms in &or_base(&opts.rtt, 0.0) {
+            for &subs in &subscribers {
+                for &rate in &or_base(&opts.rate, base.rate) {
+                    for &interval in &or_base(&opts.poll_interval, base.poll_interval) {
+                        out.push(Workload {
+                            rtt_ms,
+                            subscribers: subs,
+                            rate,
+                            duration: opts.duration.unwrap_or(base.duration),
+                            poll_interval: interval,
+                            long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
+                            payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
+                            idle: opts.idle.unwrap_or(base.idle),
+                        });
+                    }
                 }
             }
         }
         out
     }
 
-    /// `pushpoll load` options for one transport against `addr`.
+    /// `pushpoll load` options for one transport: subscribers connect to
+    /// `addr` (the server, or the delaying proxy in front of it), publishers
+    /// to `server` directly.
     pub fn load_opts(
         &self,
         transport: Transport,
         addr: std::net::SocketAddr,
+        server: std::net::SocketAddr,
     ) -> anyhow::Result<LoadOpts> {
         let url = match transport {
             Transport::Ws => format!("ws://{addr}/ws"),
             Transport::Sse => format!("http://{addr}/events"),
             Transport::LongPoll | Transport::ShortPoll => format!("http://{addr}/messages"),
         };
-        let args = [
+        let mut args = vec![
             "load".to_string(),
             format!("--url={url}"),
             format!("--transport={transport}"),
@@ -167,6 +184,10 @@ impl Workload {
             format!("--payload-bytes={}", self.payload_bytes),
             format!("--idle={}", self.idle),
         ];
+        if self.rtt_ms > 0.0 {
+            args.push(format!("--publish-url=http://{server}/messages"));
+            args.push(format!("--label=rtt {}ms", self.rtt_ms));
+        }
         // Built through the parser, as a user's command line would be, so
         // every option the load generator adds keeps its default here.
         <LoadOpts as clap::Parser>::try_parse_from(args).context("building load options")
@@ -194,6 +215,7 @@ pub fn plan(opts: &CompareOpts) -> Vec<Step> {
                     s.transport == transport
                         && s.workload.subscribers == workload.subscribers
                         && s.workload.rate == workload.rate
+                        && s.workload.rtt_ms == workload.rtt_ms
                 });
             if !redundant {
                 steps.push(Step {
@@ -223,6 +245,7 @@ pub async fn run(
         progress: view.live(),
     };
     let mut results = Vec::new();
+    let mut proxies: Vec<(f64, Proxy)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         if stop.is_cancelled() {
             break;
@@ -241,7 +264,12 @@ pub async fn run(
             w.rate,
             w.duration
         ));
-        let load = w.load_opts(transport, server.addr())?;
+        let target = if w.rtt_ms > 0.0 {
+            proxy_for(&mut proxies, w.rtt_ms, server.addr()).await?
+        } else {
+            server.addr()
+        };
+        let load = w.load_opts(transport, target, server.addr())?;
         let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
             .await
             .with_context(|| format!("running the {transport} load"))?;
@@ -256,7 +284,28 @@ pub async fn run(
         results.push(result);
     }
     view.close();
+    for (_, proxy) in proxies {
+        proxy.stop().await;
+    }
     server.stop();
     Ok(results)
 }
 
+/// The delaying proxy for `rtt_ms` in front of `server`, started on first use.
+async fn proxy_for(
+    proxies: &mut Vec<(f64, Proxy)>,
+    rtt_ms: f64,
+    server: std::net::SocketAddr,
+) -> anyhow::Result<std::net::SocketAddr> {
+    if let Some((_, p)) = proxies.iter().find(|(r, _)| *r == rtt_ms) {
+        return Ok(p.addr());
+    }
+    let mut opts = ProxyOpts::to(server);
+    opts.delay = rtt_ms / 2.0;
+    let proxy = Proxy::start(&opts)
+        .await
+        .with_context(|| format!("starting the {rtt_ms} ms RTT proxy"))?;
+    let addr = proxy.addr();
+    proxies.push((rtt_ms, proxy));
+    Ok(addr)
+}

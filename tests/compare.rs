@@ -18,6 +18,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         quick: true,
         server_threads: Some(1),
         json: None,
+        rtt: vec![],
         out: None,
         slo: None,
     }
@@ -180,4 +181,34 @@ async fn a_sweep_runs_every_step_and_tables_group_them() {
         );
     }
     assert!(runs.iter().all(|r| r.lost == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtt_sweep_runs_through_the_proxy_and_labels_its_runs() {
+    let mut opts = small(vec![Transport::Ws, Transport::LongPoll]);
+    opts.subscribers = vec![5];
+    opts.duration = Some(0.5);
+    opts.idle = Some(0.0);
+    opts.rtt = vec![0.0, 20.0];
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap();
+    let labels: Vec<_> = runs
+        .iter()
+        .map(|r| (r.transport.as_str(), r.label.as_deref()))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            ("ws", None),
+            ("long-poll", None),
+            ("ws", Some("rtt 20ms")),
+            ("long-poll", Some("rtt 20ms"))
+        ]
+    );
+    assert!(runs
+        .iter()
+        .all(|r| r.lost == 0 && r.duplicated == 0 && r.delivered > 0));
+    // Runs that differ only in network condition are tabled apart.
+    assert_eq!(pushpoll_report::compare::groups(&runs).len(), 2);
 }

@@ -19,6 +19,7 @@ async fn slo_verdicts_name_the_target_missed() {
         quick: true,
         server_threads: Some(1),
         json: None,
+        rtt: vec![],
         out: None,
         slo: None,
     };

@@ -140,6 +140,11 @@ pub struct LoadOpts {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
+    /// A name for this run in results and reports (e.g. the network
+    /// condition it ran under); runs that differ only in label are shown apart.
+    #[arg(long)]
+    pub label: Option<String>,
+
     /// WebSocket subprotocol the subscribers ask for (`--transport ws` only).
     /// `pushpoll.v1` (pushpoll's server) gives every message its sequence
     /// number, so a subscriber whose connection is cut reconnects with

@@ -90,6 +90,9 @@ pub struct RunResult {
     /// Errors by kind (`connect_refused`, `timeout`, `reset`, `bad_status_503`,
     /// `protocol`, `closed_1008`, `gone_410`, `publish_...`).
     pub errors: BTreeMap<String, u64>,
+    /// `--label` of the run (e.g. `rtt 20ms` from `compare --rtt`), null when none.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// Latency percentiles in microseconds (all 0 when nothing was delivered).

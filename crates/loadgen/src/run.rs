@@ -66,7 +66,7 @@ pub async fn run(
     let (mut stopped, mut expired) = (false, false);
     loop {
         tokio::select! {
-            result = &mut body => return Ok(result),
+            result = &mut body => return Ok(RunResult { label: opts.label.clone(), ..result }),
             _ = &mut stop, if !stopped => {
                 tracing::info!("stop requested: publishing ends, grace period follows");
                 stopped = true;
@@ -494,5 +494,6 @@ fn build(i: Inputs<'_>) -> RunResult {
             bytes_per_subscriber_minute: ratio(idle_bytes as f64, idle_minutes),
         },
         errors: i.errors,
+        label: None,
     }
 }

@@ -115,7 +115,7 @@ pub fn render(results: &[RunResult]) -> String {
 /// interval does not concern them. A single comparison gives one group.
 pub fn groups(results: &[RunResult]) -> Vec<Vec<RunResult>> {
     let same_load = |a: &RunResult, b: &RunResult| {
-        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate
+        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate && a.label == b.label
     };
     let mut out: Vec<Vec<RunResult>> = Vec::new();
     for (i, r) in results.iter().enumerate() {
@@ -158,6 +158,9 @@ pub fn workload_line(r: &RunResult) -> String {
     }
     if let Some(w) = r.long_poll_wait_s {
         s.push_str(&format!(", long poll wait {}s", fmt::sig3(w)));
+    }
+    if let Some(label) = &r.label {
+        s.push_str(&format!(" [{label}]"));
     }
     s
 }
