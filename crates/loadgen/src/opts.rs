@@ -154,6 +154,52 @@ pub struct LoadOpts {
     /// which works with any relay but loses what is sent while it reconnects.
     #[arg(long, value_enum)]
     pub ws_subprotocol: Option<WsSubprotocol>,
+
+    /// An extra request header, `NAME:VALUE` (repeatable), for servers that
+    /// want a cookie or a token: sent on every WebSocket handshake and every
+    /// HTTP request of subscribers and publishers alike. Headers the
+    /// generator sets itself (`Host`, `Connection`, `Upgrade`,
+    /// `Sec-WebSocket-*`, `Content-Length`, ...) are refused; use
+    /// `--origin` and `--subprotocol` for `Origin` and
+    /// `Sec-WebSocket-Protocol`.
+    #[arg(long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+
+    /// A WebSocket subprotocol to ask for (repeatable, in order of
+    /// preference; `--transport ws` in plain mode). Unlike `--ws-subprotocol`
+    /// it changes nothing in how frames are read: every frame is still
+    /// searched for the marker. A server that selects none of them fails the
+    /// handshake (counted as `no_subprotocol`).
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// `Origin` header for WebSocket handshakes and HTTP requests (what a
+    /// browser page at that origin would send), e.g. `http://localhost:8080`.
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+
+    /// WebSocket publishers send binary frames instead of text frames.
+    #[arg(long)]
+    pub binary: bool,
+
+    /// Who receives what. `broadcast`: every subscriber receives every
+    /// published message. `echo` (`--transport ws` only): every subscriber
+    /// connection is also its own publisher, sending its share of `--rate`
+    /// on that connection; the server is expected to send each message back
+    /// to its sender only, so a delivery is a subscriber's own message
+    /// returned and the latency is the round trip.
+    #[arg(long, value_enum, default_value_t = Pattern::Broadcast)]
+    pub pattern: Pattern,
+}
+
+/// Who is expected to receive a published message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Pattern {
+    /// Every subscriber receives every message (a chat room).
+    Broadcast,
+    /// Each subscriber sends on its own connection and receives its own
+    /// messages back (an echo server): round trips.
+    Echo,
 }
 
 /// A WebSocket subprotocol the subscribers know how to speak.

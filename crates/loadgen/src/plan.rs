@@ -5,10 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::error::LoadError;
-use crate::opts::{LoadOpts, Transport, WsSubprotocol};
+use crate::opts::{LoadOpts, Pattern, Transport, WsSubprotocol};
 use crate::schedule;
 
 /// Most subscribers one run may ask for.
@@ -25,6 +26,30 @@ const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 const RAMP_TIMEOUT_BASE: f64 = 60.0;
 /// Grace before the short-poll interval is added.
 const GRACE_BASE: f64 = 2.0;
+/// Most `--header`s one run may add.
+const MAX_HEADERS: usize = 64;
+/// Most bytes all `--header`s, `--origin` and `--subprotocol`s may add up to.
+const MAX_HEADER_BYTES: usize = 16 << 10;
+/// Headers the generator writes itself; `--header` may not set them.
+const RESERVED_HEADERS: [(&str, &str); 14] = [
+    ("host", "it comes from the URL"),
+    ("content-length", "the generator frames bodies itself"),
+    ("transfer-encoding", "the generator frames bodies itself"),
+    ("content-type", "publishers send text/plain"),
+    ("connection", "the generator manages connections"),
+    ("keep-alive", "the generator manages connections"),
+    ("te", "the generator manages connections"),
+    ("upgrade", "the WebSocket handshake sets it"),
+    ("sec-websocket-key", "the WebSocket handshake sets it"),
+    ("sec-websocket-version", "the WebSocket handshake sets it"),
+    (
+        "sec-websocket-extensions",
+        "the generator asks for no extension",
+    ),
+    ("sec-websocket-accept", "it is a response header"),
+    ("sec-websocket-protocol", "use --subprotocol"),
+    ("origin", "use --origin"),
+];
 
 /// A host the generator connects to, resolved once.
 #[derive(Debug, Clone)]
@@ -131,6 +156,73 @@ pub(crate) struct Plan {
     pub timeout: Duration,
     /// Subprotocol WebSocket subscribers ask for (`None`: plain clients).
     pub ws_subprotocol: Option<WsSubprotocol>,
+    /// Extra headers of every handshake and HTTP request (`--header`,
+    /// `--origin`), subscribers and publishers alike.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Generic subprotocols WebSocket subscribers ask for (`--subprotocol`).
+    pub subprotocols: Vec<String>,
+    /// WebSocket publishers send binary frames.
+    pub binary: bool,
+    /// Broadcast, or echo (every subscriber publishes its own messages).
+    pub pattern: Pattern,
+}
+
+/// Parses one `--header NAME:VALUE`.
+fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue), LoadError> {
+    let bad = |reason: String| LoadError::InvalidOption {
+        option: "header",
+        reason,
+    };
+    let Some((name, value)) = raw.split_once(':') else {
+        return Err(bad(format!(
+            "expected NAME:VALUE (for example --header 'Cookie: session=abc'), got {raw:?}"
+        )));
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(bad(format!(
+            "the header name before ':' is empty in {raw:?}"
+        )));
+    }
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        bad(format!(
+            "{name:?} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+        ))
+    })?;
+    if let Some((_, why)) = RESERVED_HEADERS.iter().find(|(n, _)| *n == name.as_str()) {
+        return Err(bad(format!("{name} cannot be set with --header: {why}")));
+    }
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        bad(format!(
+            "the value of {name} has characters a header cannot carry (control characters such as a newline)"
+        ))
+    })?;
+    Ok((name, value))
+}
+
+/// Whether `s` is an HTTP token (RFC 9110), as a subprotocol name must be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The `Origin` header value of `--origin`: `scheme://host[:port]`, or `null`.
+fn parse_origin(raw: &str) -> Result<HeaderValue, LoadError> {
+    let bad = |reason: &str| LoadError::InvalidOption {
+        option: "origin",
+        reason: format!("{reason}, got {raw:?}"),
+    };
+    if raw == "null" {
+        return Ok(HeaderValue::from_static("null"));
+    }
+    let url =
+        Url::parse(raw).map_err(|_| bad("expected an origin such as http://localhost:8080"))?;
+    if url.host_str().is_none() {
+        return Err(bad("an origin needs a host (scheme://host[:port])"));
+    }
+    let origin = url.origin().ascii_serialization();
+    HeaderValue::from_str(&origin).map_err(|_| bad("not usable as a header value"))
 }
 
 fn seconds(option: &'static str, v: f64, allow_zero: bool) -> Result<Duration, LoadError> {
@@ -277,6 +369,82 @@ impl Plan {
             });
         }
 
+        let mut headers = Vec::with_capacity(o.headers.len() + 1);
+        if o.headers.len() > MAX_HEADERS {
+            return Err(LoadError::InvalidOption {
+                option: "header",
+                reason: format!("at most {MAX_HEADERS} headers, got {}", o.headers.len()),
+            });
+        }
+        for raw in &o.headers {
+            headers.push(parse_header(raw)?);
+        }
+        if let Some(raw) = &o.origin {
+            headers.push((http::header::ORIGIN, parse_origin(raw)?));
+        }
+        let extra_bytes: usize = headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .chain(o.subprotocols.iter().map(|p| p.len() + 2))
+            .sum();
+        if extra_bytes > MAX_HEADER_BYTES {
+            return Err(LoadError::InvalidOption {
+                option: "header",
+                reason: format!(
+                    "--header, --origin and --subprotocol add {extra_bytes} bytes to every request; at most {MAX_HEADER_BYTES}"
+                ),
+            });
+        }
+        for p in &o.subprotocols {
+            if !is_token(p) {
+                return Err(LoadError::InvalidOption {
+                    option: "subprotocol",
+                    reason: format!(
+                        "{p:?} is not a valid subprotocol name (one token: letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"
+                    ),
+                });
+            }
+        }
+        if !o.subprotocols.is_empty() {
+            if o.transport != Transport::Ws {
+                return Err(LoadError::InvalidOption {
+                    option: "subprotocol",
+                    reason: format!(
+                        "only WebSocket subscribers ask for a subprotocol; drop it or use --transport ws (got {})",
+                        o.transport
+                    ),
+                });
+            }
+            if o.ws_subprotocol.is_some() {
+                return Err(LoadError::InvalidOption {
+                    option: "subprotocol",
+                    reason: "--ws-subprotocol already chooses the subprotocol (and how frames are read); use one or the other".into(),
+                });
+            }
+        }
+        if o.pattern == Pattern::Echo {
+            let reason = if o.transport != Transport::Ws {
+                Some(format!(
+                    "echo needs WebSocket subscribers, which send on their own connection (got --transport {})",
+                    o.transport
+                ))
+            } else if o.publish_url.is_some() {
+                Some("with echo every subscriber publishes on its own connection; drop --publish-url".into())
+            } else if o.publishers != 1 {
+                Some("with echo every subscriber is its own publisher; drop --publishers".into())
+            } else if o.ws_subprotocol.is_some() {
+                Some("pushpoll.v1 is a broadcast protocol; drop --ws-subprotocol".into())
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(LoadError::InvalidOption {
+                    option: "pattern",
+                    reason,
+                });
+            }
+        }
+
         let sub_url = parse_url("url", &o.url)?;
         let want = match o.transport {
             Transport::Ws => "ws",
@@ -313,6 +481,17 @@ impl Plan {
             },
         };
 
+        if o.binary && !matches!(publish, PublishTarget::Ws(_)) {
+            return Err(LoadError::InvalidOption {
+                option: "binary",
+                reason: "publishers send binary frames only over WebSocket; here they POST (give a ws:// --publish-url, or drop --binary)".into(),
+            });
+        }
+        let publishers = match o.pattern {
+            Pattern::Broadcast => o.publishers,
+            Pattern::Echo => o.subscribers,
+        };
+
         let metrics = match &o.server_metrics_url {
             Some(raw) => {
                 let u = parse_url("server-metrics-url", raw)?;
@@ -330,7 +509,7 @@ impl Plan {
             publish,
             metrics,
             subscribers: o.subscribers,
-            publishers: o.publishers,
+            publishers,
             rate: o.rate,
             duration,
             total_messages,
@@ -344,7 +523,24 @@ impl Plan {
             grace,
             timeout,
             ws_subprotocol: o.ws_subprotocol,
+            headers,
+            subprotocols: o.subprotocols.clone(),
+            binary: o.binary,
+            pattern: o.pattern,
         })
+    }
+
+    /// Adds the extra headers (`--header`, `--origin`) to a request.
+    pub fn add_headers(&self, mut req: http::request::Builder) -> http::request::Builder {
+        for (n, v) in &self.headers {
+            req = req.header(n, v);
+        }
+        req
+    }
+
+    /// Whether every subscriber publishes its own messages (`--pattern echo`).
+    pub fn echo(&self) -> bool {
+        self.pattern == Pattern::Echo
     }
 
     /// Request timeout of one subscriber HTTP request.

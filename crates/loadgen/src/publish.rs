@@ -69,15 +69,15 @@ pub(crate) struct PubReport {
 }
 
 impl PubReport {
-    fn ok(&mut self, env: &PubEnv, seq: u64, len: usize) {
+    pub(crate) fn ok(&mut self, live: &Live, seq: u64, len: usize) {
         self.acked.insert(seq);
         self.payload_bytes += len as u64;
-        env.live.published.fetch_add(1, Relaxed);
+        live.published.fetch_add(1, Relaxed);
     }
 
-    fn failed(&mut self, env: &PubEnv, kind: &str) {
+    pub(crate) fn failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publish failed");
-        env.live.errors.fetch_add(1, Relaxed);
+        live.errors.fetch_add(1, Relaxed);
         self.errors.add(Kind::Owned(format!("publish_{kind}")));
     }
 }
@@ -96,15 +96,14 @@ impl Drop for WsPub {
     }
 }
 
-/// Opens a publisher WebSocket.
-pub(crate) async fn connect_ws(
-    url: &str,
-    addr: SocketAddr,
-    timeout: Duration,
-) -> Result<WsPub, Kind> {
+/// Opens a publisher WebSocket (with the extra headers and generic
+/// subprotocols of the plan, never `pushpoll.v1`).
+pub(crate) async fn connect_ws(url: &str, addr: SocketAddr, plan: &Plan) -> Result<WsPub, Kind> {
+    let timeout = plan.timeout;
+    let req = crate::subscribe::ws_request(url, None, plan).map_err(|e| ws_kind(&e))?;
     let tcp = crate::count::connect_tcp(addr, timeout).await?;
     let handshake =
-        tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::subscribe::ws_config()));
+        tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::subscribe::ws_config()));
     let ws = match tokio::time::timeout(timeout, handshake).await {
         Err(_) => return Err(Kind::Borrowed("timeout")),
         Ok(Err(e)) => return Err(ws_kind(&e)),
@@ -153,16 +152,16 @@ pub(crate) async fn run_ws(
         report.attempted += 1;
         if conn.is_none() {
             if Instant::now() < retry_at {
-                report.failed(&env, "not_connected");
+                report.failed(&env.live, "not_connected");
                 continue;
             }
-            match connect_ws(target.url.as_str(), env.addr, timeout).await {
+            match connect_ws(target.url.as_str(), env.addr, &env.plan).await {
                 Ok(c) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
                 }
                 Err(kind) => {
-                    report.failed(&env, &kind);
+                    report.failed(&env.live, &kind);
                     retry_at = Instant::now() + retry_step;
                     retry_step = (retry_step * 2).min(Duration::from_secs(5));
                     continue;
@@ -172,14 +171,19 @@ pub(crate) async fn run_ws(
         let Some(c) = conn.as_mut() else { continue };
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
-        match tokio::time::timeout(timeout, c.sink.send(Message::text(payload))).await {
-            Ok(Ok(())) => report.ok(&env, i, len),
+        let frame = if env.plan.binary {
+            Message::binary(payload.into_bytes())
+        } else {
+            Message::text(payload)
+        };
+        match tokio::time::timeout(timeout, c.sink.send(frame)).await {
+            Ok(Ok(())) => report.ok(&env.live, i, len),
             Ok(Err(e)) => {
-                report.failed(&env, &ws_kind(&e));
+                report.failed(&env.live, &ws_kind(&e));
                 conn = None;
             }
             Err(_) => {
-                report.failed(&env, "timeout");
+                report.failed(&env.live, "timeout");
                 conn = None;
             }
         }
@@ -202,14 +206,16 @@ fn post_client(timeout: Duration) -> PostClient {
 async fn post(
     client: &PostClient,
     uri: &http::Uri,
-    authority: &str,
+    plan: &Plan,
     payload: String,
     timeout: Duration,
 ) -> Result<(), Kind> {
     let req = Request::post(uri.clone())
-        .header(header::HOST, authority)
+        .header(header::HOST, plan.publish.target().authority.as_str())
         .header(header::USER_AGENT, USER_AGENT)
-        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::CONTENT_TYPE, "text/plain");
+    let req = plan
+        .add_headers(req)
         .body(Full::new(Bytes::from(payload)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     let fut = async {
@@ -236,19 +242,18 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
     let target = env.plan.publish.target();
     let mut report = PubReport::default();
     let Ok(uri) = target.url.as_str().parse::<http::Uri>() else {
-        report.failed(&env, "bad_url");
+        report.failed(&env.live, "bad_url");
         return report;
     };
-    let authority: Arc<str> = target.authority.as_str().into();
     let client = post_client(env.plan.timeout);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut in_flight: JoinSet<(u64, usize, Result<(), Kind>)> = JoinSet::new();
     let handle =
         |report: &mut PubReport,
          r: Result<(u64, usize, Result<(), Kind>), tokio::task::JoinError>| match r {
-            Ok((seq, len, Ok(()))) => report.ok(&env, seq, len),
-            Ok((_, _, Err(kind))) => report.failed(&env, &kind),
-            Err(_) => report.failed(&env, "internal"),
+            Ok((seq, len, Ok(()))) => report.ok(&env.live, seq, len),
+            Ok((_, _, Err(kind))) => report.failed(&env.live, &kind),
+            Err(_) => report.failed(&env.live, "internal"),
         };
     for i in 0..schedule::messages_for(p, env.plan.publishers, env.plan.total_messages) {
         let Some(marker) = due(&env, t0, p, i).await else {
@@ -263,12 +268,12 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         while let Some(r) = in_flight.try_join_next() {
             handle(&mut report, r);
         }
-        let (client, uri, authority) = (client.clone(), uri.clone(), authority.clone());
+        let (client, uri, env2) = (client.clone(), uri.clone(), env.clone());
         let payload = marker.payload(env.plan.payload_bytes);
         let timeout = env.plan.timeout;
         in_flight.spawn(async move {
             let len = payload.len();
-            let r = post(&client, &uri, &authority, payload, timeout).await;
+            let r = post(&client, &uri, &env2.plan, payload, timeout).await;
             drop(permit);
             (i, len, r)
         });

@@ -170,6 +170,41 @@ async fn ramp(
     (ios, handles)
 }
 
+/// Phase 3 of an echo run: the subscribers publish on their own
+/// connections; wait until the schedule is over and every ready subscriber
+/// has sent (or failed) its share, or at most `--timeout` more.
+async fn echo_publishing(
+    env: &Arc<Env>,
+    ios: &[Arc<SubIo>],
+    t0: Instant,
+    stop: &CancellationToken,
+    hard: &CancellationToken,
+    reporter: &mut Reporter,
+) {
+    let plan = &env.plan;
+    let owed: u64 = ios
+        .iter()
+        .enumerate()
+        .filter(|(_, io)| io.state() == SubState::Ready)
+        .map(|(i, _)| schedule::messages_for(i, plan.publishers, plan.total_messages))
+        .sum();
+    env.publish_t0.send_replace(Some(t0));
+    let last = t0 + schedule::offset(plan.total_messages.saturating_sub(1), plan.rate);
+    let limit = last + plan.timeout;
+    loop {
+        if env.live.echo_attempted.load(Relaxed) >= owed {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = hard.cancelled() => break,
+            _ = sleep_until(limit) => break,
+            _ = tokio::time::sleep(GRACE_POLL) => reporter.report(Phase::Publishing, false),
+        }
+    }
+}
+
 /// Reads the server's CPU time, from the hook or the metrics endpoint.
 async fn server_cpu(hooks: &Hooks, plan: &Plan, errors: &mut ErrorCounts) -> Option<f64> {
     if let Some(f) = &hooks.server_cpu {
@@ -206,6 +241,8 @@ async fn orchestrate(
         accepting: AtomicBool::new(true),
         ramp_over: CancellationToken::new(),
         cancel: CancellationToken::new(),
+        publish_t0: tokio::sync::watch::channel(None).0,
+        publish_stop: stop.clone(),
     });
     let mut reporter = Reporter {
         hook: hooks.progress.clone(),
@@ -236,9 +273,9 @@ async fn orchestrate(
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     if let PublishTarget::Ws(t) = &plan.publish {
-        if !stop.is_cancelled() {
-            let connects = (0..plan.publishers)
-                .map(|_| publish::connect_ws(t.url.as_str(), pub_addr, plan.timeout));
+        if !stop.is_cancelled() && !plan.echo() {
+            let connects =
+                (0..plan.publishers).map(|_| publish::connect_ws(t.url.as_str(), pub_addr, &plan));
             tokio::select! {
                 _ = stop.cancelled() => {}
                 conns = futures_util::future::join_all(connects) => {
@@ -272,25 +309,29 @@ async fn orchestrate(
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
         active = Some((t0, cpu0));
-        let mut tasks: Vec<JoinHandle<PubReport>> = Vec::with_capacity(plan.publishers);
-        for (p, conn) in ws_pubs.drain(..).enumerate() {
-            let env = pub_env.clone();
-            tasks.push(match plan.publish {
-                PublishTarget::Ws(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
-                PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
-            });
-        }
-        let mut ticker = tokio::time::interval(PROGRESS_EVERY);
-        for mut task in tasks {
-            let report = loop {
-                tokio::select! {
-                    r = &mut task => break r,
-                    _ = ticker.tick() => reporter.report(Phase::Publishing, false),
+        if plan.echo() {
+            echo_publishing(&env, &ios, t0, &stop, &hard, &mut reporter).await;
+        } else {
+            let mut tasks: Vec<JoinHandle<PubReport>> = Vec::with_capacity(plan.publishers);
+            for (p, conn) in ws_pubs.drain(..).enumerate() {
+                let env = pub_env.clone();
+                tasks.push(match plan.publish {
+                    PublishTarget::Ws(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
+                    PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
+                });
+            }
+            let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+            for mut task in tasks {
+                let report = loop {
+                    tokio::select! {
+                        r = &mut task => break r,
+                        _ = ticker.tick() => reporter.report(Phase::Publishing, false),
+                    }
+                };
+                match report {
+                    Ok(r) => pub_reports.push(r),
+                    Err(_) => run_errors.add(Kind::Borrowed("publish_internal")),
                 }
-            };
-            match report {
-                Ok(r) => pub_reports.push(r),
-                Err(_) => run_errors.add(Kind::Borrowed("publish_internal")),
             }
         }
     }
@@ -306,9 +347,16 @@ async fn orchestrate(
         // Arrivals are counted live without knowing which publishes will be
         // acknowledged; when some failed, their arrivals would be mistaken
         // for expected ones, so only a run without failures may end early.
-        let attempted: u64 = pub_reports.iter().map(|r| r.attempted).sum();
-        let want = if attempted == published || connected == 0 {
-            connected * published
+        let (attempted, published, receivers) = if plan.echo() {
+            // Each message has one receiver, its sender.
+            let a = live.echo_attempted.load(Relaxed);
+            (a, live.published.load(Relaxed), 1)
+        } else {
+            let a: u64 = pub_reports.iter().map(|r| r.attempted).sum();
+            (a, published, connected)
+        };
+        let want = if attempted == published || receivers == 0 {
+            receivers * published
         } else {
             u64::MAX
         };
@@ -333,10 +381,22 @@ async fn orchestrate(
     let join_deadline = Instant::now() + JOIN_TIMEOUT;
     let mut summary = TallySummary::default();
     let mut errors = BTreeMap::new();
+    let mut published = published;
     for mut h in handles {
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
-                summary.add(rep.tally.finish(&published_sets, &env.shards));
+                match rep.echo {
+                    // An echo subscriber expects its own messages only.
+                    Some(own) => {
+                        summary.add(
+                            rep.tally
+                                .finish(std::slice::from_ref(&own.acked), &env.shards),
+                        );
+                        published += own.acked.len();
+                        pub_reports.push(own);
+                    }
+                    None => summary.add(rep.tally.finish(&published_sets, &env.shards)),
+                }
                 rep.errors.merge_into(&mut errors);
             }
             Ok(Err(_)) => run_errors.add(Kind::Borrowed("internal")),
@@ -433,7 +493,11 @@ pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
 
 fn build(i: Inputs<'_>) -> RunResult {
     let plan = i.plan;
-    let expected = i.connected * i.published;
+    let expected = if plan.echo() {
+        i.published
+    } else {
+        i.connected * i.published
+    };
     let delivered = i.summary.delivered;
     let d = delivered as f64;
     let bytes = (i.active_io.up + i.active_io.down) as f64;

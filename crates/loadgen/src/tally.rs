@@ -152,6 +152,8 @@ struct Seen {
 #[derive(Debug)]
 pub(crate) struct Tally {
     run_id: u32,
+    /// The publisher `publishers[0]` stands for (echo: the subscriber's own).
+    base: u32,
     publishers: Vec<Seen>,
     /// Arrivals of a pair already seen.
     pub duplicated: u64,
@@ -185,12 +187,23 @@ impl Tally {
     pub fn new(run_id: u32, publishers: usize, shard: usize) -> Self {
         Tally {
             run_id,
+            base: 0,
             publishers: vec![Seen::default(); publishers],
             duplicated: 0,
             reordered: 0,
             foreign: 0,
             shard,
             batch: Vec::new(),
+        }
+    }
+
+    /// The tally of an echo subscriber, which expects only the messages of
+    /// `publisher` (its own); [`finish`](Self::finish) then takes that
+    /// publisher's acknowledged set alone.
+    pub fn own(run_id: u32, publisher: u32, shard: usize) -> Self {
+        Tally {
+            base: publisher,
+            ..Tally::new(run_id, 1, shard)
         }
     }
 
@@ -201,7 +214,8 @@ impl Tally {
         if m.run_id != self.run_id {
             return false;
         }
-        let Some(seen) = self.publishers.get_mut(m.publisher as usize) else {
+        let slot = m.publisher.wrapping_sub(self.base) as usize;
+        let Some(seen) = self.publishers.get_mut(slot) else {
             self.foreign += 1;
             return false;
         };
@@ -328,6 +342,18 @@ mod tests {
         let h = shards.merged();
         assert_eq!(h.len(), 9, "every first arrival of this run's publishers");
         assert_eq!(h.max(), 500);
+    }
+
+    #[test]
+    fn an_own_tally_counts_only_its_publisher() {
+        let shards = LatencyShards::new(1);
+        let mut t = Tally::own(7, 3, 0);
+        assert!(t.record(&m(3, 0), 1_500, &shards));
+        assert!(!t.record(&m(2, 0), 1_500, &shards));
+        assert!(!t.record(&m(4, 1), 1_500, &shards));
+        assert!(t.record(&m(3, 2), 1_500, &shards));
+        let s = t.finish(&[set(&[0, 1, 2])], &shards);
+        assert_eq!((s.delivered, s.unexpected), (2, 2));
     }
 
     #[test]

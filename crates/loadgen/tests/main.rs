@@ -5,6 +5,7 @@ mod support;
 
 mod errors;
 mod faults;
+mod opaque;
 mod options;
 mod poll;
 mod proxy;

@@ -9,12 +9,14 @@
 //! when the task ends; only the socket counters ([`SubIo`]) and a few live
 //! totals are shared.
 
+mod echo;
 mod poll;
 mod sse;
 mod ws;
 
 pub(crate) use ws::check_subprotocol;
 pub(crate) use ws::config as ws_config;
+pub(crate) use ws::request as ws_request;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -22,7 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushpoll_wire::marker::Marker;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::count::{SubIo, SubState};
@@ -52,6 +55,8 @@ pub(crate) struct Live {
     pub published: AtomicU64,
     /// Errors of every kind.
     pub errors: AtomicU64,
+    /// Messages echo subscribers sent or gave up on (`--pattern echo`).
+    pub echo_attempted: AtomicU64,
 }
 
 /// What all subscribers of a run share (read-only but for the atomics).
@@ -68,6 +73,11 @@ pub(crate) struct Env {
     pub ramp_over: CancellationToken,
     /// Cancelled when the run ends: every subscriber returns its report.
     pub cancel: CancellationToken,
+    /// When the first message is due; set when publishing starts (echo
+    /// subscribers publish on their own connections).
+    pub publish_t0: watch::Sender<Option<Instant>>,
+    /// Cancelled to stop publishing early (Ctrl-C, the hard deadline).
+    pub publish_stop: CancellationToken,
 }
 
 /// One subscriber's task state.
@@ -76,6 +86,8 @@ pub(crate) struct Sub {
     pub io: Arc<SubIo>,
     pub tally: Tally,
     pub errors: ErrorCounts,
+    /// The subscriber's own publisher (`--pattern echo`).
+    pub(crate) echo: Option<echo::EchoPub>,
     ready: bool,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
@@ -86,6 +98,8 @@ pub(crate) struct Sub {
 pub(crate) struct SubReport {
     pub tally: Tally,
     pub errors: ErrorCounts,
+    /// What it published (`--pattern echo`).
+    pub echo: Option<crate::publish::PubReport>,
 }
 
 impl Sub {
@@ -96,12 +110,20 @@ impl Sub {
         permit: OwnedSemaphorePermit,
         settled: mpsc::UnboundedSender<()>,
     ) -> Sub {
-        let tally = Tally::new(env.run_id, env.plan.publishers, idx);
+        let (tally, echo) = if env.plan.echo() {
+            (
+                Tally::own(env.run_id, idx as u32, idx),
+                Some(echo::EchoPub::new(idx, &env)),
+            )
+        } else {
+            (Tally::new(env.run_id, env.plan.publishers, idx), None)
+        };
         Sub {
             env,
             io,
             tally,
             errors: ErrorCounts::default(),
+            echo,
             ready: false,
             ramp_failures: 0,
             permit: Some(permit),
@@ -207,9 +229,15 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
         } => {}
     }
     sub.settle();
+    // Only a subscriber that was ready publishes (or owes messages).
+    let echo = match sub.echo.take() {
+        Some(e) if sub.ready => Some(e.finish(&sub.env)),
+        _ => None,
+    };
     SubReport {
         tally: sub.tally,
         errors: sub.errors,
+        echo,
     }
 }
 

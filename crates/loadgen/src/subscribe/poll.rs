@@ -87,7 +87,8 @@ pub(super) async fn run(sub: &mut Sub) {
                 None => plan.sub.path_and_query.clone(),
                 Some(s) => plan.sub.path_with(&format!("since={s}{wait}")),
             };
-            let Ok(req) = get(&plan.sub.authority, &path)
+            let Ok(req) = plan
+                .add_headers(get(&plan.sub.authority, &path))
                 .header(http::header::ACCEPT, "application/json")
                 .body(Default::default())
             else {

@@ -26,7 +26,8 @@ pub(super) async fn run(sub: &mut Sub) {
         let mut wait = None;
         let open = async {
             let mut conn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
-            let mut req = get(&plan.sub.authority, &plan.sub.path_and_query)
+            let mut req = plan
+                .add_headers(get(&plan.sub.authority, &plan.sub.path_and_query))
                 .header(header::ACCEPT, "text/event-stream")
                 .header(header::CACHE_CONTROL, "no-cache");
             if let Some(id) = &last_id {

@@ -53,14 +53,26 @@ pub(crate) fn config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_MESSAGE))
 }
 
-/// The opening handshake's request: `url`, asking for `protocol` if any.
-fn request(url: &str, protocol: Option<WsSubprotocol>) -> Result<Request, WsError> {
+/// The opening handshake's request: `url` with the extra headers, asking
+/// for `protocol` if any, else for the generic `--subprotocol`s.
+pub(crate) fn request(
+    url: &str,
+    protocol: Option<WsSubprotocol>,
+    plan: &Plan,
+) -> Result<Request, WsError> {
     let mut req = url.into_client_request()?;
-    if let Some(p) = protocol {
-        req.headers_mut().insert(
-            http::header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(p.token()),
-        );
+    let h = req.headers_mut();
+    for (n, v) in &plan.headers {
+        h.append(n, v.clone());
+    }
+    let asked = match protocol {
+        Some(p) => Some(HeaderValue::from_static(p.token())),
+        None if plan.subprotocols.is_empty() => None,
+        // Tokens were checked when the plan was made.
+        None => HeaderValue::from_str(&plan.subprotocols.join(", ")).ok(),
+    };
+    if let Some(v) = asked {
+        h.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
     }
     Ok(req)
 }
@@ -80,10 +92,11 @@ fn subprotocol_refused(e: &WsError) -> bool {
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     protocol: Option<WsSubprotocol>,
+    plan: &Plan,
     stream: S,
     timeout: Duration,
 ) -> Result<WebSocketStream<S>, Result<WsError, Kind>> {
-    let req = request(url, protocol).map_err(Ok)?;
+    let req = request(url, protocol, plan).map_err(Ok)?;
     let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config()));
     match tokio::time::timeout(timeout, handshake).await {
         Err(_) => Err(Err(Kind::Borrowed("timeout"))),
@@ -93,16 +106,11 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Opens a counted connection and performs the opening handshake (one request).
-async fn connect(
-    url: &str,
-    protocol: Option<WsSubprotocol>,
-    addr: SocketAddr,
-    timeout: Duration,
-    io: &Arc<SubIo>,
-) -> Result<Ws, Kind> {
+async fn connect(url: &str, plan: &Plan, addr: SocketAddr, io: &Arc<SubIo>) -> Result<Ws, Kind> {
+    let timeout = plan.timeout;
     let tcp = connect_counted(addr, timeout, io).await?;
     io.request();
-    handshake(url, protocol, tcp, timeout)
+    handshake(url, plan.ws_subprotocol, plan, tcp, timeout)
         .await
         .map_err(|e| match e {
             Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
@@ -122,7 +130,15 @@ pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(
     let Ok(tcp) = connect_tcp(addr, plan.timeout).await else {
         return Ok(());
     };
-    match handshake(plan.sub.url.as_str(), Some(protocol), tcp, plan.timeout).await {
+    match handshake(
+        plan.sub.url.as_str(),
+        Some(protocol),
+        plan,
+        tcp,
+        plan.timeout,
+    )
+    .await
+    {
         Err(Ok(e)) if subprotocol_refused(&e) => Err(LoadError::SubprotocolRefused {
             url: plan.sub.url.to_string(),
             protocol: protocol.token(),
@@ -156,7 +172,7 @@ pub(super) async fn run(sub: &mut Sub) {
     loop {
         let url = resume_url(&env.plan.sub.url, last_seq);
         let open = async {
-            let mut ws = connect(&url, protocol, env.addr, env.plan.timeout, &sub.io).await?;
+            let mut ws = connect(&url, &env.plan, env.addr, &sub.io).await?;
             if protocol.is_some() {
                 let hello = hello(&mut ws, env.plan.timeout).await?;
                 // On a resume the hello's last_seq may be past messages still
@@ -227,9 +243,32 @@ async fn close_kind(
 }
 
 /// Plain mode: receives until the connection ends; returns why it ended.
+/// An echo subscriber also sends its own messages as they fall due.
 async fn receive_plain(sub: &mut Sub, mut ws: Ws) -> Kind {
+    let env = sub.env.clone();
+    let mut started = env.publish_t0.subscribe();
     loop {
-        let msg = match ws.next().await {
+        let due = sub.echo.as_ref().and_then(|e| e.next_due(&env));
+        let waiting_for_start = sub.echo.is_some() && started.borrow().is_none();
+        let msg = tokio::select! {
+            biased;
+            m = ws.next() => m,
+            r = started.changed(), if waiting_for_start => {
+                if r.is_err() {
+                    // The run is ending; keep receiving until it cancels us.
+                    std::future::pending::<()>().await;
+                }
+                continue;
+            }
+            _ = env.publish_stop.cancelled(), if due.is_some() => continue,
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                if let Err(kind) = echo_send(sub, &mut ws, due.unwrap_or_else(tokio::time::Instant::now)).await {
+                    return kind;
+                }
+                continue;
+            }
+        };
+        let msg = match msg {
             None => return Kind::Borrowed("eof"),
             Some(Err(e)) => return ws_kind(&e),
             Some(Ok(m)) => m,
@@ -247,6 +286,34 @@ async fn receive_plain(sub: &mut Sub, mut ws: Ws) -> Kind {
             Message::Pong(_) | Message::Frame(_) => {}
         }
     }
+}
+
+/// Sends an echo subscriber's next message, due at `due`; an error ends the
+/// connection (the message counts as a failed publish).
+async fn echo_send(sub: &mut Sub, ws: &mut Ws, due: tokio::time::Instant) -> Result<(), Kind> {
+    let env = sub.env.clone();
+    let Some(echo) = sub.echo.as_mut() else {
+        return Ok(());
+    };
+    let (seq, payload) = echo.take(&env, due);
+    let len = payload.len();
+    let frame = if env.plan.binary {
+        Message::binary(payload.into_bytes())
+    } else {
+        Message::text(payload)
+    };
+    let result = match tokio::time::timeout(env.plan.timeout, ws.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ws_kind(&e)),
+        Err(_) => Err(Kind::Borrowed("timeout")),
+    };
+    echo.sent(
+        &env,
+        seq,
+        len,
+        result.as_ref().map(|_| ()).map_err(|k| &**k),
+    );
+    result
 }
 
 /// `pushpoll.v1` mode: receives until the connection ends, keeping
@@ -299,19 +366,52 @@ mod tests {
         assert_eq!(resume_url(&u, Some(0)), "ws://h:1/ws?room=a&since=0");
     }
 
+    fn plan(args: &[&str]) -> Plan {
+        use clap::Parser as _;
+        let mut v = vec!["load", "--url", "ws://h:1/ws"];
+        v.extend_from_slice(args);
+        Plan::new(&crate::LoadOpts::try_parse_from(v).unwrap()).unwrap()
+    }
+
     #[test]
     fn the_subprotocol_is_asked_for_only_when_chosen() {
-        let r = request("ws://h:1/ws", Some(WsSubprotocol::PushpollV1)).unwrap();
+        let p = plan(&[]);
+        let r = request("ws://h:1/ws", Some(WsSubprotocol::PushpollV1), &p).unwrap();
         assert_eq!(
             r.headers()
                 .get(http::header::SEC_WEBSOCKET_PROTOCOL)
                 .unwrap(),
             "pushpoll.v1"
         );
-        let r = request("ws://h:1/ws", None).unwrap();
+        let r = request("ws://h:1/ws", None, &p).unwrap();
         assert!(r
             .headers()
             .get(http::header::SEC_WEBSOCKET_PROTOCOL)
             .is_none());
+    }
+
+    #[test]
+    fn extra_headers_origin_and_subprotocols_go_on_the_handshake() {
+        let p = plan(&[
+            "--header",
+            "Cookie: a=1",
+            "--header",
+            "cookie:b=2",
+            "--origin",
+            "http://example.test:8080/page",
+            "--subprotocol",
+            "chat",
+            "--subprotocol",
+            "superchat",
+        ]);
+        let r = request("ws://h:1/ws", None, &p).unwrap();
+        let h = r.headers();
+        let cookies: Vec<_> = h.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(h.get("origin").unwrap(), "http://example.test:8080");
+        assert_eq!(
+            h.get(http::header::SEC_WEBSOCKET_PROTOCOL).unwrap(),
+            "chat, superchat"
+        );
     }
 }

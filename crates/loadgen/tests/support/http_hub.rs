@@ -27,6 +27,8 @@ pub struct HubOpts {
     pub fail_every_nth_post: Option<u64>,
     /// An SSE stream opened without `Last-Event-ID` ends after this many events.
     pub sse_cut_after: Option<usize>,
+    /// Every request without this header and value is answered `401`.
+    pub require_header: Option<(&'static str, &'static str)>,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,10 @@ pub struct State {
     pub posts: AtomicU64,
     /// `GET /metrics` requests received.
     pub scrapes: AtomicU64,
+    /// Requests refused for want of the required header.
+    pub refused: AtomicU64,
+    /// `Origin` headers seen (one per request that had one).
+    pub origins: Mutex<Vec<String>>,
 }
 
 pub struct Hub {
@@ -84,6 +90,8 @@ impl Hub {
             sse_resumes: AtomicU64::new(0),
             posts: AtomicU64::new(0),
             scrapes: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            origins: Mutex::default(),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -123,6 +131,27 @@ impl State {
 }
 
 async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(o) = req.headers().get("origin") {
+        st.origins
+            .lock()
+            .unwrap()
+            .push(o.to_str().unwrap_or_default().to_owned());
+    }
+    if let Some((name, value)) = st.opts.require_header {
+        let ok = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v == value));
+        if !ok {
+            st.refused.fetch_add(1, Relaxed);
+            return full(
+                StatusCode::UNAUTHORIZED,
+                "application/json",
+                r#"{"error":"missing credentials"}"#,
+            );
+        }
+    }
     match (req.method().as_str(), req.uri().path()) {
         ("POST", "/messages") => {
             let n = st.posts.fetch_add(1, Relaxed) + 1;

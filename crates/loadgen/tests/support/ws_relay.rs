@@ -35,6 +35,14 @@ pub struct Rules {
     pub close_after: HashSet<Key>,
     /// Ping every connection right after the handshake.
     pub ping_on_connect: bool,
+    /// Refuse handshakes (`401`) without this header and value.
+    pub require_header: Option<(&'static str, &'static str)>,
+    /// Select this subprotocol when the client asks for it.
+    pub select_subprotocol: Option<&'static str>,
+    /// Send every message back to its sender only (an echo server).
+    pub echo: bool,
+    /// Never sent to anyone: (publisher, seq).
+    pub drop_any: HashSet<(u32, u64)>,
 }
 
 /// One connection as the relay saw it.
@@ -47,6 +55,12 @@ pub struct Conn {
     pub closed: AtomicBool,
     /// Pongs received.
     pub pongs: AtomicU64,
+    /// The handshake request's headers.
+    pub headers: Mutex<Option<http::HeaderMap>>,
+    /// Handshake refused for want of the required header.
+    pub refused: AtomicBool,
+    /// Binary data frames received.
+    pub binary_frames: AtomicU64,
 }
 
 type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>)>>>;
@@ -113,6 +127,19 @@ impl Relay {
             .collect()
     }
 
+    /// Every connection, publishers included.
+    pub fn all_conns(&self) -> Vec<Arc<Conn>> {
+        self.conns.lock().unwrap().clone()
+    }
+
+    /// Binary data frames received over all connections.
+    pub fn binary_frames(&self) -> u64 {
+        self.all_conns()
+            .iter()
+            .map(|c| c.binary_frames.load(Relaxed))
+            .sum()
+    }
+
     pub fn all_closed(&self) -> bool {
         self.conns
             .lock()
@@ -164,7 +191,41 @@ async fn serve(
         inner: tcp,
         count: conn.bytes.clone(),
     };
-    let ws = match tokio_tungstenite::accept_async(stream).await {
+    let (c2, r2) = (conn.clone(), rules.clone());
+    // The error type is the one tungstenite's callback asks for.
+    #[allow(clippy::result_large_err)]
+    let check = move |req: &http::Request<()>,
+                      mut resp: http::Response<()>|
+          -> Result<http::Response<()>, http::Response<Option<String>>> {
+        *c2.headers.lock().unwrap() = Some(req.headers().clone());
+        if let Some((name, value)) = r2.require_header {
+            let ok = req
+                .headers()
+                .get_all(name)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| v == value));
+            if !ok {
+                c2.refused.store(true, Relaxed);
+                return Err(http::Response::builder()
+                    .status(401)
+                    .body(Some("missing credentials".into()))
+                    .unwrap());
+            }
+        }
+        if let Some(p) = r2.select_subprotocol {
+            let asked = req
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == p));
+            if asked {
+                resp.headers_mut()
+                    .insert("sec-websocket-protocol", p.parse().unwrap());
+            }
+        }
+        Ok(resp)
+    };
+    let ws = match tokio_tungstenite::accept_hdr_async(stream, check).await {
         Ok(ws) => ws,
         Err(_) => {
             clients.lock().unwrap().retain(|(i, _)| *i != idx);
@@ -181,6 +242,7 @@ async fn serve(
     {
         return;
     }
+    let echo = rules.echo;
     let writer = tokio::spawn(async move {
         let mut held: Option<(Message, u32)> = None;
         while let Some(msg) = rx.recv().await {
@@ -190,7 +252,7 @@ async fn serve(
                 }
                 continue;
             };
-            if rules.drop.contains(&key) {
+            if rules.drop.contains(&key) || rules.drop_any.contains(&(key.1, key.2)) {
                 continue;
             }
             if rules.swap.contains(&key) {
@@ -224,8 +286,13 @@ async fn serve(
             Message::Text(_) | Message::Binary(_) => {
                 conn.publisher.store(true, Relaxed);
                 received.fetch_add(1, Relaxed);
-                for (_, tx) in clients.lock().unwrap().iter() {
-                    let _ = tx.send(msg.clone());
+                if matches!(msg, Message::Binary(_)) {
+                    conn.binary_frames.fetch_add(1, Relaxed);
+                }
+                for (i, tx) in clients.lock().unwrap().iter() {
+                    if !echo || *i == idx {
+                        let _ = tx.send(msg.clone());
+                    }
                 }
             }
             Message::Close(_) => break,
