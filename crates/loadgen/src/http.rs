@@ -21,13 +21,14 @@ use crate::error::{error_kind, Kind};
 /// The `User-Agent` every generator request carries.
 pub(crate) const USER_AGENT: &str = "pushpoll-loadgen";
 
-/// One HTTP/1.1 connection. Dropping it closes the socket.
-pub(crate) struct HttpConn {
-    tx: SendRequest<Empty<Bytes>>,
+/// One HTTP/1.1 connection sending bodies of type `B`. Dropping it closes
+/// the socket.
+pub(crate) struct HttpConn<B = Empty<Bytes>> {
+    tx: SendRequest<B>,
     task: JoinHandle<()>,
 }
 
-impl Drop for HttpConn {
+impl<B> Drop for HttpConn<B> {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -49,13 +50,18 @@ pub(crate) fn body_error_kind(e: &(dyn std::error::Error + Send + Sync + 'static
     }
 }
 
-impl HttpConn {
+impl<B> HttpConn<B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     /// Connects and performs the (local) HTTP/1 handshake.
     pub async fn connect(
         addr: SocketAddr,
         timeout: Duration,
         io: &Arc<SubIo>,
-    ) -> Result<HttpConn, Kind> {
+    ) -> Result<HttpConn<B>, Kind> {
         let stream = connect_counted(addr, timeout, io).await?;
         let (tx, conn) = http1::handshake(TokioIo::new(stream))
             .await
@@ -71,7 +77,7 @@ impl HttpConn {
     /// Sends a request and waits for the answer's head, within `timeout`.
     pub async fn send(
         &mut self,
-        req: Request<Empty<Bytes>>,
+        req: Request<B>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, Kind> {
         let fut = async {
@@ -89,7 +95,7 @@ impl HttpConn {
     /// `Retry-After`.
     pub async fn fetch(
         &mut self,
-        req: Request<Empty<Bytes>>,
+        req: Request<B>,
         timeout: Duration,
         max_body: usize,
     ) -> Result<(http::response::Parts, Bytes), Kind> {

@@ -48,6 +48,7 @@ mod publish;
 pub mod result;
 mod run;
 mod schedule;
+mod socketio;
 mod subscribe;
 mod tally;
 
@@ -56,7 +57,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::LoadError;
-pub use opts::{LoadOpts, Pattern, Transport, WsSubprotocol};
+pub use opts::{LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol};
 pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
 pub use result::{IdleCost, LatencySummary, RunResult};
 pub use run::run;

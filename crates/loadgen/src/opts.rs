@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-/// Which transport the subscribers use.
+/// The transports of pushpoll's own server, which `pushpoll compare` runs
+/// side by side. [`LoadTransport`] is every transport `pushpoll load` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Transport {
     /// WebSocket: one connection per subscriber, messages pushed as frames.
@@ -45,6 +46,67 @@ impl std::fmt::Display for Transport {
     }
 }
 
+/// Which transport the subscribers of a `pushpoll load` run use: pushpoll's
+/// four, or Socket.IO (spoken by the generator itself, for servers such as
+/// the Node `socket.io` chat example).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum LoadTransport {
+    /// WebSocket: one connection per subscriber, messages pushed as frames.
+    Ws,
+    /// HTTP long polling: `GET ...?since=S&wait=W` held until a message exists.
+    LongPoll,
+    /// HTTP short polling: `GET ...?since=S` every `--poll-interval`.
+    ShortPoll,
+    /// Server-Sent Events: one streaming `GET` per subscriber.
+    Sse,
+    /// Socket.IO v5 over Engine.IO v4 (long polling, WebSocket, or polling
+    /// upgraded to WebSocket: `--socketio-transport`).
+    #[value(name = "socket.io")]
+    SocketIo,
+}
+
+impl LoadTransport {
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadTransport::Ws => "ws",
+            LoadTransport::LongPoll => "long-poll",
+            LoadTransport::ShortPoll => "short-poll",
+            LoadTransport::Sse => "sse",
+            LoadTransport::SocketIo => "socket.io",
+        }
+    }
+}
+
+impl From<Transport> for LoadTransport {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::Ws => LoadTransport::Ws,
+            Transport::LongPoll => LoadTransport::LongPoll,
+            Transport::ShortPoll => LoadTransport::ShortPoll,
+            Transport::Sse => LoadTransport::Sse,
+        }
+    }
+}
+
+impl std::fmt::Display for LoadTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a Socket.IO subscriber talks to the server (Engine.IO transports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum SocketIoTransport {
+    /// HTTP long polling only: `GET` loop, `POST` to send.
+    Polling,
+    /// WebSocket only, from the first request.
+    Websocket,
+    /// As socket.io's browser client: open with long polling, then upgrade
+    /// to WebSocket (`2probe` / `3probe` / `5`) and receive there.
+    Upgrade,
+}
+
 /// Options of one load run against one transport.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -53,14 +115,15 @@ impl std::fmt::Display for Transport {
 )]
 pub struct LoadOpts {
     /// Subscriber URL: `ws://host:port/ws` for WebSocket, `http://host:port/messages`
-    /// for polling, `http://host:port/events` for SSE. A bare `http://host:port`
-    /// gets pushpoll's default path for the transport.
+    /// for polling, `http://host:port/events` for SSE, `http://host:port` for
+    /// Socket.IO (path `/socket.io/`). A bare `http://host:port` gets the
+    /// default path for the transport.
     #[arg(long)]
     pub url: String,
 
     /// Transport the subscribers use.
-    #[arg(long, value_enum, default_value_t = Transport::Ws)]
-    pub transport: Transport,
+    #[arg(long, value_enum, default_value_t = LoadTransport::Ws)]
+    pub transport: LoadTransport,
 
     /// Number of subscribers (one connection each).
     #[arg(long, default_value_t = 100)]
@@ -190,6 +253,16 @@ pub struct LoadOpts {
     /// returned and the latency is the round trip.
     #[arg(long, value_enum, default_value_t = Pattern::Broadcast)]
     pub pattern: Pattern,
+
+    /// Engine.IO transport of Socket.IO subscribers (`--transport socket.io`;
+    /// default `upgrade`). Publishers always use `websocket`.
+    #[arg(long, value_enum)]
+    pub socketio_transport: Option<SocketIoTransport>,
+
+    /// Socket.IO event that carries messages, both ways (`--transport
+    /// socket.io`; default `chat message`, as in socket.io's chat example).
+    #[arg(long, value_name = "NAME")]
+    pub socketio_event: Option<String>,
 }
 
 /// Who is expected to receive a published message.

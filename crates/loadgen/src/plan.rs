@@ -9,7 +9,9 @@ use http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::error::LoadError;
-use crate::opts::{LoadOpts, Pattern, Transport, WsSubprotocol};
+use crate::opts::{
+    LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport, WsSubprotocol,
+};
 use crate::schedule;
 
 /// Most subscribers one run may ask for.
@@ -123,14 +125,26 @@ pub(crate) enum PublishTarget {
     Ws(Target),
     /// `POST` of the payload.
     Post(Target),
+    /// Socket.IO events on a Socket.IO connection (WebSocket transport) per
+    /// publisher; the target is the server's `http://` URL.
+    SocketIo(Target),
 }
 
 impl PublishTarget {
     pub fn target(&self) -> &Target {
         match self {
-            PublishTarget::Ws(t) | PublishTarget::Post(t) => t,
+            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
         }
     }
+}
+
+/// What Socket.IO subscribers and publishers need (`--transport socket.io`).
+#[derive(Debug, Clone)]
+pub(crate) struct SocketIoPlan {
+    /// Engine.IO transport of the subscribers.
+    pub mode: SocketIoTransport,
+    /// Event name of messages.
+    pub event: String,
 }
 
 /// A validated run plan.
@@ -165,6 +179,8 @@ pub(crate) struct Plan {
     pub binary: bool,
     /// Broadcast, or echo (every subscriber publishes its own messages).
     pub pattern: Pattern,
+    /// Socket.IO settings (`--transport socket.io` only).
+    pub socketio: Option<SocketIoPlan>,
 }
 
 /// Parses one `--header NAME:VALUE`.
@@ -268,6 +284,7 @@ fn default_path(t: Transport) -> &'static str {
         Transport::Ws => "/ws",
         Transport::LongPoll | Transport::ShortPoll => "/messages",
         Transport::Sse => "/events",
+        Transport::SocketIo => "/socket.io/",
     }
 }
 
@@ -445,6 +462,41 @@ impl Plan {
             }
         }
 
+        let socketio = if o.transport == Transport::SocketIo {
+            let event = o
+                .socketio_event
+                .clone()
+                .unwrap_or_else(|| "chat message".into());
+            if event.is_empty() || event.len() > 256 {
+                return Err(LoadError::InvalidOption {
+                    option: "socketio-event",
+                    reason: format!("must be 1 to 256 bytes, got {}", event.len()),
+                });
+            }
+            Some(SocketIoPlan {
+                mode: o.socketio_transport.unwrap_or(SocketIoTransport::Upgrade),
+                event,
+            })
+        } else {
+            let given = if o.socketio_transport.is_some() {
+                Some("socketio-transport")
+            } else if o.socketio_event.is_some() {
+                Some("socketio-event")
+            } else {
+                None
+            };
+            if let Some(option) = given {
+                return Err(LoadError::InvalidOption {
+                    option,
+                    reason: format!(
+                        "only Socket.IO subscribers use it; drop it or use --transport socket.io (got {})",
+                        o.transport
+                    ),
+                });
+            }
+            None
+        };
+
         let sub_url = parse_url("url", &o.url)?;
         let want = match o.transport {
             Transport::Ws => "ws",
@@ -461,6 +513,21 @@ impl Plan {
         let sub = Target::new("url", sub_url)?;
 
         let publish = match &o.publish_url {
+            Some(raw) if o.transport == Transport::SocketIo => {
+                let u = parse_url("publish-url", raw)?;
+                if u.scheme() != "http" {
+                    return Err(bad_scheme(
+                        "publish-url",
+                        raw,
+                        "http:// (the Socket.IO server publishers connect to)",
+                    ));
+                }
+                let mut u = u;
+                if u.path().is_empty() || u.path() == "/" {
+                    u.set_path(default_path(Transport::SocketIo));
+                }
+                PublishTarget::SocketIo(Target::new("publish-url", u)?)
+            }
             Some(raw) => {
                 let u = parse_url("publish-url", raw)?;
                 match u.scheme() {
@@ -471,6 +538,9 @@ impl Plan {
             }
             None => match o.transport {
                 Transport::Ws => PublishTarget::Ws(Target::new("url", sub.url.clone())?),
+                Transport::SocketIo => {
+                    PublishTarget::SocketIo(Target::new("url", sub.url.clone())?)
+                }
                 _ => {
                     let mut u = sub.url.clone();
                     u.set_path("/messages");
@@ -484,7 +554,7 @@ impl Plan {
         if o.binary && !matches!(publish, PublishTarget::Ws(_)) {
             return Err(LoadError::InvalidOption {
                 option: "binary",
-                reason: "publishers send binary frames only over WebSocket; here they POST (give a ws:// --publish-url, or drop --binary)".into(),
+                reason: "publishers send binary frames only as plain WebSocket publishers; here they POST or emit Socket.IO events (give a ws:// --publish-url, or drop --binary)".into(),
             });
         }
         let publishers = match o.pattern {
@@ -527,6 +597,7 @@ impl Plan {
             subprotocols: o.subprotocols.clone(),
             binary: o.binary,
             pattern: o.pattern,
+            socketio,
         })
     }
 

@@ -34,6 +34,7 @@ use crate::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
 use crate::http::{body_error_kind, USER_AGENT};
 use crate::plan::{Plan, PublishTarget};
 use crate::schedule::{self, Clock};
+use crate::socketio;
 use crate::subscribe::Live;
 use crate::tally::RangeSet;
 
@@ -86,9 +87,12 @@ impl PubReport {
 /// discards what the server sends back (a relay sends every message to the
 /// publisher too, and an unread socket would stall it).
 pub(crate) struct WsPub {
-    sink: SplitSink<WebSocketStream<TcpStream>, Message>,
+    /// Shared with the reader, which answers Socket.IO pings.
+    sink: Arc<tokio::sync::Mutex<WsSink>>,
     reader: JoinHandle<()>,
 }
+
+type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
 
 impl Drop for WsPub {
     fn drop(&mut self) {
@@ -96,22 +100,89 @@ impl Drop for WsPub {
     }
 }
 
+/// Opens a publisher's connection: a WebSocket, or a Socket.IO connection
+/// over the WebSocket transport.
+pub(crate) async fn connect(plan: &Plan, addr: SocketAddr) -> Result<WsPub, Kind> {
+    match &plan.publish {
+        PublishTarget::Ws(t) => connect_ws(t.url.as_str(), addr, plan, false).await,
+        PublishTarget::SocketIo(t) => {
+            connect_ws(&socketio::ws_url(t, None), addr, plan, true).await
+        }
+        PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
+    }
+}
+
 /// Opens a publisher WebSocket (with the extra headers and generic
-/// subprotocols of the plan, never `pushpoll.v1`).
-pub(crate) async fn connect_ws(url: &str, addr: SocketAddr, plan: &Plan) -> Result<WsPub, Kind> {
+/// subprotocols of the plan, never `pushpoll.v1`). With `sio`, it then opens
+/// a Socket.IO session on it (open packet, `40`, wait for the namespace),
+/// and its reader answers the server's pings.
+async fn connect_ws(url: &str, addr: SocketAddr, plan: &Plan, sio: bool) -> Result<WsPub, Kind> {
     let timeout = plan.timeout;
     let req = crate::subscribe::ws_request(url, None, plan).map_err(|e| ws_kind(&e))?;
     let tcp = crate::count::connect_tcp(addr, timeout).await?;
     let handshake =
         tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::subscribe::ws_config()));
-    let ws = match tokio::time::timeout(timeout, handshake).await {
+    let mut ws = match tokio::time::timeout(timeout, handshake).await {
         Err(_) => return Err(Kind::Borrowed("timeout")),
         Ok(Err(e)) => return Err(ws_kind(&e)),
         Ok(Ok((ws, _))) => ws,
     };
+    if sio {
+        tokio::time::timeout(timeout, sio_connect(&mut ws))
+            .await
+            .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+    }
     let (sink, mut stream) = ws.split();
-    let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+    let sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let pong = sink.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            if let (true, Message::Text(t)) = (sio, &msg) {
+                if let socketio::Packet::Ping(d) = socketio::packet(t.as_str()) {
+                    let answer = Message::text(format!("3{d}"));
+                    if pong.lock().await.send(answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
     Ok(WsPub { sink, reader })
+}
+
+/// Opens a Socket.IO session on a WebSocket transport and connects to the
+/// default namespace.
+async fn sio_connect(ws: &mut WebSocketStream<TcpStream>) -> Result<(), Kind> {
+    let mut opened = false;
+    loop {
+        let text = match ws.next().await {
+            None => return Err(Kind::Borrowed("eof")),
+            Some(Err(e)) => return Err(ws_kind(&e)),
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+        };
+        match socketio::packet(text.as_str()) {
+            socketio::Packet::Open(_) if !opened => {
+                opened = true;
+                ws.send(Message::text("40"))
+                    .await
+                    .map_err(|e| ws_kind(&e))?;
+            }
+            socketio::Packet::Ping(d) => {
+                let answer = Message::text(format!("3{d}"));
+                ws.send(answer).await.map_err(|e| ws_kind(&e))?;
+            }
+            socketio::Packet::Message(m) => match socketio::sio(m, "") {
+                socketio::SioPacket::Connect => return Ok(()),
+                socketio::SioPacket::ConnectError => {
+                    return Err(Kind::Borrowed("sio_connect_error"))
+                }
+                _ => {}
+            },
+            socketio::Packet::Close => return Err(Kind::Borrowed("sio_close")),
+            _ => {}
+        }
+    }
 }
 
 /// Waits for message `i`'s time; false when publishing was stopped.
@@ -138,9 +209,7 @@ pub(crate) async fn run_ws(
     t0: Instant,
     mut conn: Option<WsPub>,
 ) -> PubReport {
-    let PublishTarget::Ws(target) = &env.plan.publish else {
-        unreachable!("run_ws is only started for WebSocket publishing");
-    };
+    let event = env.plan.socketio.as_ref().map(|s| s.event.as_str());
     let timeout = env.plan.timeout;
     let mut report = PubReport::default();
     let mut retry_at = Instant::now();
@@ -155,7 +224,7 @@ pub(crate) async fn run_ws(
                 report.failed(&env.live, "not_connected");
                 continue;
             }
-            match connect_ws(target.url.as_str(), env.addr, &env.plan).await {
+            match connect(&env.plan, env.addr).await {
                 Ok(c) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
@@ -171,12 +240,13 @@ pub(crate) async fn run_ws(
         let Some(c) = conn.as_mut() else { continue };
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
-        let frame = if env.plan.binary {
-            Message::binary(payload.into_bytes())
-        } else {
-            Message::text(payload)
+        let frame = match event {
+            Some(event) => Message::text(socketio::emit(event, &payload)),
+            None if env.plan.binary => Message::binary(payload.into_bytes()),
+            None => Message::text(payload),
         };
-        match tokio::time::timeout(timeout, c.sink.send(frame)).await {
+        let send = async { c.sink.lock().await.send(frame).await };
+        match tokio::time::timeout(timeout, send).await {
             Ok(Ok(())) => report.ok(&env.live, i, len),
             Ok(Err(e)) => {
                 report.failed(&env.live, &ws_kind(&e));

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::count::{IoTotals, SubIo, SubState};
 use crate::error::{ErrorCounts, Kind, LoadError};
-use crate::opts::{LoadOpts, Transport};
+use crate::opts::{LoadOpts, LoadTransport as Transport};
 use crate::plan::{Plan, PublishTarget};
 use crate::publish::{self, PubEnv, PubReport, WsPub};
 use crate::result::{IdleCost, LatencySummary, RunResult};
@@ -272,15 +272,12 @@ async fn orchestrate(
         stop: stop.clone(),
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
-    if let PublishTarget::Ws(t) = &plan.publish {
-        if !stop.is_cancelled() && !plan.echo() {
-            let connects =
-                (0..plan.publishers).map(|_| publish::connect_ws(t.url.as_str(), pub_addr, &plan));
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                conns = futures_util::future::join_all(connects) => {
-                    ws_pubs = conns.into_iter().map(Result::ok).collect();
-                }
+    if !matches!(plan.publish, PublishTarget::Post(_)) && !stop.is_cancelled() && !plan.echo() {
+        let connects = (0..plan.publishers).map(|_| publish::connect(&plan, pub_addr));
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            conns = futures_util::future::join_all(connects) => {
+                ws_pubs = conns.into_iter().map(Result::ok).collect();
             }
         }
     }
@@ -316,7 +313,9 @@ async fn orchestrate(
             for (p, conn) in ws_pubs.drain(..).enumerate() {
                 let env = pub_env.clone();
                 tasks.push(match plan.publish {
-                    PublishTarget::Ws(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
+                    PublishTarget::Ws(_) | PublishTarget::SocketIo(_) => {
+                        tokio::spawn(publish::run_ws(env, p, t0, conn))
+                    }
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }

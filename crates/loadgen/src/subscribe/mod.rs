@@ -11,6 +11,7 @@
 
 mod echo;
 mod poll;
+mod socketio;
 mod sse;
 mod ws;
 
@@ -30,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::count::{SubIo, SubState};
 use crate::error::{ErrorCounts, Kind};
-use crate::opts::Transport;
+use crate::opts::LoadTransport as Transport;
 use crate::plan::Plan;
 use crate::schedule::Clock;
 use crate::tally::{LatencyShards, Tally};
@@ -225,6 +226,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                 Transport::Ws => ws::run(&mut sub).await,
                 Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
                 Transport::Sse => sse::run(&mut sub).await,
+                Transport::SocketIo => socketio::run(&mut sub).await,
             }
         } => {}
     }

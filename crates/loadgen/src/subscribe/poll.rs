@@ -24,7 +24,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use super::{retry_after, Backoff, Sub};
 use crate::error::{status_kind, Kind};
 use crate::http::{get, HttpConn};
-use crate::opts::Transport;
+use crate::opts::LoadTransport as Transport;
 
 /// Largest poll answer read, bytes.
 const MAX_BODY: usize = 16 << 20;

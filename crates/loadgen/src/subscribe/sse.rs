@@ -25,7 +25,7 @@ pub(super) async fn run(sub: &mut Sub) {
     loop {
         let mut wait = None;
         let open = async {
-            let mut conn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
+            let mut conn: HttpConn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
             let mut req = plan
                 .add_headers(get(&plan.sub.authority, &plan.sub.path_and_query))
                 .header(header::ACCEPT, "text/event-stream")

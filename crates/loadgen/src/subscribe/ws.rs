@@ -106,7 +106,12 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Opens a counted connection and performs the opening handshake (one request).
-async fn connect(url: &str, plan: &Plan, addr: SocketAddr, io: &Arc<SubIo>) -> Result<Ws, Kind> {
+pub(super) async fn connect(
+    url: &str,
+    plan: &Plan,
+    addr: SocketAddr,
+    io: &Arc<SubIo>,
+) -> Result<Ws, Kind> {
     let timeout = plan.timeout;
     let tcp = connect_counted(addr, timeout, io).await?;
     io.request();
@@ -233,7 +238,7 @@ async fn hello(ws: &mut Ws, timeout: Duration) -> Result<u64, Kind> {
 }
 
 /// `closed_<code>`, after answering the close (queued by tungstenite).
-async fn close_kind(
+pub(super) async fn close_kind(
     ws: &mut Ws,
     frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>,
 ) -> Kind {
