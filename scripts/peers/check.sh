@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Points `pushpoll load` at servers nobody here wrote (the notes' Node `ws`
-# broadcast server, an express-ws `/talk` route) and fails unless every
-# message reaches every subscriber exactly once, in order.
+# broadcast server, an express-ws `/talk` route, socket.io's chat example
+# over each Engine.IO transport) and fails unless every message reaches
+# every subscriber exactly once, in order.
 # Usage: scripts/peers/check.sh [path/to/pushpoll]   (run install.sh first)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -37,4 +38,15 @@ start_peer ws-broadcast.js
 run_load node-ws "ws://127.0.0.1:$port/"
 start_peer express-ws-talk.js
 run_load express-ws "ws://127.0.0.1:$port/talk"
+run_socketio() { # MODE URL
+  echo "== pushpoll load against socket.io, --socketio-transport $1 ($2)"
+  timeout 120 "$pushpoll" load --url "$2" --transport socket.io --socketio-transport "$1" \
+    --subscribers 100 --rate 20 --duration 3 --payload-bytes 64 \
+    --json "$out/socketio-$1.json" --slo loss=0,dup=0,reorder=0
+}
+
+start_peer socketio-chat.js
+for mode in polling websocket upgrade; do
+  run_socketio "$mode" "http://127.0.0.1:$port"
+done
 echo "peers OK"
