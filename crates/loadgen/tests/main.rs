@@ -9,6 +9,7 @@ mod opaque;
 mod options;
 mod poll;
 mod proxy;
+mod socketio;
 mod sse;
 mod stop;
 mod ws;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod engineio;
 pub mod http_hub;
 pub mod ws_relay;
 
