@@ -27,7 +27,9 @@
 //! - `opts` / `result`: the command line ([`LoadOpts`]) and the JSON contract ([`RunResult`]).
 //! - `plan`: validation of the options; `schedule`: the open-loop schedule and the run's clock.
 //! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
-//! - `subscribe`: one module per transport (`ws`, `poll`, `sse`).
+//! - `subscribe`: one module per transport (`ws`, `poll`, `sse`, `socketio`),
+//!   plus `echo`, the publishing half of `--pattern echo` subscribers.
+//! - `socketio`: Engine.IO v4 / Socket.IO v5 packets, spoken by the generator itself.
 //! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
 //!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
