@@ -46,6 +46,9 @@ pub struct ReportOpts {
     /// Folder for `report.md`, `report.html` and the charts.
     #[arg(long, default_value = "report")]
     pub out: std::path::PathBuf,
+    /// Also print the terminal tables `pushpoll compare` prints.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// Options of `pushpoll autobahn-client`.
@@ -178,6 +181,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(opts) => {
             let inputs = pushpoll_report::load_documents(&opts.results)?;
+            if opts.print {
+                for input in &inputs {
+                    print_tables(&input.runs);
+                }
+            }
             print_written(&pushpoll_report::write_report(&inputs, &opts.out)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -242,15 +250,7 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     let stop = ctrl_c_token();
     let view = crate::progress::View::new(compare::plan(&opts).len() as u64);
     let results = compare::run(&opts, stop, &view).await?;
-    for group in pushpoll_report::compare::groups(&results) {
-        println!("{}", pushpoll_report::compare::render(&group));
-        for line in pushpoll_report::compare::headlines(&group) {
-            println!("{line}");
-        }
-        println!();
-        print!("{}", pushpoll_report::projection::render(&group));
-        println!();
-    }
+    print_tables(&results);
     let doc = Document::new("compare", started, results.clone());
     if let Some(path) = &opts.json {
         doc.write(path)?;
@@ -261,6 +261,19 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
         print_written(&files);
     }
     Ok(verdict(opts.slo.as_ref(), &results))
+}
+
+/// The side-by-side tables, headlines and projections, one set per workload.
+fn print_tables(results: &[pushpoll_loadgen::RunResult]) {
+    for group in pushpoll_report::compare::groups(results) {
+        println!("{}", pushpoll_report::compare::render(&group));
+        for line in pushpoll_report::compare::headlines(&group) {
+            println!("{line}");
+        }
+        println!();
+        print!("{}", pushpoll_report::projection::render(&group));
+        println!();
+    }
 }
 
 fn print_written(files: &pushpoll_report::ReportFiles) {

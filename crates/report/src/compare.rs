@@ -86,7 +86,12 @@ pub fn idle_note(results: &[RunResult]) -> Option<String> {
 pub fn render(results: &[RunResult]) -> String {
     let mut out = String::new();
     if let Some(first) = results.first() {
-        out.push_str(&workload_line(first));
+        // The group's poll interval and hold belong to its polling runs,
+        // wherever they stand in it.
+        let mut shared = first.clone();
+        shared.poll_interval_s = results.iter().find_map(|r| r.poll_interval_s);
+        shared.long_poll_wait_s = results.iter().find_map(|r| r.long_poll_wait_s);
+        out.push_str(&workload_line(&shared));
         out.push('\n');
     }
     let mut t = Table::new(
