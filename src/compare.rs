@@ -235,6 +235,11 @@ pub async fn run(
     stop: tokio_util::sync::CancellationToken,
     view: &crate::progress::View,
 ) -> anyhow::Result<Vec<RunResult>> {
+    anyhow::ensure!(
+        opts.rtt.iter().all(|r| r.is_finite() && *r >= 0.0),
+        "--rtt takes round-trip times in milliseconds, 0 or more (got {:?})",
+        opts.rtt
+    );
     let steps = plan(opts);
     let threads = opts
         .server_threads

@@ -212,3 +212,13 @@ async fn an_rtt_sweep_runs_through_the_proxy_and_labels_its_runs() {
     // Runs that differ only in network condition are tabled apart.
     assert_eq!(pushpoll_report::compare::groups(&runs).len(), 2);
 }
+
+#[tokio::test]
+async fn a_negative_rtt_is_refused_before_anything_runs() {
+    let mut opts = small(vec![Transport::Ws]);
+    opts.rtt = vec![20.0, -5.0];
+    let err = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--rtt"), "{err}");
+}
