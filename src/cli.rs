@@ -175,7 +175,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(opts) => run_compare(opts).await,
         Command::Proxy(opts) => {
             let stop = ctrl_c_token();
-            let stats = pushpoll_loadgen::proxy::run(opts, stop.cancelled_owned()).await?;
+            let proxy = pushpoll_loadgen::proxy::Proxy::start(&opts).await?;
+            eprintln!(
+                "pushpoll proxy on {} -> {} (delay {} ms each way); Ctrl-C stops it",
+                proxy.addr(),
+                opts.upstream,
+                opts.delay
+            );
+            stop.cancelled().await;
+            let stats = proxy.stop().await;
             eprintln!("{}", serde_json::to_string(&stats)?);
             Ok(ExitCode::SUCCESS)
         }
