@@ -68,3 +68,25 @@ fn the_charts_show_the_workload_with_the_most_transports() {
         .title
         .contains("50 subscribers"));
 }
+
+#[test]
+fn a_single_load_run_renders_every_chart() {
+    // What `pushpoll load --json` writes: one run, here short polling alone,
+    // so there is no ws to compare with and no pull/push pair.
+    let mut input = quick();
+    input.command = "load".into();
+    input.runs.retain(|r| r.transport == "short-poll");
+    let report = build(std::slice::from_ref(&input)).unwrap();
+    assert_eq!(report.charts().count(), 6);
+    let requests = report.charts().find(|c| c.id == "requests").unwrap();
+    assert!(
+        requests.reading.contains("short-poll needs"),
+        "{}",
+        requests.reading
+    );
+    let cpu = report.charts().find(|c| c.id == "cpu").unwrap();
+    assert!(cpu.reading.contains("cannot check it"), "{}", cpu.reading);
+    for chart in report.charts() {
+        crate::util::parse_xml(&chart.svg).unwrap_or_else(|e| panic!("{}: {e}", chart.id));
+    }
+}

@@ -2,7 +2,7 @@
 //! published: requests and bytes, from the idle window measured before
 //! publishing (`idle.*_per_subscriber_minute` × 60).
 
-use super::{bars_linear, color, render, Bar, Chart};
+use super::{bars_linear, color, render, titled, Bar, Chart};
 use crate::{fmt, ReportError, RunResult};
 
 /// The chart's id.
@@ -34,7 +34,8 @@ pub fn chart(runs: &[RunResult]) -> Result<Chart, ReportError> {
     let request_bars = bars(requests_per_hour, fmt::sig3);
     let byte_bars = bars(bytes_per_hour, fmt::bytes);
     let svg = render(ID, &title, |root| {
-        let (left, right) = root.split_horizontally(super::SIZE.0 / 2);
+        let body = titled(root, ID, &title)?;
+        let (left, right) = body.split_horizontally(super::SIZE.0 / 2);
         bars_linear(
             &left,
             ID,

@@ -205,18 +205,19 @@ pub(crate) fn bars_linear<DB: DrawingBackend>(
         .fold(0.0, f64::max);
     let top = if top > 0.0 { top * 1.18 } else { 1.0 };
     let n = bars.len().max(1);
+    let side = bar_side_margin(area, n);
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 17))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
+        .build_cartesian_2d(bar_axis(n), 0.0..top)
         .map_err(&err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|v| segment_name(v, bars))
+        .x_label_formatter(&|x| bar_name(*x, bars))
         .y_desc(y_desc)
         .y_label_formatter(&|v| y_format(*v))
         .label_style((FONT, 13))
@@ -227,13 +228,10 @@ pub(crate) fn bars_linear<DB: DrawingBackend>(
         for &(value, color) in &bar.parts {
             if value > 0.0 {
                 let mut rect = Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), bottom),
-                        (right_edge(i, n), bottom + value),
-                    ],
+                    [(i as f64 - 0.5, bottom), (i as f64 + 0.5, bottom + value)],
                     color.filled(),
                 );
-                rect.set_margin(0, 0, 18, 18);
+                rect.set_margin(0, 0, side, side);
                 chart.draw_series(std::iter::once(rect)).map_err(&err)?;
                 bottom += value;
             }
@@ -241,7 +239,7 @@ pub(crate) fn bars_linear<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(Text::new(
                 bar.label.clone(),
-                (SegmentValue::CenterOf(i), bottom),
+                (i as f64, bottom),
                 (FONT, 13)
                     .into_font()
                     .color(&BLACK)
@@ -265,18 +263,19 @@ pub(crate) fn bars_log<DB: DrawingBackend>(
     let range = log_range(bars.iter().flat_map(|b| b.parts.iter().map(|p| p.0)));
     let (lo, hi) = (range.start, range.end);
     let n = bars.len().max(1);
+    let side = bar_side_margin(area, n);
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 17))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n - 1).into_segmented(), (lo..hi).log_scale())
+        .build_cartesian_2d(bar_axis(n), (lo..hi).log_scale())
         .map_err(&err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|v| segment_name(v, bars))
+        .x_label_formatter(&|x| bar_name(*x, bars))
         .y_desc(y_desc)
         .y_label_formatter(&|v| fmt::axis(*v))
         .label_style((FONT, 13))
@@ -288,16 +287,16 @@ pub(crate) fn bars_log<DB: DrawingBackend>(
         let topped = if value > 0.0 { value } else { lo };
         if value > 0.0 {
             let mut rect = Rectangle::new(
-                [(SegmentValue::Exact(i), lo), (right_edge(i, n), value)],
+                [(i as f64 - 0.5, lo), (i as f64 + 0.5, value)],
                 color.filled(),
             );
-            rect.set_margin(0, 0, 18, 18);
+            rect.set_margin(0, 0, side, side);
             chart.draw_series(std::iter::once(rect)).map_err(&err)?;
         }
         chart
             .draw_series(std::iter::once(Text::new(
                 bar.label.clone(),
-                (SegmentValue::CenterOf(i), topped),
+                (i as f64, topped),
                 (FONT, 13)
                     .into_font()
                     .color(&BLACK)
@@ -308,19 +307,55 @@ pub(crate) fn bars_log<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The right edge of bar `i` of `n` on a segmented axis over `0..=n-1`.
-fn right_edge(i: usize, n: usize) -> SegmentValue<usize> {
-    if i + 1 < n {
-        SegmentValue::Exact(i + 1)
-    } else {
-        SegmentValue::Last
+/// Pixels left empty on each side of a bar, so bars are at most ~110 px
+/// wide however few there are.
+fn bar_side_margin<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    bars: usize,
+) -> u32 {
+    let segment = area.dim_in_pixel().0.saturating_sub(100) / bars.max(1) as u32;
+    (segment.saturating_sub(110) / 2).max(18)
+}
+
+/// The x axis of a bar chart: bar `i` is centred on `i`, with a tick (its
+/// name) there and nowhere else, however many bars there are.
+pub(crate) struct BarAxis {
+    bars: usize,
+    inner: plotters::coord::types::RangedCoordf64,
+}
+
+impl plotters::coord::ranged1d::Ranged for BarAxis {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: plotters::coord::ranged1d::KeyPointHint>(&self, _hint: H) -> Vec<f64> {
+        (0..self.bars).map(|i| i as f64).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
     }
 }
 
-fn segment_name(v: &SegmentValue<usize>, bars: &[Bar]) -> String {
-    match v {
-        SegmentValue::CenterOf(i) => bars.get(*i).map_or_else(String::new, |b| b.name.clone()),
-        _ => String::new(),
+fn bar_axis(bars: usize) -> BarAxis {
+    BarAxis {
+        bars,
+        inner: (-0.5..bars as f64 - 0.5).into(),
+    }
+}
+
+/// The name under tick `x` of a bar chart.
+fn bar_name(x: f64, bars: &[Bar]) -> String {
+    let i = x.round();
+    if i >= 0.0 && (x - i).abs() < 1e-6 {
+        bars.get(i as usize)
+            .map_or_else(String::new, |b| b.name.clone())
+    } else {
+        String::new()
     }
 }
 
