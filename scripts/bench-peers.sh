@@ -1,40 +1,84 @@
 #!/usr/bin/env bash
-# The same WebSocket broadcast workload against pushpoll serve, the notes'
-# Node `ws` server and a socket.io server, stepping the publish rate up until
-# p99 latency passes 50 ms or a message is lost. Reports, per server, the
-# highest sustained deliveries/s that met both, the server's CPU seconds per
-# million deliveries and its RSS, as ratios to the Node `ws` server measured
-# in the same run.
+# The same WebSocket broadcast workload against `pushpoll serve`, the notes'
+# Node `ws` server and socket.io's chat server, stepping the publish rate up
+# (×√2 a step) until a step misses p99 ≤ 50 ms or loses a message (a missed
+# step is tried once more before it counts). Per server: the highest
+# sustained deliveries/s that met both, the p99 there and at the Node `ws`
+# server's highest passing rate (same load), the server's CPU seconds per
+# million deliveries and its RSS, all as ratios to the Node `ws` server
+# measured in the same run.
 #
-# Usage: scripts/bench-peers.sh [--subscribers N] [--duration S] [--out FILE]
-# Needs: cargo build --release -p pushpoll; scripts/peers/install.sh.
-# Generator and servers share this machine: on 2 cores the generator may be
-# the limit; the table says which server saturated first all the same.
+#   cargo build --release -p pushpoll && scripts/peers/install.sh
+#   scripts/bench-peers.sh                                   # ~5 minutes on 2 cores
+#   scripts/bench-peers.sh --subscribers 100 --duration 2 --max-rate 400   # a dry run
+#   scripts/bench-peers.sh --out results/<dir>/peers         # keep table, steps, JSON
+#
+# Fairness: every server gets one core and the generator the other
+# (`taskset`: server on CPU 0, `pushpoll load` on CPU 1; `--no-pin` shares
+# both). So pushpoll's multi-threaded runtime runs one worker, like Node's
+# one thread. Each step records the generator's own CPU use: a step whose
+# generator was near 100 % of its core is marked, since there the generator,
+# not the server, may have been the limit.
+#
+# Server CPU is utime+stime from /proc/PID/stat over the whole `load` command
+# (ramp-up and grace included); RSS is VmRSS after the step. The machine's
+# load average is printed before and after (other work on the machine skews
+# everything). Every step is bounded (`timeout`), the whole run too.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-subs=200 duration=5 out=""
+subs=500 duration=5 out="" pin=1 min_rate=25 max_rate=12800 payload=64 servers="pushpoll,node-ws,socket.io"
 while [ $# -gt 0 ]; do
   case "$1" in
     --subscribers) subs="$2"; shift ;;
     --duration) duration="$2"; shift ;;
+    --min-rate) min_rate="$2"; shift ;;
+    --max-rate) max_rate="$2"; shift ;;
+    --servers) servers="$2"; shift ;;
+    --payload-bytes) payload="$2"; shift ;;
     --out) out="$2"; shift ;;
-    *) echo "unknown argument: $1" >&2; exit 64 ;;
+    --no-pin) pin=0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
 done
+for v in "$subs" "$duration" "$min_rate" "$max_rate" "$payload"; do
+  [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || { echo "--subscribers, --duration, --min-rate, --max-rate and --payload-bytes take positive integers, got $v" >&2; exit 64; }
+done
+[ "$subs" -le 5000 ] || { echo "--subscribers $subs: at most 5000 (file descriptors, and a bounded run)" >&2; exit 64; }
+[ "$duration" -le 30 ] || { echo "--duration $duration: at most 30 s a step (a bounded run)" >&2; exit 64; }
 bin="$root/target/release/pushpoll"
+[ -x "$bin" ] || { echo "$bin missing: cargo build --release -p pushpoll" >&2; exit 2; }
+[ -d scripts/peers/node_modules ] || { echo "scripts/peers/node_modules missing: scripts/peers/install.sh" >&2; exit 2; }
+ulimit -n $((subs * 2 + 512)) 2>/dev/null || true
+
+if [ "$pin" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  server_cpu=(taskset -c 0) gen_cpu=(taskset -c 1) pinning="server on CPU 0, generator on CPU 1 (taskset)"
+else
+  server_cpu=() gen_cpu=() pinning="not pinned: server and generator share $(nproc) CPUs"
+fi
 work="$(mktemp -d)"
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
-rates=(20 50 100 200 400 800 1600 3200)
+# ×√2 per step from 25 msg/s, up to --max-rate.
+rates=()
+for r in 25 35 50 70 100 140 200 280 400 560 800 1120 1600 2240 3200 4480 6400 8960 12800; do
+  [ "$r" -ge "$min_rate" ] && [ "$r" -le "$max_rate" ] && rates+=("$r")
+done
+hz=$(getconf CLK_TCK)
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-# start NAME CMD...: starts a server whose output says "... PORT" on its
-# first listening line, sets $pid and $port.
+# start NAME CMD...: starts a server that prints "listening PORT" or
+# "127.0.0.1:PORT" once it listens; sets $pid and $port.
 start() {
   local name="$1"; shift
-  "$@" >"$work/$name.log" 2>&1 &
+  "${server_cpu[@]}" "$@" >"$work/$name.log" 2>&1 &
   pid=$!
   port=""
   for _ in $(seq 1 100); do
@@ -45,62 +89,148 @@ start() {
   echo "$name did not start" >&2; cat "$work/$name.log" >&2; return 1
 }
 
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 
-# bench NAME URL [load args...]: steps the rate up, prints one result line.
-bench() {
-  local name="$1" url="$2"; shift 2
-  local best_rate=0 best_dps=0 best_cpu=0 best_rss=0 best_p99=0
-  for rate in "${rates[@]}"; do
-    local t0; t0=$(cpu_ticks "$pid")
-    if timeout 120 "$bin" load --url "$url" --subscribers "$subs" --rate "$rate" --duration "$duration" \
-        --json "$work/$name-$rate.json" --slo p99=50ms,loss=0 "$@" >"$work/$name-$rate.txt" 2>&1; then
-      local t1; t1=$(cpu_ticks "$pid")
-      read -r dps p99 < <(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print(r['delivered']/r['active_s'], r['latency_us']['p99'])" "$work/$name-$rate.json")
-      best_rate=$rate best_dps=$dps best_p99=$p99 best_rss=$(rss_kib "$pid")
-      # CPU seconds per million deliveries (clock ticks are 1/100 s).
-      best_cpu=$(python3 -c "import sys,json; r=json.load(open(sys.argv[1]))['runs'][0]; print(($2-$3)/100/max(r['delivered'],1)*1e6)" "$work/$name-$rate.json" "$t1" "$t0")
-    else
-      echo "  $name: missed at $rate msg/s: $(grep -m1 'SLO missed' "$work/$name-$rate.txt" || tail -n1 "$work/$name-$rate.txt")" >&2
-      break
-    fi
-  done
-  echo "$name $best_rate $best_dps $best_p99 $best_cpu $best_rss"
+# step NAME URL RATE TRY [load args...]: one load run; appends a line to
+# $work/steps.tsv; succeeds when the step met p99 ≤ 50 ms with no loss and
+# no error.
+step() {
+  local name="$1" url="$2" rate="$3" try="$4"; shift 4
+  local json="$work/$name-$rate-$try.json" t0 t1 w0 w1 gen status=0
+  rm -f "$json"
+  t0=$(cpu_ticks "$pid"); w0=$(date +%s.%N)
+  # `times` prints the subshell's children's CPU (the generator) on its 2nd line.
+  gen=$( { "${gen_cpu[@]}" timeout --kill-after=5 120 "$bin" load --url "$url" \
+      --subscribers "$subs" --rate "$rate" --duration "$duration" --payload-bytes "$payload" \
+      --grace 2 --json "$json" "$@" >"$work/$name-$rate-$try.txt" 2>&1 || true; times; } | tail -n1)
+  t1=$(cpu_ticks "$pid"); w1=$(date +%s.%N)
+  python3 - "$json" "$name" "$rate" "$try" "$((t1 - t0))" "$hz" "$w0" "$w1" "$(rss_kib "$pid")" "$gen" >>"$work/steps.tsv" <<'PY' || status=1
+import json, re, sys
+path, name, rate, tr, ticks, hz, w0, w1, rss, gen = sys.argv[1:]
+wall = float(w1) - float(w0)
+m = re.findall(r'(\d+)m([\d.]+)s', gen)
+gen_cpu = sum(int(a) * 60 + float(b) for a, b in m)
+try:
+    r = json.load(open(path))['runs'][0]
+except Exception:
+    print(f"{name}\t{rate}\t{tr}\t0\t0\t0\t0\t-\t{int(ticks)/int(hz):.3f}\t{gen_cpu:.3f}\t{wall:.3f}\t{rss}\tno-result")
+    sys.exit(1)
+errors = sum(r['errors'].values())
+ok = r['lost'] == 0 and errors == 0 and r['latency_us']['p99'] <= 50_000 and r['delivered'] > 0
+print("\t".join(str(x) for x in [name, rate, tr, r['delivered'], f"{r['delivered'] / r['active_s']:.0f}",
+      r['latency_us']['p99'], r['lost'], errors, f"{int(ticks) / int(hz):.3f}", f"{gen_cpu:.3f}",
+      f"{wall:.3f}", rss, "pass" if ok else "miss"]))
+sys.exit(0 if ok else 1)
+PY
+  [ "$status" = 0 ]
 }
 
-results="$work/results.txt"
-: >"$results"
-start pushpoll "$bin" serve --addr 127.0.0.1:0
-bench pushpoll "ws://127.0.0.1:$port/ws" >>"$results"; kill "$pid"; wait "$pid" 2>/dev/null || true
-start node-ws node scripts/peers/ws-broadcast.js 0
-bench node-ws "ws://127.0.0.1:$port/" >>"$results"; kill "$pid"; wait "$pid" 2>/dev/null || true
-if "$bin" load --help | grep -q -- '--socketio-transport'; then
-  start socket.io node scripts/peers/socketio-chat.js 0
-  bench socket.io "http://127.0.0.1:$port" --transport socket.io --socketio-transport websocket >>"$results"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-fi
-pid=""
+# bench NAME URL [load args...]: steps the rate up until a step misses twice.
+bench() {
+  local name="$1" url="$2"; shift 2
+  for rate in "${rates[@]}"; do
+    if step "$name" "$url" "$rate" 1 "$@"; then
+      echo "  $name $rate msg/s: $(tail -n1 "$work/steps.tsv" | cut -f5,6 | awk '{printf "%s deliveries/s, p99 %.1f ms", $1, $2/1000}')" >&2
+    else
+      echo "  $name $rate msg/s: missed ($(tail -n1 "$work/steps.tsv" | cut -f5-8 | awk '{printf "%s deliveries/s, p99 %.1f ms, lost %s, errors %s", $1, $2/1000, $3, $4}')); once more" >&2
+      sleep 2
+      step "$name" "$url" "$rate" 2 "$@" || break
+    fi
+    sleep 1
+  done
+}
 
-report=$(python3 - "$results" "$subs" "$duration" <<'PY'
+: >"$work/steps.tsv"
+echo "load average before: $load_before" >&2
+for server in ${servers//,/ }; do
+  echo "$server" >&2
+  case "$server" in
+    pushpoll) start pushpoll "$bin" serve --addr 127.0.0.1:0
+      bench pushpoll "ws://127.0.0.1:$port/ws" ;;
+    node-ws) start node-ws node scripts/peers/ws-broadcast.js 0
+      bench node-ws "ws://127.0.0.1:$port/" ;;
+    socket.io) start socket.io node scripts/peers/socketio-chat.js 0
+      bench socket.io "http://127.0.0.1:$port" --transport socket.io --socketio-transport websocket ;;
+    *) echo "--servers: unknown server $server (pushpoll, node-ws, socket.io)" >&2; exit 64 ;;
+  esac
+  stop
+done
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+machine="$(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), node $(node --version)"
+command="scripts/bench-peers.sh --subscribers $subs --duration $duration --min-rate $min_rate --max-rate $max_rate --payload-bytes $payload --servers $servers$([ "$pin" = 1 ] || echo ' --no-pin')"
+report=$(python3 - "$work/steps.tsv" "$subs" "$duration" "$payload" "$pinning" "$load_before" "$load_after" "$machine" "$command" "$started" <<'PY'
 import sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-base = next((r for r in rows if r[0] == 'node-ws'), None)
-def ratio(v, b):
-    return f"{v / b:.2f}x" if b else "-"
-print(f"WebSocket broadcast, {sys.argv[2]} subscribers, {sys.argv[3]} s per step, rate doubled until p99 > 50 ms or loss")
+path, subs, duration, payload, pinning, load_before, load_after, machine, command, started = sys.argv[1:]
+cols = ["server", "rate", "try", "delivered", "dps", "p99", "lost", "errors", "server_cpu", "gen_cpu", "wall", "rss", "verdict"]
+steps = [dict(zip(cols, l.rstrip("\n").split("\t"))) for l in open(path) if l.strip()]
+servers = list(dict.fromkeys(s["server"] for s in steps))
+best = {}
+for s in steps:
+    if s["verdict"] == "pass":
+        b = best.get(s["server"])
+        if b is None or int(s["rate"]) > int(b["rate"]):
+            best[s["server"]] = s
+def f(s, k): return float(s[k])
+def cpu_per_m(s): return f(s, "server_cpu") / max(f(s, "delivered"), 1) * 1e6
+def gen_share(s): return f(s, "gen_cpu") / max(f(s, "wall"), 1e-9)
+base = best.get("node-ws")
+def p99_at(server, rate):
+    ok = [s for s in steps if s["server"] == server and s["rate"] == rate and s["verdict"] == "pass"]
+    return f(ok[-1], "p99") / 1000 if ok else None
+def ratio(v, b): return f"{v / b:.2f}×" if b else "–"
+print(f"WebSocket broadcast: {subs} subscribers, 1 publisher, {payload}-byte text messages, {duration} s a step,")
+print("rate ×√2 a step until p99 > 50 ms, loss or an error (a miss is tried once more);")
+print(f"{pinning}. Started {started}; load average before {load_before}, after {load_after}.")
+print(f"Machine: {machine}.")
 print()
-print("| server | highest passing rate (msg/s) | deliveries/s | vs node ws | p99 (ms) | CPU s per 1M deliveries | vs node ws | RSS (MiB) | vs node ws |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for name, rate, dps, p99, cpu, rss in rows:
-    dps, p99, cpu, rss = float(dps), float(p99) / 1000, float(cpu), float(rss) / 1024
-    b = [float(x) for x in base[2:]] if base else None
-    print(f"| {name} | {rate} | {dps:,.0f} | {ratio(dps, b[0]) if b else '-'} | {p99:.1f} | {cpu:.1f} | "
-          f"{ratio(cpu, b[2]) if b else '-'} | {rss:.1f} | {ratio(rss, b[3] / 1024) if b else '-'} |")
+print("| server | highest passing rate (msg/s) | deliveries/s | vs node ws | p99 there (ms) | p99 at node ws's rate (ms) | server CPU s per 1M deliveries | vs node ws | server RSS (MiB) | vs node ws | generator CPU there |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name in servers:
+    b = best.get(name)
+    if b is None:
+        print(f"| {name} | none passed | | | | | | | | | |")
+        continue
+    at_base = p99_at(name, base["rate"]) if base else None
+    print(f"| {name} | {b['rate']} | {f(b, 'dps'):,.0f} | {ratio(f(b, 'dps'), f(base, 'dps')) if base else '–'} | "
+          f"{f(b, 'p99') / 1000:.1f} | {'–' if at_base is None else f'{at_base:.1f}'} | {cpu_per_m(b):.2f} | "
+          f"{ratio(cpu_per_m(b), cpu_per_m(base)) if base else '–'} | {f(b, 'rss') / 1024:.1f} | "
+          f"{ratio(f(b, 'rss'), f(base, 'rss')) if base else '–'} | {gen_share(b) * 100:.0f} % |")
+print()
+if base:
+    for name, target in [("pushpoll", 3.0)]:
+        if name in best:
+            r = f(best[name], "dps") / f(base, "dps")
+            print(f"- pushpoll vs node ws: {r:.2f}× the sustained deliveries/s (target ≥ 3×: {'met' if r >= target else 'NOT met'})")
+    if "pushpoll" in best and "socket.io" in best:
+        r = f(best["pushpoll"], "dps") / f(best["socket.io"], "dps")
+        print(f"- pushpoll vs socket.io: {r:.2f}× the sustained deliveries/s (target ≥ 10×: {'met' if r >= 10 else 'NOT met'})")
+    if "pushpoll" in best:
+        at = p99_at("pushpoll", base["rate"])
+        if at is not None:
+            print(f"- p99 at node ws's highest passing rate ({base['rate']} msg/s): pushpoll {at:.1f} ms, node ws {f(base, 'p99') / 1000:.1f} ms "
+                  f"({'equal or lower' if at <= f(base, 'p99') / 1000 else 'HIGHER'})")
+print()
+print("Every step (server CPU and generator CPU in seconds over the whole `load` command, wall included ramp-up and grace):")
+print()
+print("| server | rate | try | deliveries/s | p99 (ms) | lost | errors | server CPU s | server CPU % | generator CPU % | RSS (MiB) | verdict |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+for s in steps:
+    busy = " (generator busy)" if gen_share(s) >= 0.9 else ""
+    print(f"| {s['server']} | {s['rate']} | {s['try']} | {f(s, 'dps'):,.0f} | {f(s, 'p99') / 1000:.1f} | {s['lost']} | {s['errors']} | "
+          f"{f(s, 'server_cpu'):.2f} | {f(s, 'server_cpu') / f(s, 'wall') * 100:.0f} % | {gen_share(s) * 100:.0f} % | {int(s['rss']) / 1024:.1f} | {s['verdict']}{busy} |")
+print()
+print(f"command: {command}")
 PY
 )
 echo "$report"
 if [ -n "$out" ]; then
-  mkdir -p "$(dirname "$out")"
-  { echo "$report"; echo; echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(uname -sr)"; echo "command: scripts/bench-peers.sh --subscribers $subs --duration $duration"; } >"$out"
+  mkdir -p "$out"
+  echo "$report" >"$out/peers.md"
+  cp "$work/steps.tsv" "$out/steps.tsv"
+  mkdir -p "$out/json"
+  cp "$work"/*.json "$out/json/" 2>/dev/null || true
+  echo "wrote $out/peers.md, $out/steps.tsv and $out/json/" >&2
 fi
