@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
 use crate::count::{connect_counted, SubIo};
+use crate::decode::{decode_body, Coding};
 use crate::error::{error_kind, Kind};
 
 /// The `User-Agent` every generator request carries.
@@ -34,11 +35,10 @@ impl<B> Drop for HttpConn<B> {
     }
 }
 
-/// A GET request with the generator's usual headers.
+/// A GET request with its `Host`; the rest comes from the header profile
+/// ([`Plan::request_headers`](crate::plan::Plan::request_headers)).
 pub(crate) fn get(authority: &str, path_and_query: &str) -> http::request::Builder {
-    Request::get(path_and_query)
-        .header(header::HOST, authority)
-        .header(header::USER_AGENT, USER_AGENT)
+    Request::get(path_and_query).header(header::HOST, authority)
 }
 
 /// The kind of a body-reading error (the size limit included).
@@ -90,8 +90,8 @@ where
         }
     }
 
-    /// Sends a request and reads the whole answer (at most `max_body` bytes),
-    /// all within `timeout`. The head comes back whole, for headers such as
+    /// Sends a request and reads the whole answer (at most `max_body` bytes,
+    /// decoded if it came compressed), all within `timeout`. The head comes back whole, for headers such as
     /// `Retry-After`.
     pub async fn fetch(
         &mut self,
@@ -112,6 +112,8 @@ where
                 .await
                 .map_err(|e| body_error_kind(&*e))?
                 .to_bytes();
+            // Counted compressed at the socket; handed on decoded.
+            let body = decode_body(Coding::of(&head.headers)?, body, max_body)?;
             Ok((head, body))
         };
         match tokio::time::timeout(timeout, fut).await {

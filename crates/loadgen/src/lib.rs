@@ -33,7 +33,8 @@
 //! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
 //!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
-//!   `http`: a one-connection HTTP/1.1 client; `error`: [`LoadError`] and error kinds.
+//!   `http`: a one-connection HTTP/1.1 client; [`headers`]: header profiles
+//!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
 //!
 //! The generator never links the server: it talks to it only over sockets,
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
@@ -41,7 +42,9 @@
 
 pub mod autobahn;
 mod count;
+mod decode;
 mod error;
+pub mod headers;
 mod http;
 pub mod opts;
 mod plan;

@@ -228,6 +228,17 @@ pub struct LoadOpts {
     #[arg(long = "header", value_name = "NAME:VALUE")]
     pub headers: Vec<String>,
 
+    /// The header set every request carries (the issue's `--headers`; named
+    /// apart from `--header`, which adds one header on top of the profile).
+    /// `minimal`: a `User-Agent` and the `Accept` the transport needs (about
+    /// 56 bytes a poll). `browser`: what desktop Chromium sends to a
+    /// same-origin API (client hints, `Sec-Fetch-*`, `Referer`,
+    /// `Accept-Encoding`, a session cookie; 731 bytes a poll), and
+    /// compressed answers are decoded. FILE: a captured header block, one
+    /// `Name: value` per line. Exact sizes: `docs/headers.md`.
+    #[arg(long, value_name = "minimal|browser|FILE", default_value = "minimal")]
+    pub header_profile: crate::headers::HeaderProfile,
+
     /// A WebSocket subprotocol to ask for (repeatable, in order of
     /// preference; `--transport ws` in plain mode). Unlike `--ws-subprotocol`
     /// it changes nothing in how frames are read: every frame is still

@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::error::LoadError;
+use crate::headers::{Profile, RequestKind};
 use crate::opts::{
     LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport, WsSubprotocol,
 };
@@ -173,6 +174,9 @@ pub(crate) struct Plan {
     /// Extra headers of every handshake and HTTP request (`--header`,
     /// `--origin`), subscribers and publishers alike.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The header profile (`--header-profile`), resolved for the
+    /// subscriber URL's origin; `--header` values replace its own.
+    pub profile: Profile,
     /// Generic subprotocols WebSocket subscribers ask for (`--subprotocol`).
     pub subprotocols: Vec<String>,
     /// WebSocket publishers send binary frames.
@@ -511,6 +515,16 @@ impl Plan {
             sub_url.set_path(default_path(o.transport));
         }
         let sub = Target::new("url", sub_url)?;
+        // The page the requests come from is served by the same origin.
+        let page_scheme = match sub.url.scheme() {
+            "wss" | "https" => "https",
+            _ => "http",
+        };
+        let mut profile = Profile::new(
+            &o.header_profile,
+            &format!("{page_scheme}://{}", sub.authority),
+        )?;
+        profile.without(&headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>());
 
         let publish = match &o.publish_url {
             Some(raw) if o.transport == Transport::SocketIo => {
@@ -594,11 +608,25 @@ impl Plan {
             timeout,
             ws_subprotocol: o.ws_subprotocol,
             headers,
+            profile,
             subprotocols: o.subprotocols.clone(),
             binary: o.binary,
             pattern: o.pattern,
             socketio,
         })
+    }
+
+    /// Adds the header profile's headers for `kind`, then the extra ones
+    /// (`--header`, `--origin`), to a request.
+    pub fn request_headers(
+        &self,
+        kind: RequestKind,
+        mut req: http::request::Builder,
+    ) -> http::request::Builder {
+        for (n, v) in self.profile.headers(kind) {
+            req = req.header(n, v);
+        }
+        self.add_headers(req)
     }
 
     /// Adds the extra headers (`--header`, `--origin`) to a request.

@@ -31,6 +31,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
+use crate::headers::RequestKind;
 use crate::http::{body_error_kind, USER_AGENT};
 use crate::plan::{Plan, PublishTarget};
 use crate::schedule::{self, Clock};
@@ -282,10 +283,9 @@ async fn post(
 ) -> Result<(), Kind> {
     let req = Request::post(uri.clone())
         .header(header::HOST, plan.publish.target().authority.as_str())
-        .header(header::USER_AGENT, USER_AGENT)
         .header(header::CONTENT_TYPE, "text/plain");
     let req = plan
-        .add_headers(req)
+        .request_headers(RequestKind::Publish, req)
         .body(Full::new(Bytes::from(payload)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     let fut = async {

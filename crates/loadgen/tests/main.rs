@@ -5,6 +5,7 @@ mod support;
 
 mod errors;
 mod faults;
+mod headers;
 mod opaque;
 mod options;
 mod poll;

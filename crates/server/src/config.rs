@@ -14,6 +14,9 @@ use crate::ServerError;
 pub struct Config {
     /// Every bound on what clients can make the server hold.
     pub limits: Limits,
+    /// Compression of poll answers for clients that accept it (default:
+    /// `br`, then `gzip`, from 20 bytes).
+    pub compression: crate::compress::Compression,
 }
 
 /// The server's limits. `Limits::default()` gives the documented defaults;

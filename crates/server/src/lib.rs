@@ -16,6 +16,7 @@
 //! - `metrics`: atomics behind `GET /metrics`, Prometheus text.
 //! - `page`: the chat page at `GET /` (`assets/`, embedded).
 //! - `response`: the response body type and JSON answers.
+//! - [`compress`]: `br` / `gzip` poll answers for clients that accept them.
 //!
 //! The server never imports the load generator; they meet only on sockets.
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+pub mod compress;
 pub mod config;
 mod conn;
 mod error;
@@ -72,6 +74,7 @@ pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) limits: Limits,
+    pub(crate) compression: compress::Compression,
     pub(crate) http: hyper::server::conn::http1::Builder,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
     /// Nothing waits on it directly: each connection holds a child token
@@ -92,6 +95,7 @@ impl Shared {
             metrics: metrics::Metrics::default(),
             http: conn::http1_builder(&limits),
             limits,
+            compression: config.compression,
             shutdown: CancellationToken::new(),
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),

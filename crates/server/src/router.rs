@@ -93,8 +93,13 @@ fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
 pub(crate) enum Answer {
     /// The whole answer (WebSocket `101`, SSE stream, errors, metrics, ...).
     Ready(Response<Body>),
-    /// `GET /messages`: answered at once or held, without the request head.
-    Poll(Result<PollQuery, QueryError>, Transport),
+    /// `GET /messages`: answered at once or held, without the request head
+    /// (but with the coding its `Accept-Encoding` allows).
+    Poll(
+        Result<PollQuery, QueryError>,
+        Transport,
+        Option<crate::compress::Coding>,
+    ),
     /// `POST /messages`: the body is still to be read.
     Publish(Request<Incoming>),
 }
@@ -109,7 +114,9 @@ impl Answer {
     ) -> Response<Body> {
         let resp = match self {
             Answer::Ready(resp) => resp,
-            Answer::Poll(q, t) => poll::poll(q, t, shared, conn).await,
+            Answer::Poll(q, t, coding) => shared
+                .compression
+                .apply(poll::poll(q, t, shared, conn).await, coding),
             Answer::Publish(req) => publish::publish(req, shared).await,
         };
         conn.attribution.finish();
@@ -141,7 +148,9 @@ pub(crate) fn route(
         None => match route {
             Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
             Route::Events(q) => sse::events(&req, q, shared, conn),
-            Route::Poll(q, t) => return Answer::Poll(q, t),
+            Route::Poll(q, t) => {
+                return Answer::Poll(q, t, shared.compression.negotiate(req.headers()))
+            }
             Route::Publish => return Answer::Publish(req),
             Route::Metrics => response::text(
                 StatusCode::OK,

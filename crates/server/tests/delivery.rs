@@ -145,6 +145,7 @@ async fn polling(wait: Option<&'static str>) {
             max_poll_batch: 7,
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let want = expected();
@@ -179,6 +180,7 @@ async fn batches_say_more() {
             max_poll_batch: 3,
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     publish_all(server.addr, &expected()[..5]).await;

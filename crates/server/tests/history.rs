@@ -13,6 +13,7 @@ async fn server_with_evictions() -> Server {
             history: 5,
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let msgs: Vec<_> = (0..20)

@@ -46,7 +46,11 @@ pub async fn setup() -> (Server, Witnesses) {
 }
 
 pub async fn setup_with(limits: Limits) -> (Server, Witnesses) {
-    let server = Server::start(Config { limits }).await;
+    let server = Server::start(Config {
+        limits,
+        ..Config::default()
+    })
+    .await;
     let witnesses = Witnesses::connect(server.addr).await;
     (server, witnesses)
 }

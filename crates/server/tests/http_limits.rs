@@ -203,6 +203,7 @@ async fn websocket_messages_over_the_limit_close_with_1009() {
             ws_max_frame_bytes: 1024,
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let mut ws = ws_connect(server.addr, "/ws", None).await;
@@ -222,6 +223,7 @@ async fn over_the_connection_limit_is_503() {
             max_connections: 1,
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let mut holder = Http::connect(server.addr).await;

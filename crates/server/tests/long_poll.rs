@@ -59,6 +59,7 @@ async fn wait_is_clamped_to_the_cap() {
             long_poll_max: Duration::from_secs(3),
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let started = Instant::now();

@@ -18,6 +18,7 @@ async fn clients_are_told_and_run_returns() {
             close_timeout: Duration::from_secs(30),
             ..Limits::default()
         },
+        ..Config::default()
     })
     .await;
     let addr = server.addr;

@@ -23,6 +23,7 @@ fn config() -> Config {
             close_timeout: Duration::from_secs(60),
             ..Limits::default()
         },
+        ..Config::default()
     }
 }
 

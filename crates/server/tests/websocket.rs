@@ -17,6 +17,7 @@ fn quick_pings() -> Config {
             ws_pong_timeout: Duration::from_secs(1),
             ..Limits::default()
         },
+        ..Config::default()
     }
 }
 

@@ -23,6 +23,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::{retry_after, Backoff, Sub};
 use crate::error::{status_kind, Kind};
+use crate::headers::RequestKind;
 use crate::http::{get, HttpConn};
 use crate::opts::LoadTransport as Transport;
 
@@ -88,8 +89,7 @@ pub(super) async fn run(sub: &mut Sub) {
                 Some(s) => plan.sub.path_with(&format!("since={s}{wait}")),
             };
             let Ok(req) = plan
-                .add_headers(get(&plan.sub.authority, &path))
-                .header(http::header::ACCEPT, "application/json")
+                .request_headers(RequestKind::Poll, get(&plan.sub.authority, &path))
                 .body(Default::default())
             else {
                 sub.error(Kind::Borrowed("protocol"));

@@ -33,7 +33,8 @@ use super::ws::{close_kind, connect as ws_connect, Ws};
 use super::{Backoff, Sub};
 use crate::count::SubIo;
 use crate::error::{status_kind, ws_kind, Kind};
-use crate::http::{get, HttpConn, USER_AGENT};
+use crate::headers::RequestKind;
+use crate::http::{get, HttpConn};
 use crate::opts::SocketIoTransport;
 use crate::plan::{Plan, SocketIoPlan};
 use crate::socketio::{self, Packet, SioPacket};
@@ -148,8 +149,7 @@ async fn poll_get(
     timeout: Duration,
 ) -> Result<String, Kind> {
     let req = plan
-        .add_headers(get(&plan.sub.authority, path))
-        .header(header::ACCEPT, "*/*")
+        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path))
         .body(Full::default())
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -170,10 +170,9 @@ async fn poll_post(
 ) -> Result<(), Kind> {
     let req = http::Request::post(path)
         .header(header::HOST, plan.sub.authority.as_str())
-        .header(header::USER_AGENT, USER_AGENT)
         .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
     let req = plan
-        .add_headers(req)
+        .request_headers(RequestKind::Publish, req)
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();

@@ -3,13 +3,14 @@
 //! sends `Last-Event-ID`, as a browser's `EventSource` does. A `429` or
 //! `503` with `Retry-After` is retried no sooner than asked (bounded).
 
-use http::header;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pushpoll_wire::sse::{Event, Parser, EVENT_BINARY, EVENT_GAP, EVENT_TEXT_BASE64};
 
 use super::{retry_after, Backoff, Sub};
+use crate::decode::{Coding, Decoder};
 use crate::error::{error_kind, status_kind, Kind};
+use crate::headers::RequestKind;
 use crate::http::{get, HttpConn};
 
 /// Smallest line limit of the SSE parser.
@@ -26,10 +27,10 @@ pub(super) async fn run(sub: &mut Sub) {
         let mut wait = None;
         let open = async {
             let mut conn: HttpConn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
-            let mut req = plan
-                .add_headers(get(&plan.sub.authority, &plan.sub.path_and_query))
-                .header(header::ACCEPT, "text/event-stream")
-                .header(header::CACHE_CONTROL, "no-cache");
+            let mut req = plan.request_headers(
+                RequestKind::Stream,
+                get(&plan.sub.authority, &plan.sub.path_and_query),
+            );
             if let Some(id) = &last_id {
                 req = req.header("last-event-id", id.as_str());
             }
@@ -52,7 +53,13 @@ pub(super) async fn run(sub: &mut Sub) {
                     return;
                 }
                 backoff.reset();
-                let kind = stream(sub, resp.into_body(), max_line, &mut last_id).await;
+                let kind = match Coding::of(resp.headers()) {
+                    Ok(coding) => {
+                        let decoder = Decoder::new(coding, usize::MAX);
+                        stream(sub, resp.into_body(), decoder, max_line, &mut last_id).await
+                    }
+                    Err(kind) => kind,
+                };
                 sub.error(kind);
             }
             Some(Ok((_conn, resp))) => {
@@ -73,6 +80,7 @@ pub(super) async fn run(sub: &mut Sub) {
 async fn stream(
     sub: &mut Sub,
     mut body: Incoming,
+    mut decoder: Decoder,
     max_line: usize,
     last_id: &mut Option<String>,
 ) -> Kind {
@@ -86,6 +94,12 @@ async fn stream(
         };
         let Ok(data) = frame.into_data() else {
             continue;
+        };
+        // A compressed stream (a profile with `Accept-Encoding`): events
+        // are parsed from what it decodes to.
+        let data = match decoder.feed(&data) {
+            Ok(d) => d,
+            Err(kind) => return kind,
         };
         if parser.feed(&data, &mut events).is_err() {
             return Kind::Borrowed("protocol");

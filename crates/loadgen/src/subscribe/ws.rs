@@ -33,6 +33,7 @@ use url::Url;
 use super::{Backoff, Sub};
 use crate::count::{connect_counted, connect_tcp, Counted, SubIo};
 use crate::error::{ws_kind, Kind, LoadError};
+use crate::headers::RequestKind;
 use crate::opts::WsSubprotocol;
 use crate::plan::Plan;
 
@@ -62,6 +63,9 @@ pub(crate) fn request(
 ) -> Result<Request, WsError> {
     let mut req = url.into_client_request()?;
     let h = req.headers_mut();
+    for (n, v) in plan.profile.headers(RequestKind::WebSocket) {
+        h.append(n, v.clone());
+    }
     for (n, v) in &plan.headers {
         h.append(n, v.clone());
     }
