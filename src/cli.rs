@@ -92,6 +92,15 @@ pub struct ServeOpts {
     /// closed with 1009. The default suits chat; conformance runs raise it.
     #[arg(long)]
     pub ws_max_message_bytes: Option<usize>,
+    /// Content codings for poll answers, in the server's order of
+    /// preference, used when a request's `Accept-Encoding` allows one:
+    /// `br,gzip`, `gzip`, `br`, or `off` [default: br,gzip].
+    #[arg(long, value_name = "br,gzip|off")]
+    pub compression: Option<String>,
+    /// Smallest poll answer that is compressed, bytes [default: 20, nginx's
+    /// `gzip_min_length`].
+    #[arg(long, value_name = "BYTES")]
+    pub compress_min_bytes: Option<usize>,
 }
 
 impl ServeOpts {
@@ -108,6 +117,14 @@ impl ServeOpts {
         if let Some(bytes) = self.ws_max_message_bytes {
             config.limits.ws_max_message_bytes = bytes;
             config.limits.ws_max_frame_bytes = bytes;
+        }
+        if let Some(list) = &self.compression {
+            config.compression.codings =
+                pushpoll_server::compress::Compression::parse_codings(list)
+                    .map_err(|e| anyhow::anyhow!("--compression: {e}"))?;
+        }
+        if let Some(n) = self.compress_min_bytes {
+            config.compression.min_bytes = n;
         }
         if let Some(secs) = self.long_poll_max {
             config.limits.long_poll_max = std::time::Duration::try_from_secs_f64(secs)
@@ -256,9 +273,18 @@ fn verdict(slo: Option<&Slo>, runs: &[pushpoll_loadgen::RunResult]) -> ExitCode 
 async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
-    let view = crate::progress::View::new(compare::plan(&opts).len() as u64);
+    let view = crate::progress::View::new(compare::total_runs(&opts) as u64);
     let results = compare::run(&opts, stop, &view).await?;
-    print_tables(&results);
+    // Variants get one line each in a table of their own.
+    let plain: Vec<_> = results
+        .iter()
+        .filter(|r| compare::Variant::of(r).is_none())
+        .cloned()
+        .collect();
+    print_tables(&plain);
+    if let Some(table) = compare::variants_table(&results) {
+        println!("{table}");
+    }
     let doc = Document::new("compare", started, results.clone());
     if let Some(path) = &opts.json {
         doc.write(path)?;

@@ -65,6 +65,135 @@ pub struct CompareOpts {
     /// Targets every transport must meet, e.g. `loss=0,dup=0`; a miss exits with code 3.
     #[arg(long)]
     pub slo: Option<crate::slo::Slo>,
+    /// Variants run after the transports, one line each in a second table:
+    /// polling as browsers do it (their headers, compressed answers). They
+    /// take the first workload with half its publishing time and no idle
+    /// window; `none` runs none [default: all; quick: none].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variants: Vec<Variant>,
+}
+
+/// A variant of a transport that `compare` runs besides the plain four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Variant {
+    /// Long polling with desktop Chromium's headers (`--header-profile
+    /// browser`); answers come br-compressed.
+    LongPollBrowser,
+    /// Short polling with Chromium's headers; answers br-compressed.
+    ShortPollBrowser,
+    /// Short polling with Chromium's headers against a server that does not
+    /// compress.
+    ShortPollBrowserUncompressed,
+    /// No variants.
+    None,
+}
+
+impl Variant {
+    /// What `compare` runs without `--variants`.
+    pub const DEFAULT: [Variant; 3] = [
+        Variant::LongPollBrowser,
+        Variant::ShortPollBrowser,
+        Variant::ShortPollBrowserUncompressed,
+    ];
+
+    /// The line's name, also the runs' label.
+    pub fn title(self) -> &'static str {
+        match self {
+            Variant::LongPollBrowser => "long-poll, browser headers, br",
+            Variant::ShortPollBrowser => "short-poll, browser headers, br",
+            Variant::ShortPollBrowserUncompressed => "short-poll, browser headers, uncompressed",
+            Variant::None => "none",
+        }
+    }
+
+    fn transport(self) -> Transport {
+        match self {
+            Variant::LongPollBrowser => Transport::LongPoll,
+            _ => Transport::ShortPoll,
+        }
+    }
+
+    fn load_args(self) -> &'static [&'static str] {
+        &["--header-profile", "browser"]
+    }
+
+    /// Whether the variant's server compresses answers.
+    fn compresses(self) -> bool {
+        self != Variant::ShortPollBrowserUncompressed
+    }
+
+    /// The variants `opts` asks for, in order.
+    pub fn selected(opts: &CompareOpts) -> Vec<Variant> {
+        if opts.variants.contains(&Variant::None) {
+            Vec::new()
+        } else if opts.variants.is_empty() {
+            if opts.quick {
+                Vec::new()
+            } else {
+                Variant::DEFAULT.to_vec()
+            }
+        } else {
+            opts.variants.clone()
+        }
+    }
+
+    /// Whether `r` is a variant's run (by its label).
+    pub fn of(r: &RunResult) -> Option<Variant> {
+        let label = r.label.as_deref()?;
+        Variant::DEFAULT.into_iter().find(|v| v.title() == label)
+    }
+}
+
+/// The runs `compare` makes in all: the plan's and the variants'.
+pub fn total_runs(opts: &CompareOpts) -> usize {
+    plan(opts).len() + Variant::selected(opts).len()
+}
+
+/// The per-message cost of every plain run and every variant, one line
+/// each: how much of polling's cost is headers, and what compression does.
+/// `None` when there are no variant runs.
+pub fn variants_table(results: &[RunResult]) -> Option<String> {
+    let variants: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| Variant::of(r).is_some())
+        .collect();
+    let first = variants.first()?;
+    use pushpoll_report::fmt;
+    let mut t = pushpoll_report::table::Table::new([
+        "",
+        "requests / delivered",
+        "bytes / delivered",
+        "bytes up / request",
+        "latency p99 (ms)",
+        "lost",
+    ]);
+    let plain = results.iter().filter(|r| {
+        r.label.is_none()
+            && r.subscribers == first.subscribers
+            && r.publish_rate == first.publish_rate
+    });
+    for r in plain.chain(variants.iter().copied()) {
+        let name = match &r.label {
+            Some(l) => l.clone(),
+            None => format!("{}, minimal headers", r.transport),
+        };
+        let up = (r.requests > 0).then(|| r.bytes_up as f64 / r.requests as f64);
+        t.row([
+            name,
+            fmt::opt(r.requests_per_delivered),
+            fmt::opt(r.bytes_per_delivered),
+            fmt::opt(up),
+            fmt::ms(r.latency_us.p99),
+            fmt::thousands(r.lost),
+        ]);
+    }
+    Some(format!(
+        "Variants ({} subscribers, {} msg/s for {}s, no idle window; plain runs above for reference):\n{}",
+        fmt::thousands(first.subscribers),
+        fmt::sig3(first.publish_rate),
+        fmt::sig3(first.duration_s),
+        t.render()
+    ))
 }
 
 /// The workload after defaults are applied.
@@ -167,6 +296,17 @@ impl Workload {
         addr: std::net::SocketAddr,
         server: std::net::SocketAddr,
     ) -> anyhow::Result<LoadOpts> {
+        self.load_opts_with(transport, addr, server, &[])
+    }
+
+    /// [`Workload::load_opts`] with more `pushpoll load` arguments.
+    pub fn load_opts_with(
+        &self,
+        transport: Transport,
+        addr: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        extra: &[&str],
+    ) -> anyhow::Result<LoadOpts> {
         let url = match transport {
             Transport::Ws => format!("ws://{addr}/ws"),
             Transport::Sse => format!("http://{addr}/events"),
@@ -188,6 +328,7 @@ impl Workload {
             args.push(format!("--publish-url=http://{server}/messages"));
             args.push(format!("--label=rtt {}ms", self.rtt_ms));
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         // Built through the parser, as a user's command line would be, so
         // every option the load generator adds keeps its default here.
         <LoadOpts as clap::Parser>::try_parse_from(args).context("building load options")
@@ -288,11 +429,71 @@ pub async fn run(
         ));
         results.push(result);
     }
+    let variants = Variant::selected(opts);
+    // The uncompressed variant's own server, started on first use.
+    let mut plain_server: Option<EmbeddedServer> = None;
+    if let (false, Some(base)) = (variants.is_empty(), Workload::matrix(opts).first()) {
+        let w = Workload {
+            duration: base.duration / 2.0,
+            idle: 0.0,
+            rtt_ms: 0.0,
+            ..base.clone()
+        };
+        for (j, &v) in variants.iter().enumerate() {
+            if stop.is_cancelled() {
+                break;
+            }
+            let n = steps.len() + j + 1;
+            let total = steps.len() + variants.len();
+            view.start(&format!(
+                "[{n}/{total}] {}: {} subscribers, {} msg/s for {}s",
+                v.title(),
+                w.subscribers,
+                w.rate,
+                w.duration
+            ));
+            let (addr, cpu) = if v.compresses() {
+                (server.addr(), server.cpu_reader())
+            } else {
+                if plain_server.is_none() {
+                    let config = pushpoll_server::Config {
+                        compression: pushpoll_server::compress::Compression::off(),
+                        ..pushpoll_server::Config::default()
+                    };
+                    plain_server = Some(EmbeddedServer::start(config, threads)?);
+                }
+                let s = plain_server.as_ref().expect("started above");
+                (s.addr(), s.cpu_reader())
+            };
+            let label = format!("--label={}", v.title());
+            let mut args: Vec<&str> = v.load_args().to_vec();
+            args.push(&label);
+            let load = w.load_opts_with(v.transport(), addr, addr, &args)?;
+            let hooks = pushpoll_loadgen::Hooks {
+                server_cpu: Some(cpu),
+                ..hooks.clone()
+            };
+            let result = pushpoll_loadgen::run(&load, hooks, stop.clone().cancelled_owned())
+                .await
+                .with_context(|| format!("running the variant {}", v.title()))?;
+            view.finish(&format!(
+                "[{n}/{total}] {}: delivered {}/{}, lost {}",
+                v.title(),
+                result.delivered,
+                result.expected_deliveries,
+                result.lost
+            ));
+            results.push(result);
+        }
+    }
     view.close();
     for (_, proxy) in proxies {
         proxy.stop().await;
     }
     server.stop();
+    if let Some(s) = plain_server {
+        s.stop();
+    }
     Ok(results)
 }
 

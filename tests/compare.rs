@@ -21,6 +21,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         rtt: vec![],
         out: None,
         slo: None,
+        variants: vec![],
     }
 }
 
@@ -221,4 +222,44 @@ async fn a_negative_rtt_is_refused_before_anything_runs() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("--rtt"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_run_after_the_plain_transports_and_get_a_line_each() {
+    let mut opts = small(vec![Transport::LongPoll]);
+    opts.idle = Some(0.0);
+    opts.variants = vec![
+        compare::Variant::LongPollBrowser,
+        compare::Variant::ShortPollBrowserUncompressed,
+    ];
+    assert_eq!(compare::total_runs(&opts), 3);
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap();
+    let labels: Vec<_> = runs.iter().map(|r| r.label.as_deref()).collect();
+    assert_eq!(
+        labels,
+        vec![
+            None,
+            Some("long-poll, browser headers, br"),
+            Some("short-poll, browser headers, uncompressed")
+        ]
+    );
+    for r in &runs {
+        assert_eq!((r.lost, r.duplicated), (0, 0), "{:?}", r.label);
+        assert!(r.delivered > 0 && r.errors.is_empty(), "{:?}", r.errors);
+    }
+    // A browser's poll carries about 730 bytes more headers than the
+    // generator's minimal one (docs/headers.md).
+    let up = |r: &pushpoll_loadgen::RunResult| r.bytes_up as f64 / r.requests as f64;
+    assert!(
+        up(&runs[1]) - up(&runs[0]) > 670.0,
+        "{} vs {}",
+        up(&runs[1]),
+        up(&runs[0])
+    );
+    let table = compare::variants_table(&runs).unwrap();
+    assert_eq!(table.lines().count(), 3 + 3, "{table}");
+    assert!(table.contains("long-poll, minimal headers"), "{table}");
+    assert!(compare::variants_table(&runs[..1]).is_none());
 }

@@ -22,6 +22,7 @@ async fn slo_verdicts_name_the_target_missed() {
         rtt: vec![],
         out: None,
         slo: None,
+        variants: vec![],
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await

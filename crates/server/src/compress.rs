@@ -67,6 +67,30 @@ impl Default for Compression {
 }
 
 impl Compression {
+    /// Codings from a command line: `off`, or a comma-separated list of
+    /// `br` and `gzip` in order of preference.
+    pub fn parse_codings(s: &str) -> Result<Vec<Coding>, String> {
+        if s.trim() == "off" {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for t in s.split(',').map(str::trim) {
+            let c = match t {
+                "br" => Coding::Br,
+                "gzip" => Coding::Gzip,
+                _ => {
+                    return Err(format!(
+                        "unknown coding {t:?}: expected off, or br and/or gzip (e.g. br,gzip)"
+                    ))
+                }
+            };
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     /// No compression at all.
     pub fn off() -> Self {
         Compression {
