@@ -90,6 +90,12 @@ pub struct Limits {
     /// After shutdown is asked for, [`crate::run`] returns within this time
     /// even if clients hang. Default 5 s.
     pub shutdown_grace: Duration,
+    /// Streams one HTTP/2 connection may have open at once (its
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`): held long polls and SSE streams
+    /// multiplexed on one socket, which holds one of `max_connections`.
+    /// Default 256 (browsers share one connection per origin; servers such
+    /// as nginx offer 128).
+    pub h2_max_concurrent_streams: u32,
 }
 
 impl Default for Limits {
@@ -114,6 +120,7 @@ impl Default for Limits {
             sse_keepalive: Duration::from_secs(15),
             close_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(5),
+            h2_max_concurrent_streams: 256,
         }
     }
 }
@@ -131,6 +138,10 @@ impl Limits {
             ("ws_max_message_bytes", self.ws_max_message_bytes),
             ("ws_max_frame_bytes", self.ws_max_frame_bytes),
             ("ws_read_buffer_bytes", self.ws_read_buffer_bytes),
+            (
+                "h2_max_concurrent_streams",
+                self.h2_max_concurrent_streams as usize,
+            ),
         ];
         for (name, value) in sizes {
             if value == 0 {

@@ -3,7 +3,9 @@
 //!
 //! One task per accepted socket serves HTTP/1 on it with hyper and, when the
 //! socket is upgraded, runs the WebSocket session in the same task, so the
-//! connection permit covers the socket's whole life whatever it carries.
+//! connection permit covers the socket's whole life whatever it carries. A
+//! socket that opens with the HTTP/2 preface is served HTTP/2 instead
+//! ([`http2`]), still one permit per socket.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,6 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,7 +29,7 @@ use tracing::{debug, info, warn};
 use crate::config::Limits;
 use crate::metrics::{Metrics, Transport};
 use crate::transport::ws;
-use crate::{router, Shared};
+use crate::{http2, router, Shared};
 
 /// Marks "not attributed to a transport yet" in [`Attribution`].
 const PENDING: u8 = u8::MAX;
@@ -349,8 +352,9 @@ pub(crate) async fn serve(
     info!("shut down");
 }
 
-/// Serves one socket: HTTP/1 with hyper, then the WebSocket session if the
-/// socket was upgraded.
+/// Serves one socket: HTTP/2 if it opens with the HTTP/2 preface;
+/// otherwise HTTP/1 with hyper, then the WebSocket session if the socket was
+/// upgraded.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -362,8 +366,51 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let conn = Arc::new(ConnState::new(peer, &shared));
     let io = CountingStream::new(stream, Arc::clone(&shared), Arc::clone(&conn));
+    tokio::select! {
+        () = serve_socket(io, &shared, &conn) => {}
+        () = conn.kill.notified() => debug!(%peer, "connection dropped"),
+    }
+}
+
+/// Tells HTTP/2 from HTTP/1 by the first bytes (which must come within
+/// `header_read_timeout`), then serves the socket in that protocol.
+async fn serve_socket<S>(mut io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = conn.peer;
+    let sniffed = tokio::select! {
+        r = tokio::time::timeout(shared.limits.header_read_timeout, http2::sniff(&mut io)) => r,
+        () = conn.stop.cancelled() => return,
+    };
+    let (protocol, sniffed) = match sniffed {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            debug!(%peer, error = %e, "connection failed before its first request");
+            return;
+        }
+        Err(_) => {
+            debug!(%peer, "nothing sent within header_read_timeout: closing");
+            return;
+        }
+    };
+    let io = http2::Rewind::new(sniffed, io);
+    match protocol {
+        // Boxed, as each phase below: freed when it ends (see `serve_http1`).
+        http2::Protocol::Http2 => Box::pin(serve_http2(io, shared, conn)).await,
+        http2::Protocol::Http1 => serve_http1(io, shared, conn).await,
+    }
+}
+
+/// HTTP/1 on one socket, then the WebSocket session if it was upgraded.
+async fn serve_http1<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = conn.peer;
     let service = {
-        let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
+        let (shared, conn) = (Arc::clone(shared), Arc::clone(conn));
         service_fn(move |req| {
             let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
             let answer = router::route(req, &shared, &conn);
@@ -374,7 +421,7 @@ async fn connection(
     // ends, so this task itself stays small: a held long poll or SSE stream
     // does not carry room for a WebSocket session, and a WebSocket does not
     // keep the room hyper's connection took (memory per idle connection).
-    let served = Box::pin(async {
+    let result = Box::pin(async {
         let http = shared
             .http
             .serve_connection(TokioIo::new(io), service)
@@ -387,19 +434,72 @@ async fn connection(
                 (&mut http).await
             }
         }
-    });
-    let result = tokio::select! {
-        r = served => r,
-        () = conn.kill.notified() => {
-            debug!(%peer, "connection dropped");
-            return;
-        }
-    };
+    })
+    .await;
     if let Err(e) = result {
         debug!(%peer, error = %e, "http connection ended with an error");
     }
     if let Some(pending) = conn.take_upgrade() {
-        Box::pin(ws::session(pending, &shared, &conn)).await;
+        Box::pin(ws::session(pending, shared, conn)).await;
+    }
+}
+
+/// HTTP/2 on one socket: every stream is routed as an HTTP/1 request is;
+/// the socket's bytes all go to its first request's transport (see
+/// [`http2`]). GOAWAY on shutdown, or once no stream has been open for
+/// `header_read_timeout`.
+async fn serve_http2<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let streams = Arc::new(http2::Streams::default());
+    let service = {
+        let (shared, conn, streams) = (Arc::clone(shared), Arc::clone(conn), Arc::clone(&streams));
+        service_fn(move |req| {
+            let guard = streams.begin();
+            let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
+            let answer = router::route(req, &shared, &conn);
+            // Streams interleave on the socket: no per-request split.
+            conn.attribution.make_sticky();
+            async move {
+                let resp = answer.finish(&shared, &conn).await;
+                Ok::<_, Infallible>(http2::stream_response(resp, guard))
+            }
+        })
+    };
+    let h2 = shared.http2.serve_connection(TokioIo::new(io), service);
+    let idle = streams.idle_for(shared.limits.header_read_timeout);
+    // After GOAWAY, h2 waits for the client's PING ack before it closes; a
+    // client that never sends one is dropped after `close_timeout`.
+    let closed_by = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(h2, idle, closed_by);
+    let mut closing = false;
+    let result = loop {
+        tokio::select! {
+            r = &mut h2 => break r,
+            () = conn.stop.cancelled(), if !closing => {
+                closing = true;
+                h2.as_mut().graceful_shutdown();
+                closed_by
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + shared.limits.close_timeout);
+            }
+            () = &mut idle, if !closing => {
+                debug!(peer = %conn.peer, "http/2 connection idle: GOAWAY");
+                closing = true;
+                h2.as_mut().graceful_shutdown();
+                closed_by
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + shared.limits.close_timeout);
+            }
+            () = &mut closed_by, if closing => {
+                debug!(peer = %conn.peer, "http/2 connection not closing: dropped");
+                return;
+            }
+        }
+    };
+    if let Err(e) = result {
+        debug!(peer = %conn.peer, error = %e, "http/2 connection ended with an error");
     }
 }
 

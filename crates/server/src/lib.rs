@@ -11,6 +11,8 @@
 //!   cursor-per-subscriber read API; usable alone (benchmarks do).
 //! - `conn`: accept loop, connection limit, byte-counting socket wrapper,
 //!   hyper settings, shutdown.
+//! - `http2`: HTTP/2 beside HTTP/1.1 on the same port (preface sniffing,
+//!   stream limits, the idle timeout, byte attribution per socket).
 //! - `router`: one route per path, request-level limits, error answers.
 //! - `transport::{ws, sse, poll, publish}`: one module per way in or out.
 //! - `metrics`: atomics behind `GET /metrics`, Prometheus text.
@@ -32,6 +34,7 @@ pub mod compress;
 pub mod config;
 mod conn;
 mod error;
+mod http2;
 pub mod hub;
 mod metrics;
 mod page;
@@ -76,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) compression: compress::Compression,
     pub(crate) http: hyper::server::conn::http1::Builder,
+    /// HTTP/2 settings, for sockets that open with the HTTP/2 preface.
+    pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
     /// Nothing waits on it directly: each connection holds a child token
     /// ([`conn::ConnState::stop`]), so polling it takes no lock shared by
@@ -90,15 +95,21 @@ pub(crate) struct Shared {
 impl Shared {
     fn new(config: Config) -> Self {
         let limits = config.limits;
+        let abort = CancellationToken::new();
+        let tasks = TaskTracker::new();
         Shared {
             hub: Hub::new(limits.history),
             metrics: metrics::Metrics::default(),
             http: conn::http1_builder(&limits),
+            http2: http2::builder(
+                &limits,
+                http2::StreamExec::new(tasks.clone(), abort.clone()),
+            ),
             limits,
             compression: config.compression,
             shutdown: CancellationToken::new(),
-            abort: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            abort,
+            tasks,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use http::header::ALLOW;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use pushpoll_wire::query::{PollQuery, QueryError};
 
@@ -146,6 +146,10 @@ pub(crate) fn route(
     let resp = match check_head(&req, &shared.limits) {
         Some(refusal) => refusal,
         None => match route {
+            Route::WebSocket(_) if req.version() == Version::HTTP_2 => response::error(
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "WebSocket over HTTP/2 (RFC 8441) is not served: open /ws over HTTP/1.1",
+            ),
             Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
             Route::Events(q) => sse::events(&req, q, shared, conn),
             Route::Poll(q, t) => {

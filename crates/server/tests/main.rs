@@ -6,6 +6,7 @@ mod support;
 mod bytes_counted;
 mod delivery;
 mod history;
+mod http2;
 mod hostile;
 mod hostile_support;
 mod http_limits;
