@@ -416,9 +416,15 @@ pub async fn run(
             server.addr()
         };
         let load = w.load_opts(transport, target, server.addr())?;
-        let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
-            .await
-            .with_context(|| format!("running the {transport} load"))?;
+        let mut result =
+            pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
+                .await
+                .with_context(|| format!("running the {transport} load"))?;
+        // The delay is data of the run (the report counts latency in
+        // transits of it); the label only names it.
+        if !opts.rtt.is_empty() {
+            result.one_way_delay_ms = Some(w.rtt_ms / 2.0);
+        }
         view.finish(&format!(
             "[{}/{}] {transport}: delivered {}/{}, lost {}",
             i + 1,

@@ -99,6 +99,13 @@ async fn the_json_document_matches_its_schema() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // The added delay of an --rtt run is a number of milliseconds, never negative.
+    assert!(written["runs"][0]["one_way_delay_ms"].is_null());
+    let mut delayed = written.clone();
+    delayed["runs"][0]["one_way_delay_ms"] = serde_json::json!(10.0);
+    assert!(validator.is_valid(&delayed));
+    delayed["runs"][0]["one_way_delay_ms"] = serde_json::json!(-1.0);
+    assert!(!validator.is_valid(&delayed));
     // And the schema is not vacuous: a renamed field fails it.
     let mut broken = written.clone();
     let run = broken["runs"][0].as_object_mut().unwrap();
@@ -207,6 +214,8 @@ async fn an_rtt_sweep_runs_through_the_proxy_and_labels_its_runs() {
             ("long-poll", Some("rtt 20ms"))
         ]
     );
+    let delays: Vec<_> = runs.iter().map(|r| r.one_way_delay_ms).collect();
+    assert_eq!(delays, vec![Some(0.0), Some(0.0), Some(10.0), Some(10.0)]);
     assert!(runs
         .iter()
         .all(|r| r.lost == 0 && r.duplicated == 0 && r.delivered > 0));

@@ -93,6 +93,12 @@ pub struct RunResult {
     /// `--label` of the run (e.g. `rtt 20ms` from `compare --rtt`), null when none.
     #[serde(default)]
     pub label: Option<String>,
+    /// One-way delay added between the subscribers and the server, ms: half
+    /// the round trip `compare --rtt` puts in front of them (0 for an RTT
+    /// sweep's undelayed runs), null when the run added none. The report
+    /// measures latency in transits of this delay.
+    #[serde(default)]
+    pub one_way_delay_ms: Option<f64>,
 }
 
 /// Latency percentiles in microseconds (all 0 when nothing was delivered).

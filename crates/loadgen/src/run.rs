@@ -558,5 +558,6 @@ fn build(i: Inputs<'_>) -> RunResult {
         },
         errors: i.errors,
         label: None,
+        one_way_delay_ms: None,
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::charts::xml_escape as escape;
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection};
+use crate::{compare, correctness, projection, rtt};
 
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1b1b1b;
@@ -147,6 +147,10 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("</section>\n");
 
+    if let Some(section) = &r.rtt {
+        out.push_str(&rtt_section(section));
+    }
+
     out.push_str("<section id=\"side-by-side\">\n<h2>Side by side</h2>\n");
     for g in &r.groups {
         let Some(first) = g.runs.first() else {
@@ -218,6 +222,38 @@ pub fn render(r: &Report) -> String {
     };
     out.push_str(&table(&header, &rows, 4, &[], &bad));
     out.push_str("</section>\n</body>\n</html>\n");
+    out
+}
+
+/// The "Network round trip" section: the claim, the measured table (rows
+/// that disagree marked), the conclusions and the chart.
+fn rtt_section(s: &rtt::Section) -> String {
+    let mut out = format!(
+        "<section id=\"rtt\">\n<h2>{}</h2>\n<blockquote><p><strong>{}</strong>: {}</p></blockquote>\n<p>{}</p>\n",
+        escape(rtt::TITLE),
+        escape(rtt::CLAIM_SOURCE),
+        escape(rtt::CLAIM),
+        escape(rtt::EXPLANATION)
+    );
+    let rows: Vec<Vec<String>> = s.rows.iter().map(rtt::Row::cells).collect();
+    let verdict = rtt::header().len() - 1;
+    let bad = |row: usize, col: usize| col == verdict && !s.rows[row].agrees;
+    out.push_str(&table(&rtt::header(), &rows, rtt::NUMERIC_FROM, &[], &bad));
+    if !s.conclusions.is_empty() {
+        out.push_str("<ul>\n");
+        for c in &s.conclusions {
+            out.push_str(&format!("<li>{}</li>\n", escape(c)));
+        }
+        out.push_str("</ul>\n");
+    }
+    let c = &s.chart;
+    out.push_str(&format!(
+        "<figure id=\"figure-{id}\">\n<h3>{title}</h3>\n{svg}\n<figcaption><p class=\"reading\">{reading}</p></figcaption>\n</figure>\n</section>\n",
+        id = c.id,
+        title = escape(&c.title),
+        svg = c.svg.trim_end(),
+        reading = escape(&c.reading)
+    ));
     out
 }
 

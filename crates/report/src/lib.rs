@@ -9,8 +9,11 @@
 //! - [`fmt`]: number formatting shared by all of them.
 //! - [`input`]: the results documents the report reads.
 //! - [`latency`]: percentile curves decoded from a run's latency histogram.
+//! - [`merge`]: several load agents' results combined exactly (`report --merge`).
 //! - [`charts`]: the SVG charts, each with a reading computed from the data.
 //! - [`correctness`]: lost, duplicated and reordered messages per run.
+//! - [`rtt`]: RFC 6202's latency claims beside the runs measured through the
+//!   delaying proxy, in transits of the added delay.
 //! - [`report`]: the report files (`report.md`, `report.html`, one `.svg` per
 //!   chart) written by [`write_report`].
 #![warn(missing_docs)]
@@ -23,8 +26,10 @@ pub mod correctness;
 pub mod fmt;
 pub mod input;
 pub mod latency;
+pub mod merge;
 pub mod projection;
 pub mod report;
+pub mod rtt;
 pub mod summary;
 pub mod table;
 

@@ -3,7 +3,7 @@
 //! can neither break a table nor inject HTML.
 
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection};
+use crate::{compare, correctness, projection, rtt};
 
 /// Escapes Markdown and inline HTML in text taken from the inputs.
 pub fn escape(s: &str) -> String {
@@ -117,6 +117,10 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    if let Some(section) = &r.rtt {
+        out.push_str(&rtt_section(section));
+    }
+
     out.push_str("## Side by side\n\n");
     for g in &r.groups {
         let Some(first) = g.runs.first() else {
@@ -181,6 +185,36 @@ pub fn render(r: &Report) -> String {
     let header: Vec<String> = correctness::HEADER.iter().map(|s| s.to_string()).collect();
     let rows: Vec<Vec<String>> = r.correctness.iter().map(correctness::Row::cells).collect();
     out.push_str(&table(&header, &rows, 4));
+    out
+}
+
+/// The "Network round trip" section: the claim, the measured table, the
+/// conclusions and the chart.
+pub fn rtt_section(s: &rtt::Section) -> String {
+    let mut out = format!("## {}\n\n", escape(rtt::TITLE));
+    out.push_str(&format!(
+        "> **{}**: {}\n\n",
+        escape(rtt::CLAIM_SOURCE),
+        escape(rtt::CLAIM)
+    ));
+    out.push_str(&format!("{}\n\n", escape(rtt::EXPLANATION)));
+    let rows: Vec<Vec<String>> = s.rows.iter().map(rtt::Row::cells).collect();
+    out.push_str(&table(&rtt::header(), &rows, rtt::NUMERIC_FROM));
+    out.push('\n');
+    for c in &s.conclusions {
+        out.push_str(&format!("- {}\n", escape(c)));
+    }
+    if !s.conclusions.is_empty() {
+        out.push('\n');
+    }
+    let c = &s.chart;
+    out.push_str(&format!(
+        "### {}\n\n![{}]({})\n\n{}\n\n",
+        escape(&c.title),
+        escape(&c.title),
+        report::svg_file(c.id),
+        escape(&c.reading)
+    ));
     out
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::charts::{self, sweep::Axis, Chart, Omitted};
-use crate::{compare, correctness, fmt, MachineFacts, ReportError, ReportInput, RunResult};
+use crate::{compare, correctness, fmt, rtt, MachineFacts, ReportError, ReportInput, RunResult};
 
 /// A chart slot of the report: drawn, or left out with the reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,15 +43,21 @@ pub struct Report {
     pub figures: Vec<Figure>,
     /// Correctness of every run.
     pub correctness: Vec<correctness::Row>,
+    /// RFC 6202's claims beside the runs with an added network delay; `None`
+    /// when no run added one.
+    pub rtt: Option<rtt::Section>,
 }
 
 impl Report {
-    /// The drawn charts, in order.
+    /// The drawn charts, in order (the round-trip section's last).
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.figures.iter().filter_map(|f| match f {
-            Figure::Drawn(c) => Some(c),
-            Figure::Omitted(_) => None,
-        })
+        self.figures
+            .iter()
+            .filter_map(|f| match f {
+                Figure::Drawn(c) => Some(c),
+                Figure::Omitted(_) => None,
+            })
+            .chain(self.rtt.as_ref().map(|s| &s.chart))
     }
 
     /// The group the per-transport charts show.
@@ -119,6 +125,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     figures.push(Figure::Drawn(charts::idle::chart(runs)?));
     figures.push(Figure::Drawn(charts::projection::chart(runs)?));
     figures.push(Figure::Drawn(charts::cpu::chart(runs)?));
+    let rtt = rtt::section(&all_runs)?;
 
     Ok(Report {
         inputs: inputs.to_vec(),
@@ -126,6 +133,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
         reference,
         figures,
         correctness: correctness::rows(inputs),
+        rtt,
     })
 }
 

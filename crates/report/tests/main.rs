@@ -10,6 +10,8 @@ mod errors;
 mod escaping;
 mod html;
 mod markdown;
+mod merge;
 mod readings;
+mod rtt;
 mod sweeps;
 mod util;

@@ -10,6 +10,8 @@
 //! - [`idle`]: what an idle subscriber costs per hour.
 //! - [`projection`]: traffic at 1k/10k/100k clients beside Kaazing's figures.
 //! - [`cpu`]: server CPU per delivered message, checked against Bozdag et al.
+//! - [`rtt`]: median latency as the added one-way delay grows (runs of
+//!   `compare --rtt` only).
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -22,6 +24,7 @@ pub mod idle;
 pub mod latency;
 pub mod projection;
 pub mod requests;
+pub mod rtt;
 pub mod sweep;
 
 /// One drawn chart.
