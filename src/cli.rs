@@ -43,12 +43,21 @@ pub struct ReportOpts {
     /// Results files written by `pushpoll compare --json` or `pushpoll load --json`.
     #[arg(required = true)]
     pub results: Vec<std::path::PathBuf>,
-    /// Folder for `report.md`, `report.html` and the charts.
-    #[arg(long, default_value = "report")]
-    pub out: std::path::PathBuf,
+    /// Folder for `report.md`, `report.html` and the charts (default
+    /// `report`; with `--merge` and `--json`, only when given).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
     /// Also print the terminal tables `pushpoll compare` prints.
     #[arg(long)]
     pub print: bool,
+    /// Combine the runs of all the files (one per load agent, e.g. the pods
+    /// of `deploy/`) into one exact result: counts summed, latency
+    /// histograms added. Prints its summary.
+    #[arg(long)]
+    pub merge: bool,
+    /// With `--merge`: write the merged result as a results document here.
+    #[arg(long, requires = "merge")]
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// Options of `pushpoll autobahn-client`.
@@ -204,6 +213,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", serde_json::to_string(&stats)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(opts) if opts.merge => merge_report(&opts),
         Command::Report(opts) => {
             let inputs = pushpoll_report::load_documents(&opts.results)?;
             if opts.print {
@@ -211,7 +221,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     print_tables(&input.runs);
                 }
             }
-            print_written(&pushpoll_report::write_report(&inputs, &opts.out)?);
+            let out = opts.out.clone().unwrap_or_else(|| "report".into());
+            print_written(&pushpoll_report::write_report(&inputs, &out)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::AutobahnClient(opts) => {
@@ -223,6 +234,36 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `pushpoll report --merge`: agents' runs combined into one.
+fn merge_report(opts: &ReportOpts) -> anyhow::Result<ExitCode> {
+    let started = document::unix_now_s();
+    let inputs = pushpoll_report::load_documents(&opts.results)?;
+    let runs: Vec<_> = inputs.iter().flat_map(|i| i.runs.iter().cloned()).collect();
+    let merged = pushpoll_report::merge::merge(&runs).context("--merge")?;
+    eprintln!("merged {} runs from {} files", runs.len(), inputs.len());
+    print!("{}", pushpoll_report::summary::render(&merged));
+    let doc = Document::new("merge", started, vec![merged]);
+    if let Some(path) = &opts.json {
+        doc.write(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if opts.print {
+        print_tables(&doc.runs);
+    }
+    let out = match (&opts.out, &opts.json) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, None) => Some("report".into()),
+        (None, Some(_)) => None,
+    };
+    if let Some(dir) = out {
+        print_written(&pushpoll_report::write_report(
+            &[doc.to_report_input()?],
+            &dir,
+        )?);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
@@ -242,6 +283,11 @@ async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
 }
 
 async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
+    if cmd.opts.worker {
+        // A share of a bigger run, driven by the parent over stdin/stdout.
+        pushpoll_loadgen::serve_worker().await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
     let result =

@@ -389,6 +389,7 @@ pub async fn run(
     let hooks = pushpoll_loadgen::Hooks {
         server_cpu: Some(server.cpu_reader()),
         progress: view.live(),
+        ..Default::default()
     };
     let mut results = Vec::new();
     let mut proxies: Vec<(f64, Proxy)> = Vec::new();

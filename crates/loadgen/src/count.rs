@@ -31,6 +31,8 @@ pub(crate) struct SubIo {
     pub empty_polls: AtomicU64,
     /// [`SubState`] as a `u8`.
     state: AtomicU8,
+    /// Local address the subscriber's sockets bind to (`--source-ips`).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Where a subscriber stands with respect to the ramp-up.
@@ -77,6 +79,14 @@ impl IoTotals {
 }
 
 impl SubIo {
+    /// Counters of a subscriber whose sockets bind to `source` (`--source-ips`).
+    pub fn with_source(source: Option<std::net::IpAddr>) -> Self {
+        SubIo {
+            source,
+            ..SubIo::default()
+        }
+    }
+
     pub fn state(&self) -> SubState {
         match self.state.load(Relaxed) {
             0 => SubState::Connecting,
@@ -187,9 +197,15 @@ pub(crate) async fn connect_counted(
     timeout: Duration,
     io: &Arc<SubIo>,
 ) -> Result<Counted<TcpStream>, Kind> {
-    connect_tcp(addr, timeout)
-        .await
-        .map(|s| Counted::new(s, io.clone()))
+    let stream = match io.source {
+        Some(source) => {
+            let s = crate::source_ip::connect_from(source, addr, timeout).await?;
+            let _ = s.set_nodelay(true);
+            s
+        }
+        None => connect_tcp(addr, timeout).await?,
+    };
+    Ok(Counted::new(stream, io.clone()))
 }
 
 #[cfg(test)]

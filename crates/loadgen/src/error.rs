@@ -66,6 +66,15 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A worker process of a split run (`--subscribers-per-worker`) could
+    /// not be started, or died or misbehaved before it reported.
+    #[error("worker process {index} of the run: {reason}")]
+    Worker {
+        /// The worker's index (0-based).
+        index: usize,
+        /// What happened.
+        reason: String,
+    },
     /// The result could not be written.
     #[error("writing {path:?}: {source}")]
     WriteJson {

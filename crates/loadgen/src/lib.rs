@@ -32,6 +32,9 @@
 //! - `socketio`: Engine.IO v4 / Socket.IO v5 packets, spoken by the generator itself.
 //! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
 //!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
+//! - `worker`: runs split over worker processes (more subscribers than one
+//!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
+//!   [`merge`]: the serialised latency histogram, decoded and merged.
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
 //!   `http`: a one-connection HTTP/1.1 client; [`headers`]: header profiles
 //!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
@@ -46,6 +49,7 @@ mod decode;
 mod error;
 pub mod headers;
 mod http;
+pub mod merge;
 pub mod opts;
 mod plan;
 pub mod proxy;
@@ -54,8 +58,10 @@ pub mod result;
 mod run;
 mod schedule;
 mod socketio;
+mod source_ip;
 mod subscribe;
 mod tally;
+mod worker;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,6 +72,8 @@ pub use opts::{LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, W
 pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
 pub use result::{IdleCost, LatencySummary, RunResult};
 pub use run::run;
+pub use source_ip::MAX_SOURCE_IPS;
+pub use worker::{serve_worker, MAX_WORKERS};
 
 /// Reads a server's cumulative CPU time (`None` when unknown).
 pub type CpuReader = Arc<dyn Fn() -> Option<Duration> + Send + Sync>;
@@ -82,6 +90,10 @@ pub struct Hooks {
     /// Called at each phase change and about once a second during a phase.
     /// Called from the run's task: keep it quick.
     pub progress: Option<ProgressSink>,
+    /// The program a split run (`--subscribers-per-worker`) starts as its
+    /// worker processes, as `PROGRAM load --worker`; default: the running
+    /// executable, which must then be `pushpoll` (or understand that).
+    pub worker_exe: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -89,6 +101,7 @@ impl std::fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("server_cpu", &self.server_cpu.is_some())
             .field("progress", &self.progress.is_some())
+            .field("worker_exe", &self.worker_exe)
             .finish()
     }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 /// The transports of pushpoll's own server, which `pushpoll compare` runs
 /// side by side. [`LoadTransport`] is every transport `pushpoll load` speaks.
@@ -49,7 +50,7 @@ impl std::fmt::Display for Transport {
 /// Which transport the subscribers of a `pushpoll load` run use: pushpoll's
 /// four, or Socket.IO (spoken by the generator itself, for servers such as
 /// the Node `socket.io` chat example).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 pub enum LoadTransport {
     /// WebSocket: one connection per subscriber, messages pushed as frames.
     Ws,
@@ -96,7 +97,7 @@ impl std::fmt::Display for LoadTransport {
 }
 
 /// How a Socket.IO subscriber talks to the server (Engine.IO transports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 pub enum SocketIoTransport {
     /// HTTP long polling only: `GET` loop, `POST` to send.
     Polling,
@@ -107,8 +108,9 @@ pub enum SocketIoTransport {
     Upgrade,
 }
 
-/// Options of one load run against one transport.
-#[derive(Debug, Clone, Parser)]
+/// Options of one load run against one transport. Serialisable, because
+/// worker processes receive their share of a run as JSON.
+#[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(
     name = "pushpoll load",
     about = "Measure delivery latency, requests, bytes and loss of one transport"
@@ -274,10 +276,46 @@ pub struct LoadOpts {
     /// socket.io`; default `chat message`, as in socket.io's chat example).
     #[arg(long, value_name = "NAME")]
     pub socketio_event: Option<String>,
+
+    /// Most subscribers one process holds. One process may open only so many
+    /// sockets (`ulimit -n`, about 20,000 here); a run with more subscribers
+    /// starts `ceil(subscribers / N)` worker processes of this same program,
+    /// each holding a share, while this process publishes, and merges their
+    /// results exactly (delivery sets, summed counters, HdrHistograms).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub subscribers_per_worker: usize,
+
+    /// Local addresses subscriber sockets bind to, round-robin, e.g.
+    /// `127.0.0.2,127.0.0.3` (any `127.x.y.z` is local on Linux). One
+    /// source address reaches one server address through at most the
+    /// ephemeral port range (about 28,000 connections); several lift that.
+    #[arg(long, value_delimiter = ',', value_name = "IP,IP,...")]
+    pub source_ips: Vec<std::net::IpAddr>,
+
+    /// The run id carried in every marker, 8 hex digits (default: random).
+    /// Give each of several load agents against one server its own (for
+    /// example from the pod's `JOB_COMPLETION_INDEX`): every agent measures
+    /// only its own messages and counts the others' as `other_run_markers`.
+    #[arg(long, value_parser = parse_run_id, value_name = "HEX")]
+    pub run_id: Option<u32>,
+
+    /// Internal: this process is a worker of a bigger run (its share of the
+    /// run arrives on stdin; it reports on stdout).
+    #[arg(long, hide = true)]
+    pub worker: bool,
+}
+
+/// Parses `--run-id`: 1 to 8 hex digits.
+fn parse_run_id(s: &str) -> Result<u32, String> {
+    let digits = s.trim_start_matches("0x");
+    if digits.is_empty() || digits.len() > 8 {
+        return Err(format!("expected 1 to 8 hex digits, got {s:?}"));
+    }
+    u32::from_str_radix(digits, 16).map_err(|_| format!("expected hex digits, got {s:?}"))
 }
 
 /// Who is expected to receive a published message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 pub enum Pattern {
     /// Every subscriber receives every message (a chat room).
     Broadcast,
@@ -287,7 +325,7 @@ pub enum Pattern {
 }
 
 /// A WebSocket subprotocol the subscribers know how to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 pub enum WsSubprotocol {
     /// pushpoll's own: sequence numbers in a 9-byte header, a hello frame
     /// with `last_seq`, gap notices (`docs/protocol.md`).

@@ -185,6 +185,10 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// Local addresses subscribers bind to, round-robin (`--source-ips`).
+    pub source_ips: Vec<std::net::IpAddr>,
+    /// Worker processes holding the subscribers (0: this process holds them).
+    pub workers: usize,
 }
 
 /// Parses one `--header NAME:VALUE`.
@@ -613,6 +617,8 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            source_ips: o.source_ips.clone(),
+            workers: crate::worker::count(o)?,
         })
     }
 

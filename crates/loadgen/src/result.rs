@@ -54,6 +54,11 @@ pub struct RunResult {
     /// Markers of this run that arrived but were never acknowledged as
     /// published (for example a publish that timed out yet was relayed).
     pub unexpected: u64,
+    /// Markers of other runs that arrived (other load agents publishing to
+    /// the same server): ignored for delivery and latency, counted so a
+    /// distributed run shows each agent saw, and left out, the others'.
+    #[serde(default)]
+    pub other_run_markers: u64,
     /// Delivery latency: receive time − scheduled publish time.
     pub latency_us: LatencySummary,
     /// The merged latency histogram, HdrHistogram V2 + DEFLATE, base64, so

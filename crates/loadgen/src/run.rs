@@ -27,6 +27,7 @@ use crate::result::{IdleCost, LatencySummary, RunResult};
 use crate::schedule::{self, Clock};
 use crate::subscribe::{self, Env, Live, Sub, SubReport};
 use crate::tally::{LatencyShards, RangeSet, TallySummary};
+use crate::worker::Pool;
 use crate::{Hooks, Phase, Progress, ProgressSink};
 
 /// How often the grace period checks whether everything has arrived.
@@ -49,8 +50,15 @@ pub async fn run(
     let plan = Plan::new(opts)?;
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
+    crate::source_ip::validate(&plan.source_ips, sub_addr)?;
     subscribe::check_subprotocol(&plan, sub_addr).await?;
+    let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
+    let live = Arc::new(Live::default());
     let stop_token = CancellationToken::new();
+    let pool = match plan.workers {
+        0 => None,
+        _ => Some(Pool::spawn(opts, &plan, run_id, &hooks, live.clone(), &stop_token).await?),
+    };
     let hard = CancellationToken::new();
     let deadline = plan.hard_deadline();
     let mut body = pin!(orchestrate(
@@ -59,14 +67,17 @@ pub async fn run(
         pub_addr,
         hooks,
         stop_token.clone(),
-        hard.clone()
+        hard.clone(),
+        run_id,
+        live,
+        pool,
     ));
     let mut stop = pin!(stop);
     let mut hard_deadline = pin!(tokio::time::sleep(deadline));
     let (mut stopped, mut expired) = (false, false);
     loop {
         tokio::select! {
-            result = &mut body => return Ok(RunResult { label: opts.label.clone(), ..result }),
+            result = &mut body => return result.map(|r| RunResult { label: opts.label.clone(), ..r }),
             _ = &mut stop, if !stopped => {
                 tracing::info!("stop requested: publishing ends, grace period follows");
                 stopped = true;
@@ -83,7 +94,7 @@ pub async fn run(
 }
 
 /// Calls the progress hook, at most once per [`PROGRESS_EVERY`] unless forced.
-struct Reporter {
+pub(crate) struct Reporter {
     hook: Option<ProgressSink>,
     live: Arc<Live>,
     start: Instant,
@@ -91,7 +102,17 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn report(&mut self, phase: Phase, force: bool) {
+    /// A reporter that reports nothing (worker processes report on stdout).
+    pub(crate) fn quiet(live: Arc<Live>) -> Self {
+        Reporter {
+            hook: None,
+            live,
+            start: Instant::now(),
+            last: None,
+        }
+    }
+
+    pub(crate) fn report(&mut self, phase: Phase, force: bool) {
         let Some(hook) = &self.hook else { return };
         let now = Instant::now();
         if !force && self.last.is_some_and(|l| now - l < PROGRESS_EVERY) {
@@ -109,14 +130,14 @@ impl Reporter {
     }
 }
 
-fn shard_count() -> usize {
+pub(crate) fn shard_count() -> usize {
     std::thread::available_parallelism()
         .map_or(4, |n| n.get() * 4)
         .clamp(4, 64)
 }
 
 /// Phase 1: spawn the subscribers and wait until each is ready or gave up.
-async fn ramp(
+pub(crate) async fn ramp(
     env: &Arc<Env>,
     stop: &CancellationToken,
     reporter: &mut Reporter,
@@ -146,7 +167,10 @@ async fn ramp(
             _ = sleep_until(deadline) => break,
             p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
         };
-        let io = Arc::new(SubIo::default());
+        let io = Arc::new(SubIo::with_source(crate::source_ip::pick(
+            &plan.source_ips,
+            i,
+        )));
         let sub = Sub::new(i, env.clone(), io.clone(), permit, tx.clone());
         handles.push(tokio::spawn(subscribe::run(sub)));
         ios.push(io);
@@ -227,10 +251,11 @@ async fn orchestrate(
     hooks: Hooks,
     stop: CancellationToken,
     hard: CancellationToken,
-) -> RunResult {
-    let run_id: u32 = rand::random();
+    run_id: u32,
+    live: Arc<Live>,
+    mut pool: Option<Pool>,
+) -> Result<RunResult, LoadError> {
     let clock = Clock::new();
-    let live = Arc::new(Live::default());
     let env = Arc::new(Env {
         plan: plan.clone(),
         addr: sub_addr,
@@ -254,12 +279,22 @@ async fn orchestrate(
     tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
 
     // Phase 1: ramp-up. Whoever is not ready when it ends takes no part.
-    let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
-    env.ramp_over.cancel();
-    let connected = ios
-        .iter()
-        .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
-        .count() as u64;
+    let (ios, handles, connected) = match &mut pool {
+        // Worker processes hold the subscribers; this process publishes.
+        Some(pool) => {
+            let connected = pool.ramp(&stop, &hard, &mut reporter).await?;
+            (Vec::new(), Vec::new(), connected)
+        }
+        None => {
+            let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
+            env.ramp_over.cancel();
+            let connected = ios
+                .iter()
+                .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
+                .count() as u64;
+            (ios, handles, connected)
+        }
+    };
     tracing::info!(connected, asked = plan.subscribers, "ramp-up over");
 
     // Publishers' own connections, opened before anything is measured.
@@ -283,7 +318,7 @@ async fn orchestrate(
     }
 
     // Phase 2: idle window.
-    let before_idle = IoTotals::sum(&ios);
+    let before_idle = io_now(&ios, &mut pool).await?;
     let mut idle_window = Duration::ZERO;
     if !plan.idle.is_zero() && !stop.is_cancelled() {
         reporter.report(Phase::Idle, true);
@@ -294,15 +329,15 @@ async fn orchestrate(
         }
         idle_window = t.elapsed();
     }
-    let idle_io = IoTotals::sum(&ios).minus(before_idle);
+    let idle_io = io_now(&ios, &mut pool).await?.minus(before_idle);
 
     // Phase 3: open-loop publishing.
     let mut pub_reports: Vec<PubReport> = Vec::new();
     let mut active: Option<(Instant, Option<f64>)> = None;
-    let mut publish_start_io = IoTotals::sum(&ios);
+    let mut publish_start_io = io_now(&ios, &mut pool).await?;
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
-        publish_start_io = IoTotals::sum(&ios);
+        publish_start_io = io_now(&ios, &mut pool).await?;
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
         active = Some((t0, cpu0));
@@ -359,16 +394,29 @@ async fn orchestrate(
         } else {
             u64::MAX
         };
-        let grace_end = Instant::now() + plan.grace;
-        while live.delivered.load(Relaxed) < want {
-            tokio::select! {
-                biased;
-                _ = hard.cancelled() => break,
-                _ = sleep_until(grace_end) => break,
-                _ = tokio::time::sleep(GRACE_POLL) => reporter.report(Phase::Grace, false),
+        let grace_start = Instant::now();
+        let grace_end = grace_start + plan.grace;
+        match &mut pool {
+            Some(pool) => {
+                // Each worker waits for its own subscribers, then reports.
+                let complete = want != u64::MAX;
+                let waited = pool
+                    .finish(&published_sets, complete, plan.grace, &hard, &mut reporter)
+                    .await?;
+                end = grace_start + waited;
+            }
+            None => {
+                while live.delivered.load(Relaxed) < want {
+                    tokio::select! {
+                        biased;
+                        _ = hard.cancelled() => break,
+                        _ = sleep_until(grace_end) => break,
+                        _ = tokio::time::sleep(GRACE_POLL) => reporter.report(Phase::Grace, false),
+                    }
+                }
+                end = Instant::now();
             }
         }
-        end = Instant::now();
         env.accepting.store(false, Relaxed);
         let cpu1 = server_cpu(&hooks, &plan, &mut run_errors).await;
         server_cpu_s = cpu0.zip(cpu1).map(|(a, b)| (b - a).max(0.0));
@@ -381,6 +429,15 @@ async fn orchestrate(
     let mut summary = TallySummary::default();
     let mut errors = BTreeMap::new();
     let mut published = published;
+    let mut remote = None;
+    if let Some(pool) = pool.take() {
+        let merged = pool.merged().await?;
+        summary.add(merged.summary);
+        for (k, n) in merged.errors {
+            *errors.entry(k).or_default() += n;
+        }
+        remote = Some((merged.histogram, merged.io));
+    }
     for mut h in handles {
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
@@ -405,7 +462,9 @@ async fn orchestrate(
             }
         }
     }
-    let total_io = IoTotals::sum(&ios);
+    // Subscribers flushed their last latencies into the shards as they ended.
+    let (histogram, total_io) =
+        remote.unwrap_or_else(|| (env.shards.merged(), IoTotals::sum(&ios)));
     reporter.report(Phase::Done, true);
 
     let mut attempted = 0;
@@ -417,7 +476,7 @@ async fn orchestrate(
     }
     run_errors.merge_into(&mut errors);
 
-    build(Inputs {
+    Ok(build(Inputs {
         plan: &plan,
         run_id,
         connected,
@@ -425,7 +484,7 @@ async fn orchestrate(
         attempted,
         payload_total,
         summary,
-        histogram: env.shards.merged(),
+        histogram,
         active_io: total_io.minus(idle_io),
         publishing_io: total_io.minus(publish_start_io),
         idle_io,
@@ -433,7 +492,15 @@ async fn orchestrate(
         active_s: active.map_or(0.0, |(t0, _)| (end - t0).as_secs_f64()),
         server_cpu_s,
         errors,
-    })
+    }))
+}
+
+/// The subscribers' socket counters now: summed here, or asked of the workers.
+async fn io_now(ios: &[Arc<SubIo>], pool: &mut Option<Pool>) -> Result<IoTotals, LoadError> {
+    match pool {
+        Some(pool) => pool.io().await,
+        None => Ok(IoTotals::sum(ios)),
+    }
 }
 
 /// Everything [`build`] needs.
@@ -462,7 +529,7 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
 
-fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
+pub(crate) fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
     if h.is_empty() {
         return LatencySummary::default();
     }
@@ -533,6 +600,7 @@ fn build(i: Inputs<'_>) -> RunResult {
         duplicated: i.summary.duplicated,
         reordered: i.summary.reordered,
         unexpected: i.summary.unexpected,
+        other_run_markers: i.summary.other_runs,
         latency_us: latency_summary(&i.histogram),
         latency_histogram: encode_histogram(&i.histogram),
         requests: i.active_io.requests,

@@ -19,7 +19,9 @@ pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 const BATCH: usize = 64;
 
 /// A set of `u64`s as sorted, disjoint, non-adjacent half-open ranges.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serialisable: a split run's parent sends the publishers' acknowledged
+/// sets to its worker processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RangeSet {
     ranges: Vec<(u64, u64)>,
 }
@@ -161,17 +163,22 @@ pub(crate) struct Tally {
     pub reordered: u64,
     /// Markers naming a publisher that does not exist in this run.
     pub foreign: u64,
+    /// Markers of other runs (other load agents on the same server): ignored
+    /// for delivery and latency, counted to show they were seen.
+    pub other_runs: u64,
     shard: usize,
     batch: Vec<u64>,
 }
 
 /// What a [`Tally`] amounts to once the published sets are known.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TallySummary {
     pub delivered: u64,
     pub unexpected: u64,
     pub duplicated: u64,
     pub reordered: u64,
+    #[serde(default)]
+    pub other_runs: u64,
 }
 
 impl TallySummary {
@@ -180,6 +187,7 @@ impl TallySummary {
         self.unexpected += o.unexpected;
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
+        self.other_runs += o.other_runs;
     }
 }
 
@@ -192,6 +200,7 @@ impl Tally {
             duplicated: 0,
             reordered: 0,
             foreign: 0,
+            other_runs: 0,
             shard,
             batch: Vec::new(),
         }
@@ -212,6 +221,7 @@ impl Tally {
     /// ignored.
     pub fn record(&mut self, m: &Marker, now_us: u64, shards: &LatencyShards) -> bool {
         if m.run_id != self.run_id {
+            self.other_runs += 1;
             return false;
         }
         let slot = m.publisher.wrapping_sub(self.base) as usize;
@@ -252,6 +262,7 @@ impl Tally {
             unexpected: self.foreign,
             duplicated: self.duplicated,
             reordered: self.reordered,
+            other_runs: self.other_runs,
             ..TallySummary::default()
         };
         let empty = RangeSet::default();
@@ -337,6 +348,7 @@ mod tests {
                 unexpected: 1 + 1,
                 duplicated: 1,
                 reordered: 1,
+                other_runs: 1,
             }
         );
         let h = shards.merged();

@@ -222,6 +222,7 @@ async fn hooks_report_progress_and_server_cpu() {
                 v.push(p.phase);
             }
         })),
+        ..Default::default()
     };
     let r = run(&o, hooks, never()).await.unwrap();
     assert_eq!(r.delivered, 10);

@@ -1,0 +1,246 @@
+//! Big runs (issue #5, items 5 and 6): a run split over worker processes
+//! (`--subscribers-per-worker`), subscribers bound to several source
+//! addresses (`--source-ips`), several load agents against one server, and
+//! `pushpoll report --merge`. The `pushpoll` binary runs as a child (worker
+//! processes are that binary again); the server runs in this process.
+//! Every assertion is a count.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use pushpoll::document::Document;
+use pushpoll::embedded::EmbeddedServer;
+use pushpoll_loadgen::RunResult;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pushpoll-workers-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn pushpoll(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pushpoll"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("pushpoll runs")
+}
+
+fn only_run(path: &Path) -> RunResult {
+    let mut doc = Document::read(path).expect("results document");
+    assert_eq!(doc.runs.len(), 1);
+    doc.runs.remove(0)
+}
+
+fn assert_exact(r: &RunResult, subscribers: u64) {
+    assert_eq!(r.subscribers_connected, subscribers, "{r:?}");
+    assert!(r.published >= 5, "published {}", r.published);
+    assert_eq!(r.expected_deliveries, subscribers * r.published);
+    assert_eq!(r.delivered, r.expected_deliveries, "errors {:?}", r.errors);
+    assert_eq!((r.lost, r.duplicated, r.unexpected), (0, 0, 0));
+    assert_eq!(r.latency_us.count, r.delivered, "one latency per delivery");
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
+
+/// 3 workers × ~10 WebSocket subscribers, spread over two source addresses:
+/// one exact result, as if one process had held them all.
+#[test]
+fn a_split_run_over_workers_and_source_addresses_is_exact() {
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let dir = scratch("split");
+    let json = dir.join("split.json");
+    let url = format!("ws://{}/ws", server.addr());
+    let out = pushpoll(&[
+        "load",
+        "--url",
+        &url,
+        "--subscribers",
+        "25",
+        "--subscribers-per-worker",
+        "10",
+        "--rate",
+        "10",
+        "--duration",
+        "1",
+        "--source-ips",
+        "127.0.0.2,127.0.0.3",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = only_run(&json);
+    assert_exact(&r, 25);
+    assert_eq!(r.subscribers, 25);
+    assert_eq!(
+        r.requests, 25,
+        "one handshake per subscriber, summed over workers"
+    );
+    assert_eq!(r.other_run_markers, 0);
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Polling works split too: the parent's acknowledged sets reach the workers.
+#[test]
+fn a_split_long_poll_run_is_exact() {
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let dir = scratch("split-lp");
+    let json = dir.join("lp.json");
+    let url = format!("http://{}/messages", server.addr());
+    let out = pushpoll(&[
+        "load",
+        "--url",
+        &url,
+        "--transport",
+        "long-poll",
+        "--subscribers",
+        "12",
+        "--subscribers-per-worker",
+        "6",
+        "--rate",
+        "10",
+        "--duration",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_exact(&only_run(&json), 12);
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Two agents publish to one server at once under their own run ids: each
+/// measures only its own messages and counts the other's apart; `report
+/// --merge` sums them into one schema-valid document.
+#[test]
+fn two_agents_on_one_server_merge_exactly() {
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let dir = scratch("agents");
+    let url = format!("ws://{}/ws", server.addr());
+    let files: Vec<PathBuf> = (0..2)
+        .map(|i| dir.join(format!("agent-{i}.json")))
+        .collect();
+    let agents: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Command::new(env!("CARGO_BIN_EXE_pushpoll"))
+                .args([
+                    "load",
+                    "--url",
+                    &url,
+                    "--subscribers",
+                    "8",
+                    "--rate",
+                    "10",
+                    "--duration",
+                    "2",
+                    "--run-id",
+                    &format!("5eed000{i}"),
+                    "--label",
+                    "agents",
+                    "--json",
+                    f.to_str().unwrap(),
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut a in agents {
+        assert!(a.wait().unwrap().success());
+    }
+    let runs: Vec<RunResult> = files.iter().map(|f| only_run(f)).collect();
+    for r in &runs {
+        assert_exact(r, 8);
+        // The other agent's publishing overlapped this one's subscribers.
+        assert!(
+            r.other_run_markers > 0,
+            "{}: saw no foreign markers",
+            r.run_id
+        );
+    }
+    let merged_path = dir.join("merged.json");
+    let out = pushpoll(&[
+        "report",
+        "--merge",
+        files[0].to_str().unwrap(),
+        files[1].to_str().unwrap(),
+        "--json",
+        merged_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = only_run(&merged_path);
+    assert_eq!(merged.subscribers_connected, 16);
+    assert_eq!(merged.published, runs[0].published + runs[1].published);
+    assert_eq!(merged.delivered, runs[0].delivered + runs[1].delivered);
+    assert_eq!(merged.lost, 0);
+    assert_eq!(merged.latency_us.count, merged.delivered);
+    assert_eq!(
+        merged.latency_us.max,
+        runs[0].latency_us.max.max(runs[1].latency_us.max)
+    );
+    assert_eq!(merged.run_id, "5eed0000,5eed0001");
+    assert_eq!(merged.label.as_deref(), Some("agents (2 agents)"));
+
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/result.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&written)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_big_run_options_are_named() {
+    let err = |args: &[&str]| {
+        let mut all = vec!["load", "--url", "ws://127.0.0.1:9/ws"];
+        all.extend_from_slice(args);
+        let out = pushpoll(&all);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(&["--source-ips", "203.0.113.7"]);
+    assert!(
+        e.contains("--source-ips") && e.contains("203.0.113.7"),
+        "{e}"
+    );
+    let e = err(&["--source-ips", "not-an-ip"]);
+    assert!(e.contains("--source-ips"), "{e}");
+    let e = err(&["--subscribers-per-worker", "0"]);
+    assert!(e.contains("--subscribers-per-worker"), "{e}");
+    let e = err(&["--run-id", "xyz"]);
+    assert!(e.contains("--run-id"), "{e}");
+    // A worker started by hand, without its parent, says what it is for.
+    let e = err(&["--worker"]);
+    assert!(e.contains("Start command"), "{e}");
+    let e = pushpoll(&["report", "--merge", "/nonexistent/a.json"]);
+    assert!(!e.status.success());
+}
