@@ -94,6 +94,11 @@ pub struct ServeOpts {
     /// Most simultaneous connections; more are answered 503.
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Listen queue length: connections completed by the kernel but not yet
+    /// accepted (default 4096; Linux caps it at net.core.somaxconn). When it
+    /// overflows, as in a reconnect storm, clients wait a second or more.
+    #[arg(long)]
+    pub listen_backlog: Option<u32>,
     /// Longest a long poll is held, seconds.
     #[arg(long)]
     pub long_poll_max: Option<f64>,
@@ -122,6 +127,9 @@ impl ServeOpts {
         }
         if let Some(m) = self.max_connections {
             config.limits.max_connections = m;
+        }
+        if let Some(b) = self.listen_backlog {
+            config.limits.listen_backlog = b;
         }
         if let Some(bytes) = self.ws_max_message_bytes {
             config.limits.ws_max_message_bytes = bytes;

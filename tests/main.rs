@@ -3,6 +3,7 @@
 
 mod compare;
 mod slo;
+mod storm;
 mod workers;
 
 /// Progress for tests: plain lines to stderr (captured by the test harness).

@@ -30,6 +30,16 @@ pub struct Limits {
     /// they are closed without an answer, so a connection flood cannot make
     /// the rejection path itself grow. Default 64.
     pub max_pending_rejections: usize,
+    /// Length of the listen queue: connections the kernel has completed but
+    /// the server has not accepted yet. When it is full the kernel drops
+    /// new SYNs, and each dropped client retries only after a second (then
+    /// 3, 7 s), so a reconnect storm that outruns the accept loop turns into
+    /// seconds of delay. [`crate::run`] applies it to the listener it is
+    /// given (tokio binds with 1 024); Linux caps it at
+    /// `net.core.somaxconn` (4 096 by default). Default 4 096: 5,000
+    /// clients reconnecting at once overflowed 1 024 (README, "reconnect
+    /// storm").
+    pub listen_backlog: u32,
     /// Bytes of request line plus headers. Over it: `431` with a JSON body.
     /// hyper's parser stops at twice this (at least 8 KiB more) with a bare
     /// `431` and closes. Default 16 KiB.
@@ -103,6 +113,7 @@ impl Default for Limits {
         Limits {
             max_connections: 16_384,
             max_pending_rejections: 64,
+            listen_backlog: 4096,
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 64 * 1024,
@@ -138,6 +149,7 @@ impl Limits {
             ("ws_max_message_bytes", self.ws_max_message_bytes),
             ("ws_max_frame_bytes", self.ws_max_frame_bytes),
             ("ws_read_buffer_bytes", self.ws_read_buffer_bytes),
+            ("listen_backlog", self.listen_backlog as usize),
             (
                 "h2_max_concurrent_streams",
                 self.h2_max_concurrent_streams as usize,

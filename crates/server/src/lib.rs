@@ -46,7 +46,8 @@ pub use config::{Config, Limits};
 pub use error::ServerError;
 pub use hub::Hub;
 
-/// Serves `listener` until `shutdown` resolves.
+/// Serves `listener` until `shutdown` resolves. Its listen queue is set to
+/// [`Limits::listen_backlog`] first, whoever bound it.
 ///
 /// Then it stops accepting, sends Close `1001` to every WebSocket, ends SSE
 /// streams, answers held long polls (empty), lets in-flight requests finish,
@@ -66,6 +67,7 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.limits.validate()?;
     let addr = listener.local_addr().map_err(ServerError::Listener)?;
+    conn::set_backlog(&listener, config.limits.listen_backlog).map_err(ServerError::Listener)?;
     info!(%addr, "pushpoll server listening");
     let shared = Arc::new(Shared::new(config));
     conn::serve(listener, shared, shutdown).await;
