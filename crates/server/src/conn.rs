@@ -474,8 +474,8 @@ where
     }
 }
 
-/// HTTP/2 on one socket: every stream is routed as an HTTP/1 request is;
-/// the socket's bytes all go to its first request's transport (see
+/// HTTP/2 on one socket: every stream is routed as an HTTP/1 request is,
+/// and the socket's bytes go to the latest request's transport (see
 /// [`http2`]). GOAWAY on shutdown, or once no stream has been open for
 /// `header_read_timeout`.
 async fn serve_http2<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
@@ -488,9 +488,9 @@ where
         service_fn(move |req| {
             let guard = streams.begin();
             let (shared, conn) = (Arc::clone(&shared), Arc::clone(&conn));
+            // Bytes go to the latest request's transport: streams
+            // interleave on the socket, so no split is exact.
             let answer = router::route(req, &shared, &conn);
-            // Streams interleave on the socket: no per-request split.
-            conn.attribution.make_sticky();
             async move {
                 let resp = answer.finish(&shared, &conn).await;
                 Ok::<_, Infallible>(http2::stream_response(resp, guard))

@@ -28,10 +28,13 @@
 //!   streams ended (they watch the same per-connection token as over
 //!   HTTP/1), and the socket closes when its last stream is done.
 //! - Bytes: a socket carries streams of several requests at once, so bytes
-//!   cannot be split per request as HTTP/1's are: every byte of an HTTP/2
+//!   cannot be split per request as HTTP/1's are. Every byte of an HTTP/2
 //!   socket (preface, SETTINGS, HPACK-compressed headers, DATA, PING,
-//!   GOAWAY) goes to the transport of its first request. pushpoll's load
-//!   generator opens a socket per transport, so the split stays exact there.
+//!   GOAWAY) is counted, under the transport of the latest request begun on
+//!   it (what came before any request goes with the first). pushpoll's load
+//!   generator opens sockets per transport, so the split stays right there,
+//!   but for a long-polling socket's first poll (no `since`, so a short
+//!   poll) and what was counted before it, which go to `short_poll`.
 //!
 //! WebSocket over HTTP/2 (RFC 8441, extended CONNECT) is not served: the
 //! SETTINGS do not offer it, and `GET /ws` over HTTP/2 is answered `505`.

@@ -198,7 +198,7 @@ async fn websocket_over_http2_is_refused_with_505() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_bytes_go_to_the_first_requests_transport() {
+async fn every_byte_of_the_socket_is_counted() {
     let server = Server::start_default().await;
     let addr = server.addr;
     let h2 = H2::connect(addr).await;
