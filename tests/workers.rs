@@ -185,6 +185,8 @@ fn two_agents_on_one_server_merge_exactly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("other runs' messages"), "{summary}");
     let merged = only_run(&merged_path);
     assert_eq!(merged.subscribers_connected, 16);
     assert_eq!(merged.published, runs[0].published + runs[1].published);

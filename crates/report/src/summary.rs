@@ -21,6 +21,12 @@ pub fn render(r: &RunResult) -> String {
             fmt::thousands(r.unexpected)
         ));
     }
+    if r.other_run_markers > 0 {
+        out.push_str(&format!(
+            "{} arrivals of other runs' messages (other load agents), left out of every figure above\n",
+            fmt::thousands(r.other_run_markers)
+        ));
+    }
     if !r.errors.is_empty() {
         let kinds: Vec<String> = r
             .errors
