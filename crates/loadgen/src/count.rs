@@ -33,6 +33,8 @@ pub(crate) struct SubIo {
     state: AtomicU8,
     /// Local address the subscriber's sockets bind to (`--source-ips`).
     pub source: Option<std::net::IpAddr>,
+    /// What the bytes were for (WebSocket), and the socket for `TCP_INFO`.
+    pub wire: crate::wire::WireIo,
 }
 
 /// Where a subscriber stands with respect to the ramp-up.
@@ -54,6 +56,7 @@ pub(crate) struct IoTotals {
     pub down: u64,
     pub requests: u64,
     pub empty_polls: u64,
+    pub wire: crate::wire::WireTotals,
 }
 
 impl IoTotals {
@@ -64,6 +67,7 @@ impl IoTotals {
             t.down += io.down.load(Relaxed);
             t.requests += io.requests.load(Relaxed);
             t.empty_polls += io.empty_polls.load(Relaxed);
+            t.wire = t.wire.plus(io.wire.snapshot());
         }
         t
     }
@@ -74,6 +78,7 @@ impl IoTotals {
             down: self.down.saturating_sub(o.down),
             requests: self.requests.saturating_sub(o.requests),
             empty_polls: self.empty_polls.saturating_sub(o.empty_polls),
+            wire: self.wire.minus(o.wire),
         }
     }
 }
@@ -205,6 +210,7 @@ pub(crate) async fn connect_counted(
         }
         None => connect_tcp(addr, timeout).await?,
     };
+    io.wire.set_socket(std::os::fd::AsRawFd::as_raw_fd(&stream));
     Ok(Counted::new(stream, io.clone()))
 }
 

@@ -61,6 +61,8 @@ mod socketio;
 mod source_ip;
 mod subscribe;
 mod tally;
+mod tcp_info;
+mod wire;
 mod worker;
 
 use std::path::Path;
@@ -70,7 +72,7 @@ use std::time::Duration;
 pub use error::LoadError;
 pub use opts::{LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol};
 pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
-pub use result::{IdleCost, LatencySummary, RunResult};
+pub use result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 pub use run::run;
 pub use source_ip::MAX_SOURCE_IPS;
 pub use worker::{serve_worker, MAX_WORKERS};

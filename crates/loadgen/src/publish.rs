@@ -56,6 +56,11 @@ pub(crate) struct PubEnv {
     pub live: Arc<Live>,
     /// Cancelled to stop publishing early (Ctrl-C).
     pub stop: CancellationToken,
+    /// Publisher connections, kept open after their last publish until the
+    /// run ends: hanging up at once could cut off messages a slow relay has
+    /// not read yet (they wait in its receive buffer, and a close with
+    /// unread data is a reset), which would count as lost.
+    pub parked: std::sync::Mutex<Vec<WsPub>>,
 }
 
 /// What one publisher did.
@@ -258,6 +263,9 @@ pub(crate) async fn run_ws(
                 conn = None;
             }
         }
+    }
+    if let Some(c) = conn {
+        env.parked.lock().unwrap_or_else(|e| e.into_inner()).push(c);
     }
     report
 }

@@ -90,6 +90,20 @@ pub struct RunResult {
     pub server_cpu_s: Option<f64>,
     /// `server_cpu_s / delivered`, in µs (null when unknown).
     pub server_cpu_us_per_delivered: Option<f64>,
+    /// CPU seconds the load generator itself spent from the first publish
+    /// to the end of the grace period (its process, less the in-process
+    /// server's share under `compare`; null with `--workers`, whose
+    /// processes are not counted).
+    #[serde(default)]
+    pub generator_cpu_s: Option<f64>,
+    /// `generator_cpu_s / delivered`, in µs: how much a delivery costs the
+    /// generator, hence how far it is from being the bottleneck.
+    #[serde(default)]
+    pub generator_cpu_us_per_delivered: Option<f64>,
+    /// Where the subscribers' bytes went while messages were published
+    /// (WebSocket runs without `--workers`; null otherwise).
+    #[serde(default)]
+    pub wire: Option<WireOverhead>,
     /// What subscribers cost while nothing is published.
     pub idle: IdleCost,
     /// Errors by kind (`connect_refused`, `timeout`, `reset`, `bad_status_503`,
@@ -141,4 +155,59 @@ pub struct IdleCost {
     pub requests_per_subscriber_minute: Option<f64>,
     /// `bytes / subscribers / minutes` (null when not measured).
     pub bytes_per_subscriber_minute: Option<f64>,
+}
+
+/// A WebSocket run's bytes by purpose, from the first publish to the end of
+/// the run: what the application asked for (payload), what WebSocket added
+/// (frame headers), what kept the connection alive (control frames), and
+/// what TCP/IP added underneath (from the kernel's per-socket counters).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WireOverhead {
+    /// Data frames (messages) the subscribers received, duplicates included.
+    pub data_frames: u64,
+    /// Payload bytes in them.
+    pub payload_bytes: u64,
+    /// Their frame headers (2 bytes each up to 125 bytes of payload;
+    /// `pushpoll.v1`'s 9-byte sequence header counts here too).
+    pub framing_bytes: u64,
+    /// Ping, pong and close frames in both directions, headers included
+    /// (kept apart: they are paid per second, not per message).
+    pub control_bytes: u64,
+    /// Socket bytes that are none of the above (a reconnect's handshake, the
+    /// extra headers of a fragmented message); 0 on a clean run.
+    pub other_bytes: u64,
+    /// `(payload_bytes + framing_bytes) / data_frames`: one message on the wire.
+    pub bytes_per_message: Option<f64>,
+    /// `framing_bytes / payload_bytes`: WebSocket's overhead on the payload.
+    pub framing_over_payload: Option<f64>,
+    /// TCP/IP underneath, null where `TCP_INFO` could not be read or a
+    /// subscriber reconnected during the window (its counters would mix
+    /// sockets).
+    pub tcp: Option<TcpOverhead>,
+}
+
+/// TCP/IP's share, from `getsockopt(TCP_INFO)` on every subscriber socket
+/// at the first publish and at the end of the grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TcpOverhead {
+    /// Sockets read.
+    pub sockets: u64,
+    /// Segments the subscribers' sockets sent (mostly ACKs) (`tcpi_segs_out`).
+    pub segments_out: u64,
+    /// Segments they received (`tcpi_segs_in`).
+    pub segments_in: u64,
+    /// Payload bytes the kernel received on them (`tcpi_bytes_received`).
+    pub bytes_received: u64,
+    /// Payload bytes the server acknowledged (`tcpi_bytes_acked`).
+    pub bytes_acked: u64,
+    /// IP + TCP header bytes per segment assumed: 52 (IPv4, TCP with
+    /// timestamps, loopback); Ethernet adds 14.
+    pub header_bytes_per_segment: u64,
+    /// `(segments_in + segments_out) × header_bytes_per_segment`.
+    pub header_bytes: u64,
+    /// `header_bytes / data_frames`.
+    pub header_bytes_per_message: Option<f64>,
+    /// `data_frames / segments_in`: messages per received segment (the
+    /// server's write batching, seen from the wire).
+    pub messages_per_segment: Option<f64>,
 }

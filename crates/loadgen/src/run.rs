@@ -23,10 +23,11 @@ use crate::error::{ErrorCounts, Kind, LoadError};
 use crate::opts::{LoadOpts, LoadTransport as Transport};
 use crate::plan::{Plan, PublishTarget};
 use crate::publish::{self, PubEnv, PubReport, WsPub};
-use crate::result::{IdleCost, LatencySummary, RunResult};
+use crate::result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 use crate::schedule::{self, Clock};
 use crate::subscribe::{self, Env, Live, Sub, SubReport};
 use crate::tally::{LatencyShards, RangeSet, TallySummary};
+use crate::wire::WireTotals;
 use crate::worker::Pool;
 use crate::{Hooks, Phase, Progress, ProgressSink};
 
@@ -307,6 +308,7 @@ async fn orchestrate(
         clock,
         live: live.clone(),
         stop: stop.clone(),
+        parked: Default::default(),
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     if !matches!(plan.publish, PublishTarget::Post(_)) && !stop.is_cancelled() && !plan.echo() {
@@ -337,9 +339,11 @@ async fn orchestrate(
     let mut pub_reports: Vec<PubReport> = Vec::new();
     let mut active: Option<(Instant, Option<f64>)> = None;
     let mut publish_start_io = io_now(&ios, &mut pool).await?;
+    let mut generator_cpu0 = None;
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
+        generator_cpu0 = crate::tcp_info::process_cpu_s();
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
         active = Some((t0, cpu0));
@@ -378,6 +382,8 @@ async fn orchestrate(
     // Phase 4: grace, until every connected subscriber has every message.
     let mut end = Instant::now();
     let mut server_cpu_s = None;
+    let mut generator_cpu_s = None;
+    let mut window_wire = None;
     if let Some((_, cpu0)) = active {
         reporter.report(Phase::Grace, true);
         // Arrivals are counted live without knowing which publishes will be
@@ -422,11 +428,25 @@ async fn orchestrate(
         env.accepting.store(false, Relaxed);
         let cpu1 = server_cpu(&hooks, &plan, &mut run_errors).await;
         server_cpu_s = cpu0.zip(cpu1).map(|(a, b)| (b - a).max(0.0));
+        if pool.is_none() {
+            // Before the subscribers close their sockets: TCP_INFO needs them open.
+            let end_wire = IoTotals::sum(&ios).wire;
+            window_wire = Some((end_wire.minus(publish_start_io.wire), publish_start_io.wire));
+            // An in-process server (`compare`) shares the process's CPU time.
+            let server_share = if hooks.server_cpu.is_some() { server_cpu_s } else { Some(0.0) };
+            generator_cpu_s = generator_cpu0
+                .zip(crate::tcp_info::process_cpu_s())
+                .zip(server_share)
+                .map(|((a, b), s)| (b - a - s).max(0.0));
+        }
     }
     env.accepting.store(false, Relaxed);
 
     // Stop every subscriber and collect what it measured.
     env.cancel.cancel();
+    drop(std::mem::take(
+        &mut *pub_env.parked.lock().unwrap_or_else(|e| e.into_inner()),
+    ));
     let join_deadline = Instant::now() + JOIN_TIMEOUT;
     let mut summary = TallySummary::default();
     let mut errors = BTreeMap::new();
@@ -493,8 +513,51 @@ async fn orchestrate(
         idle_window,
         active_s: active.map_or(0.0, |(t0, _)| (end - t0).as_secs_f64()),
         server_cpu_s,
+        generator_cpu_s,
+        window_wire,
         errors,
     }))
+}
+
+/// The bytes of a WebSocket run by purpose, over the publishing window.
+fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
+    if plan.transport != Transport::Ws {
+        return None;
+    }
+    let (w, start) = i.window_wire?;
+    let socket = i.publishing_io.up + i.publishing_io.down;
+    let parts = w.payload + w.framing + w.control_bytes;
+    let frames = w.data_frames as f64;
+    // The same sockets at both ends, none opened in between: the kernel's
+    // counters then belong to this window's traffic alone.
+    let same_sockets = w.tcp_sockets > 0
+        && w.tcp_sockets == start.tcp_sockets
+        && i.publishing_io.requests == 0;
+    let seg = crate::tcp_info::SEGMENT_HEADER_BYTES;
+    let tcp = same_sockets.then(|| {
+        let header_bytes = (w.tcp.segs_in + w.tcp.segs_out) * seg;
+        TcpOverhead {
+            sockets: w.tcp_sockets,
+            segments_out: w.tcp.segs_out,
+            segments_in: w.tcp.segs_in,
+            bytes_received: w.tcp.bytes_received,
+            bytes_acked: w.tcp.bytes_acked,
+            header_bytes_per_segment: seg,
+            header_bytes,
+            header_bytes_per_message: ratio(header_bytes as f64, frames),
+            messages_per_segment: ratio(frames, w.tcp.segs_in as f64),
+        }
+    });
+    Some(WireOverhead {
+        data_frames: w.data_frames,
+        payload_bytes: w.payload,
+        framing_bytes: w.framing,
+        control_bytes: w.control_bytes,
+        other_bytes: socket.saturating_sub(parts),
+        bytes_per_message: ratio((w.payload + w.framing) as f64, frames),
+        framing_over_payload: ratio(w.framing as f64, w.payload as f64),
+        tcp,
+    })
 }
 
 /// The subscribers' socket counters now: summed here, or asked of the workers.
@@ -523,6 +586,10 @@ struct Inputs<'a> {
     idle_window: Duration,
     active_s: f64,
     server_cpu_s: Option<f64>,
+    generator_cpu_s: Option<f64>,
+    /// The wire counters from the first publish to the end of grace, and
+    /// those at the first publish (for their socket count).
+    window_wire: Option<(WireTotals, WireTotals)>,
     errors: BTreeMap<String, u64>,
 }
 
@@ -619,6 +686,9 @@ fn build(i: Inputs<'_>) -> RunResult {
         ),
         server_cpu_s: i.server_cpu_s,
         server_cpu_us_per_delivered: i.server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
+        generator_cpu_s: i.generator_cpu_s,
+        generator_cpu_us_per_delivered: i.generator_cpu_s.and_then(|c| ratio(c * 1e6, d)),
+        wire: wire_overhead(plan, &i),
         idle: IdleCost {
             window_s: i.idle_window.as_secs_f64(),
             requests: i.idle_io.requests,

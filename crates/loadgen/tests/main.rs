@@ -13,4 +13,5 @@ mod proxy;
 mod socketio;
 mod sse;
 mod stop;
+mod wire;
 mod ws;

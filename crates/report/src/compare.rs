@@ -25,6 +25,9 @@ const ROWS: &[(&str, Cell)] = &[
     ("server CPU µs / delivered", |r| {
         fmt::opt(r.server_cpu_us_per_delivered)
     }),
+    ("generator CPU µs / delivered", |r| {
+        fmt::opt(r.generator_cpu_us_per_delivered)
+    }),
     ("idle requests / sub-minute", |r| {
         fmt::opt(r.idle.requests_per_subscriber_minute)
     }),
@@ -110,7 +113,50 @@ pub fn render(results: &[RunResult]) -> String {
         out.push_str(&note);
         out.push('\n');
     }
+    for note in wire_notes(results) {
+        out.push_str(&note);
+        out.push('\n');
+    }
     out
+}
+
+/// One line per WebSocket run with a byte breakdown: payload, framing and
+/// control frames apart, then TCP/IP's headers from the kernel's counters.
+pub fn wire_notes(results: &[RunResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let w = r.wire.as_ref()?;
+            let n = w.data_frames as f64;
+            if n == 0.0 {
+                return None;
+            }
+            let mut line = format!(
+                "{} on the wire, per message: {} B payload + {} B framing ({}) = {} B; \
+                 control frames {} B in all (pings and pongs, apart)",
+                r.transport,
+                fmt::sig3(w.payload_bytes as f64 / n),
+                fmt::sig3(w.framing_bytes as f64 / n),
+                fmt::percent(w.framing_over_payload),
+                fmt::opt(w.bytes_per_message),
+                fmt::thousands(w.control_bytes),
+            );
+            if w.other_bytes > 0 {
+                line.push_str(&format!(", other {} B", fmt::thousands(w.other_bytes)));
+            }
+            if let Some(t) = &w.tcp {
+                line.push_str(&format!(
+                    "; TCP/IP (TCP_INFO): {} segments in + {} out per message, \
+                     ≈ {} B of IP+TCP headers at {} B a segment",
+                    fmt::sig3(t.segments_in as f64 / n),
+                    fmt::sig3(t.segments_out as f64 / n),
+                    fmt::opt(t.header_bytes_per_message),
+                    t.header_bytes_per_segment,
+                ));
+            }
+            Some(line)
+        })
+        .collect()
 }
 
 /// Splits runs into side-by-side tables: one per (subscribers, rate,

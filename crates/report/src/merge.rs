@@ -202,6 +202,10 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         overhead_bytes_per_subscriber_second: weighted(|r| r.overhead_bytes_per_subscriber_second),
         server_cpu_s,
         server_cpu_us_per_delivered: server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
+        generator_cpu_s: generator_cpu_s(runs),
+        generator_cpu_us_per_delivered: generator_cpu_s(runs).and_then(|c| ratio(c * 1e6, d)),
+        // Per-agent byte breakdowns are not merged.
+        wire: None,
         idle: IdleCost {
             window_s: max(|r| r.idle.window_s),
             requests: idle_requests,
@@ -214,4 +218,9 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         // Fields added later (and those all agents share) come from run 0.
         ..first.clone()
     })
+}
+
+/// Every agent's generator CPU together (null when any is unknown).
+fn generator_cpu_s(runs: &[RunResult]) -> Option<f64> {
+    runs.iter().map(|r| r.generator_cpu_s).sum()
 }

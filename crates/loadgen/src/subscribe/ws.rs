@@ -283,9 +283,16 @@ async fn receive_plain(sub: &mut Sub, mut ws: Ws) -> Kind {
             Some(Ok(m)) => m,
         };
         match msg {
-            Message::Text(t) => sub.deliver(t.as_bytes()),
-            Message::Binary(b) => sub.deliver(&b),
-            Message::Ping(_) => {
+            Message::Text(t) => {
+                sub.io.wire.data(t.len(), t.len());
+                sub.deliver(t.as_bytes())
+            }
+            Message::Binary(b) => {
+                sub.io.wire.data(b.len(), b.len());
+                sub.deliver(&b)
+            }
+            Message::Ping(p) => {
+                sub.io.wire.ping_answered(p.len());
                 // tungstenite queued the pong; make sure it leaves now.
                 if let Err(e) = ws.flush().await {
                     return ws_kind(&e);
@@ -337,6 +344,7 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
         match msg {
             Message::Binary(b) => match frame::decode(&b) {
                 Ok(V1Frame::Message { seq, payload, .. }) => {
+                    sub.io.wire.data(payload.len(), b.len());
                     sub.deliver(payload);
                     *last_seq = Some(seq);
                 }
@@ -351,7 +359,8 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
             },
             // Under pushpoll.v1 every server message is a binary frame.
             Message::Text(_) => sub.error(Kind::Borrowed("protocol")),
-            Message::Ping(_) => {
+            Message::Ping(p) => {
+                sub.io.wire.ping_answered(p.len());
                 if let Err(e) = ws.flush().await {
                     return ws_kind(&e);
                 }
