@@ -246,3 +246,72 @@ fn bad_big_run_options_are_named() {
     let e = pushpoll(&["report", "--merge", "/nonexistent/a.json"]);
     assert!(!e.status.success());
 }
+
+/// Ctrl-C reaches the whole process group, workers included: they keep
+/// their subscribers until the parent, which stops publishing, asks them to
+/// report; the run ends early with an exact result.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_split_run_with_everything_measured() {
+    use std::os::unix::process::CommandExt as _;
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let dir = scratch("ctrl-c");
+    let json = dir.join("stopped.json");
+    let url = format!("ws://{}/ws", server.addr());
+    let child = Command::new(env!("CARGO_BIN_EXE_pushpoll"))
+        .args([
+            "load",
+            "--url",
+            &url,
+            "--subscribers",
+            "12",
+            "--subscribers-per-worker",
+            "6",
+            "--rate",
+            "10",
+            "--duration",
+            "60",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until it has published something: its document does not exist
+    // yet, so watch the server's hub instead, boundedly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    while std::time::Instant::now() < deadline && server_published(&server) < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let r = only_run(&json);
+    assert!(r.published < 600, "stopped early: {}", r.published);
+    assert_exact(&r, 12);
+    server.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Messages the server has accepted, from its `/metrics`.
+fn server_published(server: &EmbeddedServer) -> u64 {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(server.addr()) else {
+        return 0;
+    };
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body.lines()
+        .find_map(|l| l.strip_prefix("pushpoll_messages_published_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
