@@ -298,8 +298,21 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     }
     let started = document::unix_now_s();
     let stop = ctrl_c_token();
-    let result =
-        pushpoll_loadgen::run(&cmd.opts, Default::default(), stop.cancelled_owned()).await?;
+    // On a terminal, the live view (worker processes' counts summed in).
+    let view =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| crate::progress::View::new(1));
+    if let Some(v) = &view {
+        v.start(&format!("load {}", cmd.opts.transport));
+    }
+    let hooks = pushpoll_loadgen::Hooks {
+        progress: view.as_ref().and_then(|v| v.live()),
+        ..Default::default()
+    };
+    let result = pushpoll_loadgen::run(&cmd.opts, hooks, stop.cancelled_owned()).await;
+    if let Some(v) = &view {
+        v.close();
+    }
+    let result = result?;
     print!("{}", pushpoll_report::summary::render(&result));
     let runs = vec![result];
     if let Some(path) = &cmd.opts.json {

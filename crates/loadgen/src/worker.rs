@@ -745,6 +745,12 @@ async fn work(
     };
     progress.abort();
     if let Some(r) = report {
+        // The last live totals first, so the parent's progress view ends exact.
+        let _ = out.send(FromWorker::Progress {
+            ready: live.ready.load(Relaxed),
+            delivered: live.delivered.load(Relaxed),
+            errors: live.errors.load(Relaxed),
+        });
         let _ = out.send(FromWorker::Done(Box::new(r)));
         // Wait for the parent to close stdin (it has everything it needs).
         let _ = tokio::time::timeout(ANSWER_TIMEOUT, orphaned.cancelled()).await;
