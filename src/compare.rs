@@ -68,7 +68,10 @@ pub struct CompareOpts {
     /// Variants run after the transports, one line each in a second table:
     /// polling as browsers do it (their headers, compressed answers). They
     /// take the first workload with half its publishing time and no idle
-    /// window; `none` runs none [default: all; quick: none].
+    /// window; `none` runs none [default: the three browser ones; quick:
+    /// none]. The HTTP/2 ones (`long-poll-http2`, `short-poll-http2`,
+    /// `sse-http2`, `long-poll-browser-http2`, `short-poll-browser-http2`)
+    /// run when named.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<Variant>,
 }
@@ -84,6 +87,18 @@ pub enum Variant {
     /// Short polling with Chromium's headers against a server that does not
     /// compress.
     ShortPollBrowserUncompressed,
+    /// Long polling over HTTP/2 (`--http2`): subscribers multiplexed as
+    /// streams, 100 to a connection, minimal headers.
+    LongPollHttp2,
+    /// Short polling over HTTP/2, minimal headers.
+    ShortPollHttp2,
+    /// SSE over HTTP/2, minimal headers.
+    SseHttp2,
+    /// Long polling over HTTP/2 with Chromium's headers (HPACK indexes
+    /// most of them after the first poll); answers br-compressed.
+    LongPollBrowserHttp2,
+    /// Short polling over HTTP/2 with Chromium's headers; answers br-compressed.
+    ShortPollBrowserHttp2,
     /// No variants.
     None,
 }
@@ -96,25 +111,51 @@ impl Variant {
         Variant::ShortPollBrowserUncompressed,
     ];
 
+    /// Every variant (the HTTP/2 ones run when asked for).
+    const ALL: [Variant; 8] = [
+        Variant::LongPollBrowser,
+        Variant::ShortPollBrowser,
+        Variant::ShortPollBrowserUncompressed,
+        Variant::LongPollHttp2,
+        Variant::ShortPollHttp2,
+        Variant::SseHttp2,
+        Variant::LongPollBrowserHttp2,
+        Variant::ShortPollBrowserHttp2,
+    ];
+
     /// The line's name, also the runs' label.
     pub fn title(self) -> &'static str {
         match self {
             Variant::LongPollBrowser => "long-poll, browser headers, br",
             Variant::ShortPollBrowser => "short-poll, browser headers, br",
             Variant::ShortPollBrowserUncompressed => "short-poll, browser headers, uncompressed",
+            Variant::LongPollHttp2 => "long-poll, HTTP/2, minimal headers",
+            Variant::ShortPollHttp2 => "short-poll, HTTP/2, minimal headers",
+            Variant::SseHttp2 => "sse, HTTP/2, minimal headers",
+            Variant::LongPollBrowserHttp2 => "long-poll, HTTP/2, browser headers, br",
+            Variant::ShortPollBrowserHttp2 => "short-poll, HTTP/2, browser headers, br",
             Variant::None => "none",
         }
     }
 
     fn transport(self) -> Transport {
         match self {
-            Variant::LongPollBrowser => Transport::LongPoll,
+            Variant::LongPollBrowser | Variant::LongPollHttp2 | Variant::LongPollBrowserHttp2 => {
+                Transport::LongPoll
+            }
+            Variant::SseHttp2 => Transport::Sse,
             _ => Transport::ShortPoll,
         }
     }
 
     fn load_args(self) -> &'static [&'static str] {
-        &["--header-profile", "browser"]
+        match self {
+            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => &["--http2"],
+            Variant::LongPollBrowserHttp2 | Variant::ShortPollBrowserHttp2 => {
+                &["--header-profile", "browser", "--http2"]
+            }
+            _ => &["--header-profile", "browser"],
+        }
     }
 
     /// Whether the variant's server compresses answers.
@@ -140,7 +181,7 @@ impl Variant {
     /// Whether `r` is a variant's run (by its label).
     pub fn of(r: &RunResult) -> Option<Variant> {
         let label = r.label.as_deref()?;
-        Variant::DEFAULT.into_iter().find(|v| v.title() == label)
+        Variant::ALL.into_iter().find(|v| v.title() == label)
     }
 }
 

@@ -36,7 +36,8 @@
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
 //!   [`merge`]: the serialised latency histogram, decoded and merged.
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
-//!   `http`: a one-connection HTTP/1.1 client; [`headers`]: header profiles
+//!   `http`: a one-connection HTTP/1.1 client; `http2`: subscribers as
+//!   streams of shared HTTP/2 connections (`--http2`); [`headers`]: header profiles
 //!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
 //!
 //! The generator never links the server: it talks to it only over sockets,
@@ -49,6 +50,7 @@ mod decode;
 mod error;
 pub mod headers;
 mod http;
+mod http2;
 pub mod merge;
 pub mod opts;
 mod plan;

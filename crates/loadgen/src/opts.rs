@@ -152,6 +152,20 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 30.0)]
     pub long_poll_wait: f64,
 
+    /// Poll and stream over HTTP/2 (`long-poll`, `short-poll`, `sse`):
+    /// prior knowledge on `http://`, ALPN `h2` on `https://`. Subscribers
+    /// share connections as streams (`--h2-streams-per-connection`), as a
+    /// browser's tabs share one connection per origin; bytes are counted at
+    /// each shared socket and summed for the run. Publishers stay on
+    /// HTTP/1.1 (their bytes are not part of the subscriber figures).
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Subscribers multiplexed as streams on one HTTP/2 connection
+    /// (`--http2`): subscriber `i` uses connection `i / N`.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub h2_streams_per_connection: usize,
+
     /// Size of every published payload, bytes (at least the marker, ~40 B).
     #[arg(long, default_value_t = 64)]
     pub payload_bytes: usize,

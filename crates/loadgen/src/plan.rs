@@ -185,6 +185,8 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
+    pub http2: Option<usize>,
     /// Local addresses subscribers bind to, round-robin (`--source-ips`).
     pub source_ips: Vec<std::net::IpAddr>,
     /// Worker processes holding the subscribers (0: this process holds them).
@@ -294,6 +296,34 @@ fn default_path(t: Transport) -> &'static str {
         Transport::Sse => "/events",
         Transport::SocketIo => "/socket.io/",
     }
+}
+
+/// Most subscribers one HTTP/2 connection may carry as streams.
+pub const MAX_H2_STREAMS: usize = 10_000;
+
+/// `--http2` and `--h2-streams-per-connection`: streams per connection, or
+/// `None` for HTTP/1.1.
+fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
+    if !o.http2 {
+        return Ok(None);
+    }
+    if matches!(o.transport, Transport::Ws | Transport::SocketIo) {
+        return Err(LoadError::InvalidOption {
+            option: "http2",
+            reason: format!(
+                "HTTP/2 carries polls and SSE only (long-poll, short-poll, sse); {} needs HTTP/1.1 (WebSocket over HTTP/2, RFC 8441, is not spoken)",
+                o.transport
+            ),
+        });
+    }
+    let n = o.h2_streams_per_connection;
+    if n == 0 || n > MAX_H2_STREAMS {
+        return Err(LoadError::InvalidOption {
+            option: "h2-streams-per-connection",
+            reason: format!("must be between 1 and {MAX_H2_STREAMS}, got {n}"),
+        });
+    }
+    Ok(Some(n))
 }
 
 impl Plan {
@@ -591,6 +621,7 @@ impl Plan {
             None => None,
         };
 
+        let http2 = http2_streams(o)?;
         Ok(Plan {
             transport: o.transport,
             sub,
@@ -617,6 +648,7 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            http2,
             source_ips: o.source_ips.clone(),
             workers: crate::worker::count(o)?,
         })

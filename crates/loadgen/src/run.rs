@@ -178,6 +178,11 @@ pub(crate) async fn ramp(
         reporter.report(Phase::Connecting, false);
     }
     drop(tx);
+    // HTTP/2 subscribers' bytes are counted per shared connection: its
+    // counters join the sums (never ready, they count no subscriber).
+    if let Some(h2) = &env.h2 {
+        ios.extend(h2.ios().cloned());
+    }
     let mut ticker = tokio::time::interval(PROGRESS_EVERY);
     let mut settled = 0;
     while settled < handles.len() {
@@ -260,6 +265,7 @@ async fn orchestrate(
 ) -> Result<RunResult, LoadError> {
     let clock = Clock::new();
     let env = Arc::new(Env {
+        h2: crate::http2::H2Pool::for_plan(&plan),
         plan: plan.clone(),
         addr: sub_addr,
         run_id,

@@ -650,6 +650,7 @@ async fn work(
     let live = Arc::new(Live::default());
     let stop = CancellationToken::new();
     let env = Arc::new(Env {
+        h2: crate::http2::H2Pool::for_plan(&plan),
         plan,
         addr,
         run_id,

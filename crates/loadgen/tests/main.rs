@@ -6,6 +6,7 @@ mod support;
 mod errors;
 mod faults;
 mod headers;
+mod http2;
 mod opaque;
 mod options;
 mod poll;

@@ -79,6 +79,8 @@ pub(crate) struct Env {
     pub publish_t0: watch::Sender<Option<Instant>>,
     /// Cancelled to stop publishing early (Ctrl-C, the hard deadline).
     pub publish_stop: CancellationToken,
+    /// The shared connections of HTTP/2 subscribers (`--http2`).
+    pub h2: Option<crate::http2::H2Pool>,
 }
 
 /// One subscriber's task state.
@@ -89,6 +91,8 @@ pub(crate) struct Sub {
     pub errors: ErrorCounts,
     /// The subscriber's own publisher (`--pattern echo`).
     pub(crate) echo: Option<echo::EchoPub>,
+    /// The subscriber's index in the run (its HTTP/2 connection's, too).
+    pub idx: usize,
     ready: bool,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
@@ -125,6 +129,7 @@ impl Sub {
             tally,
             errors: ErrorCounts::default(),
             echo,
+            idx,
             ready: false,
             ramp_failures: 0,
             permit: Some(permit),
@@ -196,6 +201,14 @@ impl Sub {
     pub async fn pause(&self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
         let d = retry_after.unwrap_or_default() + backoff.next_delay();
         self.guard(tokio::time::sleep(d)).await.is_some()
+    }
+
+    /// Connects the subscriber's HTTP client: its own HTTP/1.1
+    /// connection, or a stream handle of its shared HTTP/2 one (`--http2`).
+    pub async fn http_connect(&self) -> Result<crate::http2::SubConn, Kind> {
+        let env = &self.env;
+        let h2 = env.h2.as_ref().map(|p| p.conn(self.idx));
+        crate::http2::SubConn::connect(h2.as_deref(), env.addr, env.plan.timeout, &self.io).await
     }
 
     /// Looks for this run's marker in a received payload and counts it.

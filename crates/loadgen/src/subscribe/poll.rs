@@ -24,7 +24,8 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use super::{retry_after, Backoff, Sub};
 use crate::error::{status_kind, Kind};
 use crate::headers::RequestKind;
-use crate::http::{get, HttpConn};
+use crate::http::get;
+use crate::http2::SubConn;
 use crate::opts::LoadTransport as Transport;
 
 /// Largest poll answer read, bytes.
@@ -63,10 +64,7 @@ pub(super) async fn run(sub: &mut Sub) {
     // The last answer's wait has been served: reconnect without another.
     let mut waited = false;
     loop {
-        let mut conn = match sub
-            .guard(HttpConn::connect(env.addr, plan.timeout, &sub.io))
-            .await
-        {
+        let mut conn = match sub.guard(sub.http_connect()).await {
             None => return,
             Some(Ok(c)) => c,
             Some(Err(kind)) => {
@@ -225,7 +223,7 @@ struct Answer {
 /// Sends a poll and reads the whole answer (at most [`MAX_BODY`]), all
 /// within `timeout`.
 async fn fetch(
-    conn: &mut HttpConn,
+    conn: &mut SubConn,
     req: Request<Empty<Bytes>>,
     timeout: Duration,
 ) -> Result<Answer, Kind> {

@@ -11,7 +11,7 @@ use super::{retry_after, Backoff, Sub};
 use crate::decode::{Coding, Decoder};
 use crate::error::{error_kind, status_kind, Kind};
 use crate::headers::RequestKind;
-use crate::http::{get, HttpConn};
+use crate::http::get;
 
 /// Smallest line limit of the SSE parser.
 const MIN_LINE: usize = 1 << 20;
@@ -26,7 +26,7 @@ pub(super) async fn run(sub: &mut Sub) {
     loop {
         let mut wait = None;
         let open = async {
-            let mut conn: HttpConn = HttpConn::connect(env.addr, plan.timeout, &sub.io).await?;
+            let mut conn = sub.http_connect().await?;
             let mut req = plan.request_headers(
                 RequestKind::Stream,
                 get(&plan.sub.authority, &plan.sub.path_and_query),
