@@ -144,7 +144,9 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
 
-    /// Seconds between short polls.
+    /// Seconds between short polls. Below 0.001 (the timer's resolution)
+    /// each poll is sent as soon as the previous answer arrived, as a
+    /// benchmark tool such as wrk does.
     #[arg(long, default_value_t = 1.0)]
     pub poll_interval: f64,
 

@@ -60,8 +60,22 @@ impl Marker {
     }
 
     /// The first well-formed marker anywhere in `haystack`.
+    ///
+    /// Payloads the generator wrote start with their marker, so that is
+    /// tried first; otherwise (a server that wraps payloads) the prefix is
+    /// searched with a searcher built once, not per call: the load generator
+    /// calls this once per delivered message.
     pub fn find(haystack: &[u8]) -> Option<Marker> {
-        memchr::memmem::find_iter(haystack, PREFIX).find_map(|at| parse_at(&haystack[at..]))
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PREFIX));
+        if haystack.starts_with(PREFIX) {
+            if let Some(m) = parse_at(haystack) {
+                return Some(m);
+            }
+        }
+        FINDER
+            .find_iter(haystack)
+            .find_map(|at| parse_at(&haystack[at..]))
     }
 }
 

@@ -30,6 +30,8 @@ use crate::opts::LoadTransport as Transport;
 
 /// Largest poll answer read, bytes.
 const MAX_BODY: usize = 16 << 20;
+/// Short-poll intervals below this poll back to back (the timer's resolution).
+const BACK_TO_BACK_BELOW: Duration = Duration::from_millis(1);
 
 /// What to do after one poll.
 enum Next {
@@ -58,6 +60,10 @@ pub(super) async fn run(sub: &mut Sub) {
         String::new()
     };
     let timeout = plan.request_timeout();
+    // Tokio's timer cannot wait less than a millisecond: a shorter interval
+    // would make every poll wait for the next millisecond instead. Such
+    // intervals mean "as fast as answers come", as wrk polls.
+    let back_to_back = !long && plan.poll_interval < BACK_TO_BACK_BELOW;
     let mut since: Option<u64> = None;
     let mut backoff = Backoff::new();
     let mut ticker: Option<Interval> = None;
@@ -128,7 +134,7 @@ pub(super) async fn run(sub: &mut Sub) {
                                 return;
                             }
                             backoff.reset();
-                            if ticker.is_none() && !long {
+                            if ticker.is_none() && !long && !back_to_back {
                                 ticker = Some(short_poll_ticker(plan.poll_interval));
                             }
                             if resp.messages.is_empty() {
@@ -181,7 +187,7 @@ pub(super) async fn run(sub: &mut Sub) {
             };
             match next {
                 Next::Now => now = true,
-                Next::Later => now = long,
+                Next::Later => now = long || back_to_back,
                 Next::Backoff => {
                     if !sub.pause(&mut backoff, None).await {
                         return;
