@@ -315,3 +315,53 @@ fn server_published(server: &EmbeddedServer) -> u64 {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
+
+/// A worker that dies mid-run fails the run with an error naming it, at
+/// once, instead of publishing on or hanging.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dead_worker_is_a_clear_error() {
+    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let url = format!("ws://{}/ws", server.addr());
+    let child = Command::new(env!("CARGO_BIN_EXE_pushpoll"))
+        .args([
+            "load",
+            "--url",
+            &url,
+            "--subscribers",
+            "12",
+            "--subscribers-per-worker",
+            "6",
+            "--rate",
+            "10",
+            "--duration",
+            "60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    while std::time::Instant::now() < deadline && server_published(&server) < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let workers = std::fs::read_to_string(&children).unwrap();
+    let first = workers.split_whitespace().next().expect("a worker process");
+    assert!(Command::new("kill")
+        .args(["-s", "KILL", first])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("worker process") && stderr.contains(&format!("pid {first}")),
+        "{stderr}"
+    );
+    server.stop();
+}
