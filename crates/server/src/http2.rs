@@ -142,6 +142,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
             let n = rest.len().min(buf.remaining());
             buf.put_slice(&rest[..n]);
             this.pos += n as u8;
+            // Whatever else has arrived goes in the same read. hyper sizes
+            // its read buffer per read: a first read of only these bytes
+            // made it grow its 8 KiB buffer to 16 KiB for the rest of the
+            // head, for the life of every HTTP/1 connection (+8 KiB per held
+            // long poll or SSE stream, scripts/idle-memory.sh). A read error
+            // here is not lost: the socket reports it (or its end) next time.
+            if buf.remaining() > 0 {
+                let _ = Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)
