@@ -115,6 +115,13 @@ pub struct ServeOpts {
     /// `gzip_min_length`].
     #[arg(long, value_name = "BYTES")]
     pub compress_min_bytes: Option<usize>,
+    /// Serve over TLS (https://, wss://) with this PEM certificate chain,
+    /// leaf first; needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl ServeOpts {
@@ -153,6 +160,15 @@ impl ServeOpts {
             .limits
             .validate()
             .context("checking the server's limits")?;
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let tls = pushpoll_server::TlsConfig::from_pem_files(
+                cert,
+                key,
+                pushpoll_server::tls::DEFAULT_ALPN,
+            )
+            .context("--tls-cert / --tls-key")?;
+            config.tls = Some(tls);
+        }
         Ok(config)
     }
 }
@@ -280,8 +296,13 @@ async fn serve(opts: ServeOpts) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", opts.addr))?;
     let addr = listener.local_addr()?;
+    let (http, ws) = if config.tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     eprintln!(
-        "pushpoll serving on http://{addr}/ : ws://{addr}/ws, http://{addr}/messages, http://{addr}/events, http://{addr}/metrics"
+        "pushpoll serving on {http}://{addr}/ : {ws}://{addr}/ws, {http}://{addr}/messages, {http}://{addr}/events, {http}://{addr}/metrics"
     );
     let stop = ctrl_c_token();
     pushpoll_server::run(listener, config, stop.cancelled_owned())
@@ -295,6 +316,9 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
         // A share of a bigger run, driven by the parent over stdin/stdout.
         pushpoll_loadgen::serve_worker().await?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if cmd.opts.insecure {
+        eprintln!("warning: --insecure: server certificates are not checked (the traffic is encrypted, but the server is not authenticated)");
     }
     let started = document::unix_now_s();
     let stop = ctrl_c_token();

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::error::{io_kind, Kind};
+use crate::tls::{MaybeTls, TlsTarget};
 
 /// One subscriber's socket-level counters.
 ///
@@ -196,12 +197,18 @@ pub(crate) async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<T
     }
 }
 
-/// Opens a counted TCP connection for a subscriber.
+/// A subscriber's connection: counted at the socket, then TLS when the
+/// target is `wss://` or `https://` (so TLS records are counted too).
+pub(crate) type SubStream = MaybeTls<Counted<TcpStream>>;
+
+/// Opens a counted connection for a subscriber, with TLS on top when `tls`
+/// says so (the handshake gets its own `timeout`).
 pub(crate) async fn connect_counted(
     addr: SocketAddr,
+    tls: Option<&TlsTarget>,
     timeout: Duration,
     io: &Arc<SubIo>,
-) -> Result<Counted<TcpStream>, Kind> {
+) -> Result<SubStream, Kind> {
     let stream = match io.source {
         Some(source) => {
             let s = crate::source_ip::connect_from(source, addr, timeout).await?;
@@ -211,7 +218,7 @@ pub(crate) async fn connect_counted(
         None => connect_tcp(addr, timeout).await?,
     };
     io.wire.set_socket(std::os::fd::AsRawFd::as_raw_fd(&stream));
-    Ok(Counted::new(stream, io.clone()))
+    crate::tls::wrap(Counted::new(stream, io.clone()), tls, timeout).await
 }
 
 #[cfg(test)]

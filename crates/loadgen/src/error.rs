@@ -29,13 +29,18 @@ pub enum LoadError {
         /// What is wrong and what would be accepted.
         reason: String,
     },
-    /// `wss://` or `https://` was asked for.
-    #[error("--{option} {url:?}: TLS not supported yet; use ws:// or http:// (for example behind a local TLS-terminating proxy)")]
-    TlsUnsupported {
+    /// The TLS handshake of the check made before a run failed: every
+    /// connection of the run would fail the same way.
+    #[error("--{option} {url:?}: TLS handshake failed ({kind}): {advice}")]
+    Tls {
         /// The option that named the URL.
         option: &'static str,
-        /// The URL as given.
+        /// The URL.
         url: String,
+        /// The error kind, as a run would count it (`tls_unknown_issuer`, ...).
+        kind: String,
+        /// What to do about it.
+        advice: &'static str,
     },
     /// The host name of a URL did not resolve.
     #[error("cannot resolve {host:?} (from --{option}): {source}")]
@@ -109,6 +114,10 @@ impl ErrorCounts {
 /// The kind of an I/O error.
 pub(crate) fn io_kind(e: &std::io::Error) -> Kind {
     use std::io::ErrorKind as E;
+    // TLS failures reach here as I/O errors that wrap rustls' own.
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return crate::tls::rustls_kind(tls);
+    }
     Cow::Borrowed(match e.kind() {
         E::ConnectionRefused => "connect_refused",
         E::TimedOut => "timeout",

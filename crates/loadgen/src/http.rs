@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::count::{connect_counted, SubIo};
 use crate::decode::{decode_body, Coding};
 use crate::error::{error_kind, Kind};
+use crate::tls::TlsTarget;
 
 /// The `User-Agent` every generator request carries.
 pub(crate) const USER_AGENT: &str = "pushpoll-loadgen";
@@ -56,13 +57,15 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    /// Connects and performs the (local) HTTP/1 handshake.
+    /// Connects (with TLS when `tls` says so) and performs the (local)
+    /// HTTP/1 handshake.
     pub async fn connect(
         addr: SocketAddr,
+        tls: Option<&TlsTarget>,
         timeout: Duration,
         io: &Arc<SubIo>,
     ) -> Result<HttpConn<B>, Kind> {
-        let stream = connect_counted(addr, timeout, io).await?;
+        let stream = connect_counted(addr, tls, timeout, io).await?;
         let (tx, conn) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| error_kind(&e))?;

@@ -15,7 +15,9 @@
 //! sum is over subscribers' sockets. Requests are still counted per stream,
 //! by each subscriber.
 //!
-//! Plain `http://` speaks HTTP/2 with prior knowledge (RFC 9113 §3.3).
+//! Plain `http://` speaks HTTP/2 with prior knowledge (RFC 9113 §3.3);
+//! `https://` asks for ALPN `h2`, and a server that does not choose it
+//! fails the connection (`no_h2`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use crate::count::{connect_counted, SubIo};
 use crate::decode::{decode_body, Coding};
 use crate::error::{error_kind, Kind};
 use crate::http::{body_error_kind, HttpConn};
+use crate::tls::TlsTarget;
 
 /// The HTTP/2 connections of one run's subscribers.
 #[derive(Debug)]
@@ -96,6 +99,7 @@ impl H2Conn {
     async fn sender(
         &self,
         addr: SocketAddr,
+        tls: Option<&TlsTarget>,
         timeout: Duration,
     ) -> Result<SendRequest<Empty<Bytes>>, Kind> {
         let mut live = self.live.lock().await;
@@ -105,7 +109,10 @@ impl H2Conn {
             }
         }
         *live = None;
-        let stream = connect_counted(addr, timeout, &self.io).await?;
+        let stream = connect_counted(addr, tls, timeout, &self.io).await?;
+        if tls.is_some() && stream.alpn_protocol() != Some(b"h2") {
+            return Err(Kind::Borrowed("no_h2"));
+        }
         let handshake = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(stream));
@@ -142,14 +149,18 @@ impl SubConn {
     pub async fn connect(
         h2: Option<&H2Conn>,
         addr: SocketAddr,
+        tls: Option<&TlsTarget>,
         timeout: Duration,
         io: &Arc<SubIo>,
     ) -> Result<SubConn, Kind> {
         match h2 {
-            None => HttpConn::connect(addr, timeout, io).await.map(SubConn::H1),
+            None => HttpConn::connect(addr, tls, timeout, io)
+                .await
+                .map(SubConn::H1),
             Some(conn) => {
-                let tx = conn.sender(addr, timeout).await?;
-                Ok(SubConn::H2(tx, "http"))
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let tx = conn.sender(addr, tls, timeout).await?;
+                Ok(SubConn::H2(tx, scheme))
             }
         }
     }
@@ -276,7 +287,7 @@ mod tests {
         let conn = pool.conn(0);
         let io = Arc::new(SubIo::default());
         let timeout = Duration::from_secs(10);
-        let mut sub = SubConn::connect(Some(&conn), addr, timeout, &io)
+        let mut sub = SubConn::connect(Some(&conn), addr, None, timeout, &io)
             .await
             .unwrap();
         let poll = || {
@@ -343,7 +354,7 @@ mod tests {
     /// go to `other`).
     async fn server_counts(addr: SocketAddr, transport: &str) -> (u64, u64) {
         let io = Arc::new(SubIo::default());
-        let mut c: HttpConn = HttpConn::connect(addr, Duration::from_secs(5), &io)
+        let mut c: HttpConn = HttpConn::connect(addr, None, Duration::from_secs(5), &io)
             .await
             .unwrap();
         let req = crate::http::get(&addr.to_string(), "/metrics")

@@ -39,6 +39,8 @@
 //!   `http`: a one-connection HTTP/1.1 client; `http2`: subscribers as
 //!   streams of shared HTTP/2 connections (`--http2`); [`headers`]: header profiles
 //!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
+//! - `tls`: `wss://` and `https://` (rustls, between the counting socket and
+//!   the protocol, so TLS records are counted too).
 //!
 //! The generator never links the server: it talks to it only over sockets,
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
@@ -66,6 +68,7 @@ mod tally;
 mod tcp_info;
 mod wire;
 mod worker;
+mod tls;
 
 use std::path::Path;
 use std::sync::Arc;

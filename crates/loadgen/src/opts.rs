@@ -217,6 +217,17 @@ pub struct LoadOpts {
     #[arg(long)]
     pub server_metrics_url: Option<String>,
 
+    /// Accept any server certificate on `wss://` and `https://` URLs (a
+    /// self-signed test certificate, say). The traffic is still encrypted,
+    /// but the server is not authenticated: for test servers only.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Also trust the certificates in this PEM file (a private CA, or the
+    /// server's own self-signed certificate), beside the usual web roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Write the full result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

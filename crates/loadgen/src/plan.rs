@@ -14,6 +14,7 @@ use crate::opts::{
     LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport, WsSubprotocol,
 };
 use crate::schedule;
+use crate::tls::{TlsClient, TlsTarget, Trust, DEFAULT_ALPN};
 
 /// Most subscribers one run may ask for.
 pub const MAX_SUBSCRIBERS: usize = 1_000_000;
@@ -65,6 +66,8 @@ pub(crate) struct Target {
     pub path_and_query: String,
     /// Which option it came from, for messages.
     pub option: &'static str,
+    /// TLS settings of a `wss://` or `https://` URL (`None`: plain).
+    pub tls: Option<TlsTarget>,
 }
 
 impl Target {
@@ -84,6 +87,7 @@ impl Target {
             authority,
             path_and_query,
             option,
+            tls: None,
         })
     }
 
@@ -133,6 +137,12 @@ pub(crate) enum PublishTarget {
 
 impl PublishTarget {
     pub fn target(&self) -> &Target {
+        match self {
+            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
+        }
+    }
+
+    fn target_mut(&mut self) -> &mut Target {
         match self {
             PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
         }
@@ -271,12 +281,6 @@ fn parse_url(option: &'static str, raw: &str) -> Result<Url, LoadError> {
         url: raw.to_owned(),
         reason: e.to_string(),
     })?;
-    if matches!(url.scheme(), "wss" | "https") {
-        return Err(LoadError::TlsUnsupported {
-            option,
-            url: raw.to_owned(),
-        });
-    }
     Ok(url)
 }
 
@@ -286,6 +290,52 @@ fn bad_scheme(option: &'static str, raw: &str, want: &str) -> LoadError {
         url: raw.to_owned(),
         reason: format!("expected a {want} URL"),
     }
+}
+
+/// Gives every `wss://` and `https://` target its TLS settings: one client
+/// configuration for the run, trusting what `--ca-cert` / `--insecure` say.
+/// `--ca-cert` is read (and refused when unusable) even if no URL needs it.
+fn tls_targets<'a>(
+    o: &LoadOpts,
+    targets: impl IntoIterator<Item = Option<&'a mut Target>>,
+) -> Result<(), LoadError> {
+    let trust = match (&o.ca_cert, o.insecure) {
+        (Some(_), true) => {
+            return Err(LoadError::InvalidOption {
+                option: "insecure",
+                reason: "--insecure checks no certificate, so --ca-cert would have no effect; give one or the other".into(),
+            })
+        }
+        (Some(path), false) => Trust::from_ca_file(path)?,
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::WebPki,
+    };
+    let mut client: Option<TlsClient> = None;
+    // `--http2` subscribers ask for `h2` alone (publishers stay on HTTP/1.1).
+    let mut h2_client: Option<TlsClient> = None;
+    for t in targets.into_iter().flatten() {
+        if !matches!(t.url.scheme(), "wss" | "https") {
+            continue;
+        }
+        let (cache, alpn) = if o.http2 && t.option == "url" {
+            (&mut h2_client, &[&b"h2"[..]][..])
+        } else {
+            (&mut client, DEFAULT_ALPN)
+        };
+        let client = match cache {
+            Some(c) => c.clone(),
+            None => cache.insert(TlsClient::new(&trust, alpn)?).clone(),
+        };
+        let host = t.url.host_str().unwrap_or_default();
+        t.tls = Some(
+            TlsTarget::new(client, host).map_err(|reason| LoadError::BadUrl {
+                option: t.option,
+                url: t.url.to_string(),
+                reason,
+            })?,
+        );
+    }
+    Ok(())
 }
 
 /// pushpoll's path for a transport, used when the URL has none.
@@ -537,11 +587,14 @@ impl Plan {
 
         let sub_url = parse_url("url", &o.url)?;
         let want = match o.transport {
-            Transport::Ws => "ws",
-            _ => "http",
+            Transport::Ws => ["ws", "wss"],
+            _ => ["http", "https"],
         };
-        if sub_url.scheme() != want {
-            let reason = format!("{want}:// (transport {})", o.transport);
+        if !want.contains(&sub_url.scheme()) {
+            let reason = format!(
+                "{}:// or {}:// (transport {})",
+                want[0], want[1], o.transport
+            );
             return Err(bad_scheme("url", &o.url, &reason));
         }
         let mut sub_url = sub_url;
@@ -563,11 +616,11 @@ impl Plan {
         let publish = match &o.publish_url {
             Some(raw) if o.transport == Transport::SocketIo => {
                 let u = parse_url("publish-url", raw)?;
-                if u.scheme() != "http" {
+                if !matches!(u.scheme(), "http" | "https") {
                     return Err(bad_scheme(
                         "publish-url",
                         raw,
-                        "http:// (the Socket.IO server publishers connect to)",
+                        "http:// or https:// (the Socket.IO server publishers connect to)",
                     ));
                 }
                 let mut u = u;
@@ -579,9 +632,15 @@ impl Plan {
             Some(raw) => {
                 let u = parse_url("publish-url", raw)?;
                 match u.scheme() {
-                    "http" => PublishTarget::Post(Target::new("publish-url", u)?),
-                    "ws" => PublishTarget::Ws(Target::new("publish-url", u)?),
-                    _ => return Err(bad_scheme("publish-url", raw, "http:// or ws://")),
+                    "http" | "https" => PublishTarget::Post(Target::new("publish-url", u)?),
+                    "ws" | "wss" => PublishTarget::Ws(Target::new("publish-url", u)?),
+                    _ => {
+                        return Err(bad_scheme(
+                            "publish-url",
+                            raw,
+                            "http://, https://, ws:// or wss://",
+                        ))
+                    }
                 }
             }
             None => match o.transport {
@@ -613,13 +672,18 @@ impl Plan {
         let metrics = match &o.server_metrics_url {
             Some(raw) => {
                 let u = parse_url("server-metrics-url", raw)?;
-                if u.scheme() != "http" {
-                    return Err(bad_scheme("server-metrics-url", raw, "http://"));
+                if !matches!(u.scheme(), "http" | "https") {
+                    return Err(bad_scheme("server-metrics-url", raw, "http:// or https://"));
                 }
                 Some(Target::new("server-metrics-url", u)?)
             }
             None => None,
         };
+        let (mut sub, mut publish, mut metrics) = (sub, publish, metrics);
+        tls_targets(
+            o,
+            [Some(&mut sub), Some(publish.target_mut()), metrics.as_mut()],
+        )?;
 
         let http2 = http2_streams(o)?;
         Ok(Plan {

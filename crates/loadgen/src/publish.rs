@@ -18,7 +18,6 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, Request};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use pushpoll_wire::marker::Marker;
@@ -33,11 +32,12 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
 use crate::headers::RequestKind;
 use crate::http::{body_error_kind, USER_AGENT};
-use crate::plan::{Plan, PublishTarget};
+use crate::plan::{Plan, PublishTarget, Target};
 use crate::schedule::{self, Clock};
 use crate::socketio;
 use crate::subscribe::Live;
 use crate::tally::RangeSet;
+use crate::tls::{Connector, MaybeTls, TlsTarget};
 
 /// `POST`s one publisher may have in flight; past that it waits (and its
 /// later messages are late, which their latency shows).
@@ -98,7 +98,10 @@ pub(crate) struct WsPub {
     reader: JoinHandle<()>,
 }
 
-type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
+/// A publisher's WebSocket, TLS included for `wss://` (not counted: only
+/// subscriber sockets are).
+type PubStream = WebSocketStream<MaybeTls<TcpStream>>;
+type WsSink = SplitSink<PubStream, Message>;
 
 impl Drop for WsPub {
     fn drop(&mut self) {
@@ -110,9 +113,9 @@ impl Drop for WsPub {
 /// over the WebSocket transport.
 pub(crate) async fn connect(plan: &Plan, addr: SocketAddr) -> Result<WsPub, Kind> {
     match &plan.publish {
-        PublishTarget::Ws(t) => connect_ws(t.url.as_str(), addr, plan, false).await,
+        PublishTarget::Ws(t) => connect_ws(t.url.as_str(), t, addr, plan, false).await,
         PublishTarget::SocketIo(t) => {
-            connect_ws(&socketio::ws_url(t, None), addr, plan, true).await
+            connect_ws(&socketio::ws_url(t, None), t, addr, plan, true).await
         }
         PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
     }
@@ -122,10 +125,17 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr) -> Result<WsPub, Kind
 /// subprotocols of the plan, never `pushpoll.v1`). With `sio`, it then opens
 /// a Socket.IO session on it (open packet, `40`, wait for the namespace),
 /// and its reader answers the server's pings.
-async fn connect_ws(url: &str, addr: SocketAddr, plan: &Plan, sio: bool) -> Result<WsPub, Kind> {
+async fn connect_ws(
+    url: &str,
+    target: &Target,
+    addr: SocketAddr,
+    plan: &Plan,
+    sio: bool,
+) -> Result<WsPub, Kind> {
     let timeout = plan.timeout;
     let req = crate::subscribe::ws_request(url, None, plan).map_err(|e| ws_kind(&e))?;
     let tcp = crate::count::connect_tcp(addr, timeout).await?;
+    let tcp = crate::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
     let handshake =
         tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::subscribe::ws_config()));
     let mut ws = match tokio::time::timeout(timeout, handshake).await {
@@ -158,7 +168,7 @@ async fn connect_ws(url: &str, addr: SocketAddr, plan: &Plan, sio: bool) -> Resu
 
 /// Opens a Socket.IO session on a WebSocket transport and connects to the
 /// default namespace.
-async fn sio_connect(ws: &mut WebSocketStream<TcpStream>) -> Result<(), Kind> {
+async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
     let mut opened = false;
     loop {
         let text = match ws.next().await {
@@ -270,16 +280,13 @@ pub(crate) async fn run_ws(
     report
 }
 
-type PostClient = Client<HttpConnector, Full<Bytes>>;
+type PostClient = Client<Connector, Full<Bytes>>;
 
-/// A keep-alive `POST` client (its own pool per publisher).
-fn post_client(timeout: Duration) -> PostClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(timeout));
+/// A keep-alive `POST` client (its own pool per publisher), TLS for `https://`.
+fn post_client(tls: Option<&TlsTarget>, timeout: Duration) -> PostClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector)
+        .build(Connector::new(tls, timeout))
 }
 
 async fn post(
@@ -323,7 +330,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         report.failed(&env.live, "bad_url");
         return report;
     };
-    let client = post_client(env.plan.timeout);
+    let client = post_client(target.tls.as_ref(), env.plan.timeout);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut in_flight: JoinSet<(u64, usize, Result<(), Kind>)> = JoinSet::new();
     let handle =
@@ -364,10 +371,14 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
 }
 
 /// Reads `process_cpu_seconds_total` from a Prometheus endpoint.
-pub(crate) async fn scrape_cpu(url: &str, timeout: Duration) -> Result<f64, Kind> {
-    let uri: http::Uri = url.parse().map_err(|_| Kind::Borrowed("bad_url"))?;
-    let client: Client<HttpConnector, http_body_util::Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+pub(crate) async fn scrape_cpu(target: &Target, timeout: Duration) -> Result<f64, Kind> {
+    let uri: http::Uri = target
+        .url
+        .as_str()
+        .parse()
+        .map_err(|_| Kind::Borrowed("bad_url"))?;
+    let client: Client<Connector, http_body_util::Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(Connector::new(target.tls.as_ref(), timeout));
     let fut = async {
         let req = Request::get(uri)
             .header(header::USER_AGENT, USER_AGENT)

@@ -52,6 +52,10 @@ pub async fn run(
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
     crate::source_ip::validate(&plan.source_ips, sub_addr)?;
+    crate::tls::check(&plan.sub, sub_addr, plan.timeout).await?;
+    if plan.publish.target().url != plan.sub.url {
+        crate::tls::check(plan.publish.target(), pub_addr, plan.timeout).await?;
+    }
     subscribe::check_subprotocol(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
     let live = Arc::new(Live::default());
@@ -241,7 +245,7 @@ async fn server_cpu(hooks: &Hooks, plan: &Plan, errors: &mut ErrorCounts) -> Opt
         return f().map(|d| d.as_secs_f64());
     }
     let target = plan.metrics.as_ref()?;
-    match publish::scrape_cpu(target.url.as_str(), plan.timeout).await {
+    match publish::scrape_cpu(target, plan.timeout).await {
         Ok(v) => Some(v),
         Err(kind) => {
             errors.add(Kind::Owned(format!("metrics_{kind}")));

@@ -146,8 +146,13 @@ pub(crate) fn path(target: &Target, transport: &str, sid: Option<&str>) -> Strin
 
 /// The `ws://` URL of the WebSocket transport on `target`.
 pub(crate) fn ws_url(target: &Target, sid: Option<&str>) -> String {
+    let scheme = if target.url.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
     format!(
-        "ws://{}{}",
+        "{scheme}://{}{}",
         target.authority,
         path(target, "websocket", sid)
     )

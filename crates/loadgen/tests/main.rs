@@ -14,5 +14,6 @@ mod proxy;
 mod socketio;
 mod sse;
 mod stop;
+mod tls;
 mod wire;
 mod ws;

@@ -17,6 +17,9 @@ pub struct Config {
     /// Compression of poll answers for clients that accept it (default:
     /// `br`, then `gzip`, from 20 bytes).
     pub compression: crate::compress::Compression,
+    /// Serve every transport over TLS (`https://`, `wss://`) with this
+    /// certificate; `None` (the default) serves plain text.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The server's limits. `Limits::default()` gives the documented defaults;

@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Limits;
 use crate::metrics::{Metrics, Transport};
+use crate::tls::MaybeTls;
 use crate::transport::ws;
 use crate::{http2, router, Shared};
 
@@ -396,6 +397,26 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let conn = Arc::new(ConnState::new(peer, &shared));
     let io = CountingStream::new(stream, Arc::clone(&shared), Arc::clone(&conn));
+    // TLS sits on the counting socket: TLS records are counted as sent.
+    let io = match &shared.tls {
+        None => MaybeTls::Plain(io),
+        Some(tls) => {
+            // Boxed: a plain socket's task does not carry room for a handshake.
+            let handshake = Box::pin(tls.accept(io, shared.limits.header_read_timeout));
+            let accepted = tokio::select! {
+                r = handshake => r,
+                () = conn.stop.cancelled() => return,
+            };
+            match accepted {
+                Ok(s) => MaybeTls::Tls(Box::new(s)),
+                Err(e) => {
+                    shared.metrics.tls_handshake_failed();
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            }
+        }
+    };
     tokio::select! {
         () = serve_socket(io, &shared, &conn) => {}
         () = conn.kill.notified() => debug!(%peer, "connection dropped"),
@@ -558,8 +579,20 @@ async fn reject(
     conn.attribution.begin(Transport::Other, &shared.metrics);
     shared.metrics.requests.add(Transport::Other, 1);
     let _ = stream.set_nodelay(true);
-    let mut io = CountingStream::new(stream, Arc::clone(&shared), conn);
+    let io = CountingStream::new(stream, Arc::clone(&shared), conn);
     let answer = async {
+        // A TLS client can read the answer only after a handshake (whose
+        // cost is bounded: at most `max_pending_rejections` at once).
+        let mut io = match &shared.tls {
+            None => MaybeTls::Plain(io),
+            Some(tls) => match tls.accept(io, shared.limits.close_timeout).await {
+                Ok(s) => MaybeTls::Tls(Box::new(s)),
+                Err(e) => {
+                    shared.metrics.tls_handshake_failed();
+                    return Err(e);
+                }
+            },
+        };
         io.write_all(head.as_bytes()).await?;
         io.write_all(&body).await?;
         io.shutdown().await?;

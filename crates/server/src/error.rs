@@ -14,6 +14,14 @@ pub enum ServerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS {what}: {reason}")]
+    Tls {
+        /// `certificate` or `private key`.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The listener handed to [`crate::run`] is unusable.
     #[error("listener is unusable: {0}")]
     Listener(#[source] std::io::Error),

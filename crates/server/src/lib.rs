@@ -19,6 +19,7 @@
 //! - `page`: the chat page at `GET /` (`assets/`, embedded).
 //! - `response`: the response body type and JSON answers.
 //! - [`compress`]: `br` / `gzip` poll answers for clients that accept them.
+//! - [`tls`]: serving all of it over TLS (rustls), [`Config::tls`].
 //!
 //! The server never imports the load generator; they meet only on sockets.
 #![warn(missing_docs)]
@@ -40,11 +41,13 @@ mod metrics;
 mod page;
 mod response;
 mod router;
+pub mod tls;
 mod transport;
 
 pub use config::{Config, Limits};
 pub use error::ServerError;
 pub use hub::Hub;
+pub use tls::TlsConfig;
 
 /// Serves `listener` until `shutdown` resolves. Its listen queue is set to
 /// [`Limits::listen_backlog`] first, whoever bound it.
@@ -80,6 +83,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: metrics::Metrics,
     pub(crate) limits: Limits,
     pub(crate) compression: compress::Compression,
+    /// Set when every socket is served over TLS.
+    pub(crate) tls: Option<tls::TlsConfig>,
     pub(crate) http: hyper::server::conn::http1::Builder,
     /// HTTP/2 settings, for sockets that open with the HTTP/2 preface.
     pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
@@ -109,6 +114,7 @@ impl Shared {
             ),
             limits,
             compression: config.compression,
+            tls: config.tls,
             shutdown: CancellationToken::new(),
             abort,
             tasks,

@@ -86,6 +86,8 @@ pub(crate) struct Metrics {
     pub(crate) bytes_sent: PerTransport,
     pub(crate) slow_consumers: PerTransport,
     pub(crate) gap_notices: PerTransport,
+    /// TLS handshakes that failed or timed out (TLS servers only).
+    tls_handshake_failures: AtomicU64,
 }
 
 /// Counts one open socket or in-flight request while it lives.
@@ -101,6 +103,11 @@ impl Drop for OpenGuard<'_> {
 }
 
 impl Metrics {
+    /// Counts a TLS handshake that failed or timed out.
+    pub(crate) fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.fetch_add(1, Relaxed);
+    }
+
     /// Adds one to `pushpoll_connections{transport}` until the guard drops.
     /// Only subscriber transports have the gauge; others are not counted.
     pub(crate) fn open(&self, t: Transport) -> Option<OpenGuard<'_>> {
@@ -188,6 +195,17 @@ impl Metrics {
             counter(&mut out, name, help);
             labelled(&mut out, name, ts, &|t| counts.get(t));
         }
+
+        counter(
+            &mut out,
+            "pushpoll_tls_handshake_failures_total",
+            "TLS handshakes that failed or timed out (0 unless served over TLS).",
+        );
+        let _ = writeln!(
+            out,
+            "pushpoll_tls_handshake_failures_total {}",
+            self.tls_handshake_failures.load(Relaxed)
+        );
 
         gauge(
             &mut out,

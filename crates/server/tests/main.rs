@@ -16,4 +16,5 @@ mod page;
 mod resume;
 mod shutdown;
 mod slow_consumer;
+mod tls;
 mod websocket;

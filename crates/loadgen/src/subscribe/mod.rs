@@ -208,7 +208,14 @@ impl Sub {
     pub async fn http_connect(&self) -> Result<crate::http2::SubConn, Kind> {
         let env = &self.env;
         let h2 = env.h2.as_ref().map(|p| p.conn(self.idx));
-        crate::http2::SubConn::connect(h2.as_deref(), env.addr, env.plan.timeout, &self.io).await
+        crate::http2::SubConn::connect(
+            h2.as_deref(),
+            env.addr,
+            env.plan.sub.tls.as_ref(),
+            env.plan.timeout,
+            &self.io,
+        )
+        .await
     }
 
     /// Looks for this run's marker in a received payload and counts it.

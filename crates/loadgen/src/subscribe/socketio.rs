@@ -197,7 +197,7 @@ async fn open(
         ws_open(&mut ws, sio, plan.timeout, early).await?;
         return Ok(Session::Ws(Box::new(ws)));
     }
-    let mut conn: Conn = HttpConn::connect(addr, plan.timeout, io).await?;
+    let mut conn: Conn = HttpConn::connect(addr, plan.sub.tls.as_ref(), plan.timeout, io).await?;
     let first = poll_get(
         &mut conn,
         plan,

@@ -21,7 +21,6 @@ use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
 use pushpoll_wire::frame::{self, V1Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -31,7 +30,7 @@ use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
 use super::{Backoff, Sub};
-use crate::count::{connect_counted, connect_tcp, Counted, SubIo};
+use crate::count::{connect_counted, connect_tcp, SubIo, SubStream};
 use crate::error::{ws_kind, Kind, LoadError};
 use crate::headers::RequestKind;
 use crate::opts::WsSubprotocol;
@@ -42,7 +41,7 @@ const READ_BUFFER: usize = 8 << 10;
 /// Largest frame or message accepted from the server.
 const MAX_MESSAGE: usize = 16 << 20;
 
-pub(crate) type Ws = WebSocketStream<Counted<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<SubStream>;
 
 /// The configuration of every generator WebSocket: small buffers, bounded
 /// messages, frames written as soon as they are sent.
@@ -117,7 +116,7 @@ pub(super) async fn connect(
     io: &Arc<SubIo>,
 ) -> Result<Ws, Kind> {
     let timeout = plan.timeout;
-    let tcp = connect_counted(addr, timeout, io).await?;
+    let tcp = connect_counted(addr, plan.sub.tls.as_ref(), timeout, io).await?;
     io.request();
     handshake(url, plan.ws_subprotocol, plan, tcp, timeout)
         .await
@@ -137,6 +136,9 @@ pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(
         return Ok(());
     };
     let Ok(tcp) = connect_tcp(addr, plan.timeout).await else {
+        return Ok(());
+    };
+    let Ok(tcp) = crate::tls::wrap(tcp, plan.sub.tls.as_ref(), plan.timeout).await else {
         return Ok(());
     };
     match handshake(
