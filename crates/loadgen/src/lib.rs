@@ -66,9 +66,9 @@ mod source_ip;
 mod subscribe;
 mod tally;
 mod tcp_info;
+mod tls;
 mod wire;
 mod worker;
-mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
