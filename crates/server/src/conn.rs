@@ -417,19 +417,34 @@ async fn connection(
             }
         }
     };
+    // Under TLS the client said in ALPN which protocol it speaks.
+    let alpn = match io.alpn_protocol() {
+        None => None,
+        Some(b"h2") => Some(http2::Protocol::Http2),
+        Some(_) => Some(http2::Protocol::Http1),
+    };
     tokio::select! {
-        () = serve_socket(io, &shared, &conn) => {}
+        () = serve_socket(io, alpn, &shared, &conn) => {}
         () = conn.kill.notified() => debug!(%peer, "connection dropped"),
     }
 }
 
-/// Tells HTTP/2 from HTTP/1 by the first bytes (which must come within
-/// `header_read_timeout`), then serves the socket in that protocol.
-async fn serve_socket<S>(mut io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
-where
+/// Serves the socket in the protocol ALPN chose (`alpn`) or, without ALPN,
+/// the one its first bytes announce (they must come within
+/// `header_read_timeout`). After ALPN `h2` the first bytes must be the
+/// HTTP/2 preface, read within the same time.
+async fn serve_socket<S>(
+    mut io: S,
+    alpn: Option<http2::Protocol>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = conn.peer;
+    if alpn == Some(http2::Protocol::Http1) {
+        return serve_http1(io, shared, conn).await;
+    }
     let sniffed = tokio::select! {
         r = tokio::time::timeout(shared.limits.header_read_timeout, http2::sniff(&mut io)) => r,
         () = conn.stop.cancelled() => return,
@@ -446,6 +461,10 @@ where
             return;
         }
     };
+    if alpn.is_some_and(|a| a != protocol) {
+        debug!(%peer, "ALPN chose h2 but the client sent no HTTP/2 preface: closing");
+        return;
+    }
     let io = http2::Rewind::new(sniffed, io);
     match protocol {
         // Boxed, as each phase below: freed when it ends (see `serve_http1`).

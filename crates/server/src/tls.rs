@@ -28,8 +28,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ServerError;
 
-/// ALPN protocols the server offers by default: HTTP/1.1.
-pub const DEFAULT_ALPN: &[&[u8]] = &[b"http/1.1"];
+/// ALPN protocols the server offers by default: HTTP/2 (polls and SSE;
+/// browsers open WebSockets on connections that chose `http/1.1`), then
+/// HTTP/1.1.
+pub const DEFAULT_ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// A certificate chain and key, ready to accept TLS connections.
 ///
@@ -150,7 +152,6 @@ pub(crate) enum MaybeTls<S> {
 impl<S> MaybeTls<S> {
     /// The ALPN protocol the client and server agreed on (`None`: plain
     /// text, or the client offered none the server has).
-    #[allow(dead_code)] // for the connection code to choose its HTTP version
     pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
         match self {
             MaybeTls::Plain(_) => None,

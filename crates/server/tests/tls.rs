@@ -412,3 +412,68 @@ fn unusable_certificate_files_are_named() {
     assert!(e.contains("does not belong to the certificate"), "{e}");
     assert!(e.contains("other-key.pem"), "{e}");
 }
+
+/// A client offering `h2` first (as browsers do) gets HTTP/2: polls and an
+/// SSE stream multiplexed on one TLS connection; one offering only
+/// `http/1.1` (a WebSocket's, above) still gets HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_h2_serves_polls_and_sse_over_http2() {
+    let pki = make_pki();
+    let server = Server::start(tls_config(&pki)).await;
+    let mut roots = RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = tls_connect(server.addr, &TlsConnector::from(Arc::new(config))).await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let get = |path: &str| {
+        let mut tx = tx.clone();
+        let req = Request::get(format!("https://localhost{path}"))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        async move {
+            tx.ready().await.unwrap();
+            within("an HTTP/2 answer", tx.send_request(req))
+                .await
+                .unwrap()
+        }
+    };
+    let events = get("/events").await;
+    assert_eq!(events.version(), http::Version::HTTP_2);
+    let held = tokio::spawn(get("/messages?since=0&wait=10"));
+    let mut http = Https::connect(server.addr, &connector(&pki)).await;
+    let (status, _) = http.request(Method::POST, "/messages", b"one").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let answer = within("the held poll", held).await.unwrap();
+    assert_eq!(answer.version(), http::Version::HTTP_2);
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    let poll: PollResponse = serde_json::from_slice(&body).unwrap();
+    assert_eq!(poll.messages.len(), 1);
+    // The SSE stream got it too.
+    let mut events = events.into_body();
+    let mut parser = Parser::new(1 << 20);
+    let mut got: Vec<Event> = Vec::new();
+    while !got.iter().any(|e| e.id.is_some()) {
+        let frame = within("an SSE chunk", events.frame())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            parser.feed(&data, &mut got).unwrap();
+        }
+    }
+    let msg = got.iter().find(|e| e.id.is_some()).unwrap();
+    assert_eq!(msg.payload().unwrap().1, b"one".to_vec());
+}
