@@ -145,6 +145,20 @@ async fn every_transport_over_tls_delivers_exactly_once() {
     }
 }
 
+/// `--http2` on `https://` asks for ALPN `h2` (a server that does not
+/// choose it fails the connection as `no_h2`) and polls and streams over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_over_tls_negotiates_h2() {
+    let pki = make_pki("h2");
+    let (addr, _stop) = tls_server(&pki).await;
+    let url = format!("https://{addr}");
+    for transport in ["sse", "long-poll", "short-poll"] {
+        let trust = ["--ca-cert", pki.ca_file.path(), "--http2"];
+        let r = small_run(transport, &url, &trust).await.unwrap();
+        assert_exactly_once(&r);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_signed_certificate_is_trusted_through_ca_cert() {
     // What `openssl req -x509` makes: no CA, the server's certificate is
