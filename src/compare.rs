@@ -115,7 +115,7 @@ impl Variant {
         Variant::ShortPollBrowserUncompressed,
     ];
 
-    /// Every variant (the HTTP/2 ones run when asked for).
+    /// Every variant, named or not (to recognise a run by its label).
     const ALL: [Variant; 8] = [
         Variant::LongPollBrowser,
         Variant::ShortPollBrowser,
