@@ -612,8 +612,16 @@ async fn reject(
                 }
             },
         };
-        io.write_all(head.as_bytes()).await?;
-        io.write_all(&body).await?;
+        if io.alpn_protocol() == Some(b"h2") {
+            // An HTTP/2 client cannot read an HTTP/1.1 answer: the server's
+            // SETTINGS, then GOAWAY refusing every stream, the reason as its
+            // debug data. (A prior-knowledge client on the plain port still
+            // gets the HTTP/1.1 answer: telling would take a read first.)
+            io.write_all(&http2::refusal(&body)).await?;
+        } else {
+            io.write_all(head.as_bytes()).await?;
+            io.write_all(&body).await?;
+        }
         io.shutdown().await?;
         let mut sink = [0u8; 4096];
         let mut left = 64 * 1024;

@@ -187,6 +187,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
     }
 }
 
+/// What an HTTP/2 client over the connection limit is sent: an empty
+/// SETTINGS frame (the server's preface), then GOAWAY with last stream 0
+/// and `REFUSED_STREAM` (RFC 9113 §6.8: nothing was processed, retry), with
+/// `reason` as debug data.
+pub(crate) fn refusal(reason: &[u8]) -> Vec<u8> {
+    const REFUSED_STREAM: u32 = 0x7;
+    let len = 8 + reason.len().min(1 << 14);
+    let mut out = Vec::with_capacity(9 + 9 + len);
+    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&[0x7, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&REFUSED_STREAM.to_be_bytes());
+    out.extend_from_slice(&reason[..len - 8]);
+    out
+}
+
 /// Runs each HTTP/2 stream as a task of the server's tracker, so shutdown
 /// waits for streams as it waits for connections, and the end of the grace
 /// period drops them.

@@ -348,6 +348,69 @@ async fn a_tls_client_over_the_connection_limit_reads_the_503() {
     assert_eq!(resp.headers()["retry-after"], "1");
 }
 
+/// A TLS client offering `h2`, then `http/1.1`, as browsers do.
+fn h2_connector(pki: &Pki) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    TlsConnector::from(Arc::new(config))
+}
+
+/// An HTTP/2 client over the limit reads frames, not an HTTP/1.1 answer:
+/// SETTINGS, then GOAWAY refusing every stream with the reason.
+#[tokio::test]
+async fn an_h2_client_over_the_connection_limit_reads_goaway() {
+    let pki = make_pki();
+    let server = Server::start(Config {
+        limits: Limits {
+            max_connections: 1,
+            ..Limits::default()
+        },
+        ..tls_config(&pki)
+    })
+    .await;
+    let mut held = Https::connect(server.addr, &connector(&pki)).await;
+    let (status, _) = held.request(Method::GET, "/healthz", b"").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut over = tls_connect(server.addr, &h2_connector(&pki)).await;
+    assert_eq!(over.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    over.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = within("the refusal", over.read_to_end(&mut got)).await;
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 9 <= got.len() {
+        let len = (usize::from(got[at]) << 16)
+            | (usize::from(got[at + 1]) << 8)
+            | usize::from(got[at + 2]);
+        frames.push((
+            got[at + 3],
+            got[at + 9..(at + 9 + len).min(got.len())].to_vec(),
+        ));
+        at += 9 + len;
+    }
+    assert_eq!(frames.len(), 2, "{got:?}");
+    assert_eq!(frames[0].0, 4, "SETTINGS first");
+    let (kind, goaway) = &frames[1];
+    assert_eq!(*kind, 7, "then GOAWAY");
+    assert_eq!(
+        &goaway[..8],
+        &[0, 0, 0, 0, 0, 0, 0, 7],
+        "last stream 0, REFUSED_STREAM"
+    );
+    let reason = String::from_utf8_lossy(&goaway[8..]);
+    assert!(reason.contains("limit of 1 connections"), "{reason}");
+}
+
 /// A file in the temporary folder, removed on drop.
 struct TempFile(PathBuf);
 
@@ -420,16 +483,7 @@ fn unusable_certificate_files_are_named() {
 async fn alpn_h2_serves_polls_and_sse_over_http2() {
     let pki = make_pki();
     let server = Server::start(tls_config(&pki)).await;
-    let mut roots = RootCertStore::empty();
-    roots.add(pki.ca.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let tls = tls_connect(server.addr, &TlsConnector::from(Arc::new(config))).await;
+    let tls = tls_connect(server.addr, &h2_connector(&pki)).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     let (tx, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
