@@ -272,3 +272,36 @@ async fn variants_run_after_the_plain_transports_and_get_a_line_each() {
     assert!(table.contains("long-poll, minimal headers"), "{table}");
     assert!(compare::variants_table(&runs[..1]).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_variants_poll_and_stream_over_http2() {
+    let mut opts = small(vec![Transport::LongPoll]);
+    opts.idle = Some(0.0);
+    opts.variants = vec![compare::Variant::LongPollHttp2, compare::Variant::SseHttp2];
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap();
+    let labels: Vec<_> = runs.iter().map(|r| r.label.as_deref()).collect();
+    assert_eq!(
+        labels,
+        vec![
+            None,
+            Some("long-poll, HTTP/2, minimal headers"),
+            Some("sse, HTTP/2, minimal headers")
+        ]
+    );
+    for r in &runs {
+        assert_eq!((r.lost, r.duplicated), (0, 0), "{:?}", r.label);
+        assert!(r.delivered > 0 && r.errors.is_empty(), "{:?}", r.errors);
+    }
+    // HPACK: a long poll's request over HTTP/2 is a fraction of HTTP/1.1's.
+    let up = |r: &pushpoll_loadgen::RunResult| r.bytes_up as f64 / r.requests as f64;
+    assert!(
+        up(&runs[1]) < up(&runs[0]) / 2.0,
+        "{} vs {}",
+        up(&runs[1]),
+        up(&runs[0])
+    );
+    let table = compare::variants_table(&runs).unwrap();
+    assert!(table.contains("sse, HTTP/2"), "{table}");
+}
