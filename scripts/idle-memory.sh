@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# Memory per idle connection: server RSS (and the client's own) per held
-# WebSocket, SSE stream and long poll.
+# Memory per idle connection, on both sides: the server's RSS per held
+# WebSocket, SSE stream and long poll, and the load generator's RSS per
+# subscriber holding one.
 #
 #   cargo build --release -p pushpoll
-#   scripts/idle-memory.sh target/release/pushpoll            # N = 1000 and 5000
-#   scripts/idle-memory.sh target/release/pushpoll 2000 10000 # other N
+#   scripts/idle-memory.sh target/release/pushpoll            # N = 1000 and 10000
+#   scripts/idle-memory.sh target/release/pushpoll 2000 5000  # other N
 #   TRANSPORTS="ws long-poll" scripts/idle-memory.sh target/release/pushpoll
 #
-# For each transport and each N it starts a fresh `pushpoll serve --addr
-# 127.0.0.1:0` (a fresh process, so memory freed by one measurement cannot
-# hide the next one's), opens and closes a few connections of that kind to
-# warm it up, reads the server's VmRSS (/proc/PID/status), opens N idle
-# connections, waits until the server's own gauge
-# (`pushpoll_connections{transport}`) counts all N, reads VmRSS again, and
-# prints (after - before) / N:
+# For each transport and each N, with a fresh `pushpoll serve --addr
+# 127.0.0.1:0 --long-poll-max 120` (a fresh process, so memory freed by one
+# measurement cannot hide the next one's):
 #
-# - ws: a plain WebSocket handshake (`GET /ws`), then nothing.
-# - sse: `GET /events`, the response head read, then nothing.
-# - long-poll: `GET /messages?since=0&wait=30` with nothing published: the
-#   server holds every one (the measurement ends well within the 30 s).
+# 1. `pushpoll load` with 16 idle subscribers of that kind (warms the
+#    server up and gives the generator's own baseline): once the server's
+#    gauge (`pushpoll_connections{transport}`) counts 16 and a second has
+#    passed, the generator's VmRSS (/proc/PID/status) is read, then it is
+#    killed and the gauge waited back to 0.
+# 2. The server's VmRSS is read (before).
+# 3. `pushpoll load` with N idle subscribers; once the gauge counts N and a
+#    second has passed, both processes' VmRSS are read (after).
 #
-# The client is Python 3 (asyncio, plain sockets, nothing to install). It
-# builds nothing: pass the binary. Bounded: every step has a timeout, and N
-# must stay under the 19,900 file descriptors a process may open here
-# (client and server each hold N sockets). Only 127.0.0.1 is contacted.
+# server KiB/conn = (after - before) / N; generator KiB/conn = (RSS with N -
+# RSS with 16) / (N - 16). The generator runs with `--idle 120`, so nothing
+# is published while it is measured; publishers post to `/messages` and do
+# not count in the gauge. What each subscriber holds:
+#
+# - ws: a plain WebSocket (no subprotocol), nothing sent.
+# - sse: `GET /events`, the stream open, nothing sent.
+# - long-poll: `GET /messages?since=S&wait=110` with nothing published: the
+#   server holds every one (the server's cap is raised to 120 s so none is
+#   answered while the run lasts).
+#
+# It builds nothing: pass the binary. Bounded: every step has a timeout, and
+# N must stay under the 19,900 file descriptors a process may open here
+# (server and generator each hold N sockets). Only 127.0.0.1 is contacted.
 # Kernel socket buffers are not in RSS and are not counted.
 set -euo pipefail
 
@@ -34,7 +45,7 @@ fi
 binary="$(realpath "$1")"
 shift
 counts=("$@")
-[ ${#counts[@]} -gt 0 ] || counts=(1000 5000)
+[ ${#counts[@]} -gt 0 ] || counts=(1000 10000)
 transports="${TRANSPORTS:-ws sse long-poll}"
 
 max_n=0
@@ -46,8 +57,8 @@ if [ "$max_n" -gt 19000 ]; then
   echo "N=$max_n: over the 19,900 file descriptors a process may open here" >&2
   exit 2
 fi
-# Room for N sockets plus the process's own files, in the client and (it
-# inherits this limit) the server.
+# Room for N sockets plus the process's own files, in the generator and the
+# server (both inherit this limit).
 need=$((max_n + 200))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
   ulimit -n "$need" 2>/dev/null || {
@@ -57,10 +68,10 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 
 exec timeout --kill-after=10 900 python3 - "$binary" "$transports" "${counts[@]}" <<'PY'
-import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,10 +79,10 @@ import time
 BINARY, TRANSPORTS, COUNTS = sys.argv[1], sys.argv[2].split(), [int(n) for n in sys.argv[3:]]
 HOST = "127.0.0.1"
 GAUGE = {"ws": "ws", "sse": "sse", "long-poll": "long_poll"}
-WARMUP = 16          # connections opened and closed before the baseline
-CONNECT_AT_ONCE = 64   # handshakes in flight: each holds hyper buffers until it is done
-SETTLE_S = 1.0       # after the gauge counts all N, before reading RSS
-STEP_TIMEOUT_S = 25  # opening N, and each wait for the gauge (long polls last 30 s)
+WARMUP = 16          # subscribers of the warm-up run, the generator's baseline
+SETTLE_S = 1.0       # after the gauge counts all of them, before reading RSS
+STEP_TIMEOUT_S = 60  # each wait for the gauge (ramp-ups included)
+HOLD_S = 120         # long-poll cap of the server, idle window of the generator
 
 
 def rss_kib(pid):
@@ -84,7 +95,7 @@ def rss_kib(pid):
 
 def start_server():
     proc = subprocess.Popen(
-        [BINARY, "serve", "--addr", f"{HOST}:0"],
+        [BINARY, "serve", "--addr", f"{HOST}:0", "--long-poll-max", str(HOLD_S)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "RUST_LOG": "error"},
     )
@@ -102,8 +113,9 @@ def start_server():
     raise RuntimeError("the server did not say where it serves")
 
 
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
+def stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        proc.send_signal(sig)
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
@@ -111,48 +123,30 @@ def stop_server(proc):
         proc.wait()
 
 
-async def request_head(port, request):
-    """Opens a socket and sends `request`."""
-    reader, writer = await asyncio.open_connection(HOST, port)
-    writer.write(request)
-    await writer.drain()
-    return reader, writer
+def start_load(port, transport, n):
+    """`pushpoll load` with n subscribers that stay idle for HOLD_S."""
+    url = f"ws://{HOST}:{port}/ws" if transport == "ws" else f"http://{HOST}:{port}"
+    return subprocess.Popen(
+        [BINARY, "load", "--url", url, "--transport", transport,
+         "--subscribers", str(n), "--idle", str(HOLD_S),
+         "--long-poll-wait", str(HOLD_S - 10),
+         "--publish-url", f"http://{HOST}:{port}/messages",
+         "--rate", "1", "--duration", "1", "--ramp-timeout", str(STEP_TIMEOUT_S)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RUST_LOG": "error"},
+    )
 
 
-async def open_one(port, transport):
-    if transport == "ws":
-        req = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        expect = b" 101 "
-    elif transport == "sse":
-        req = b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"
-        expect = b" 200 "
-    else:
-        req = b"GET /messages?since=0&wait=30 HTTP/1.1\r\nHost: x\r\n\r\n"
-        expect = None  # held: no answer until a message or 30 s
-    reader, writer = await request_head(port, req)
-    if expect is not None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        if expect not in head.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"{transport}: {head[:80]!r}")
-    return writer
-
-
-async def open_many(port, transport, n):
-    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
-
-    async def one():
-        async with gate:
-            return await open_one(port, transport)
-
-    return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(n))), STEP_TIMEOUT_S)
-
-
-async def gauge(port, transport):
-    reader, writer = await request_head(
-        port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    body = (await reader.read()).decode()
-    writer.close()
+def gauge(port, transport):
+    with socket.create_connection((HOST, port), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+    body = b"".join(chunks).decode()
     key = f'pushpoll_connections{{transport="{GAUGE[transport]}"}} '
     for line in body.splitlines():
         if line.startswith(key):
@@ -160,66 +154,52 @@ async def gauge(port, transport):
     raise RuntimeError(f"no {key.strip()} in /metrics")
 
 
-async def wait_gauge(port, transport, want):
+def wait_gauge(port, transport, want, load=None):
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while True:
-        got = await gauge(port, transport)
+        got = gauge(port, transport)
         if got == want:
             return
+        if load is not None and load.poll() is not None:
+            raise RuntimeError(f"{transport}: pushpoll load exited ({load.returncode}) at {got} of {want}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"{transport}: the server counts {got} connections, expected {want}")
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
 
 
-async def close_all(writers):
-    for w in writers:
-        w.close()
-    await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
-
-
-async def measure(transport, n):
-    proc, port = start_server()
+def hold(port, transport, n):
+    """Starts a generator with n idle subscribers and waits until the server
+    holds them all; returns the generator."""
+    load = start_load(port, transport, n)
     try:
-        warm = await open_many(port, transport, WARMUP)
-        await wait_gauge(port, transport, WARMUP)
-        await close_all(warm)
-        await wait_gauge(port, transport, 0)
-        await asyncio.sleep(SETTLE_S)
-        server_before, client_before = rss_kib(proc.pid), rss_kib(os.getpid())
-        held = await open_many(port, transport, n)
-        await wait_gauge(port, transport, n)
-        await asyncio.sleep(SETTLE_S)
-        server_after, client_after = rss_kib(proc.pid), rss_kib(os.getpid())
-        still = await gauge(port, transport)
-        if still != n:
-            raise RuntimeError(f"{transport}: {still} of {n} connections left before the reading")
-        await close_all(held)
-        return server_before, server_after, client_before, client_after
-    finally:
-        stop_server(proc)
+        wait_gauge(port, transport, n, load)
+        time.sleep(SETTLE_S)
+    except BaseException:
+        stop(load, signal.SIGKILL)
+        raise
+    return load
 
 
-def measure_in_child(transport, n):
-    """Runs one measurement in a forked client process, so that the client's
-    RSS too starts from the same small base every time."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        code = 0
+def measure(transport, n):
+    server, port = start_server()
+    try:
+        warm = hold(port, transport, WARMUP)
+        gen_base = rss_kib(warm.pid)
+        stop(warm, signal.SIGKILL)
+        wait_gauge(port, transport, 0)
+        time.sleep(SETTLE_S)
+        server_before = rss_kib(server.pid)
+        load = hold(port, transport, n)
         try:
-            out = asyncio.run(measure(transport, n))
-        except BaseException as e:  # reported by the parent
-            out, code = repr(e), 1
-        os.write(w, repr(out).encode())
-        os._exit(code)
-    os.close(w)
-    with os.fdopen(r) as f:
-        text = f.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise SystemExit(f"{transport} x {n}: {text}")
-    return eval(text)
+            server_after, gen_after = rss_kib(server.pid), rss_kib(load.pid)
+            still = gauge(port, transport)
+            if still != n:
+                raise RuntimeError(f"{transport}: {still} of {n} connections left after the reading")
+        finally:
+            stop(load, signal.SIGKILL)
+        return server_before, server_after, gen_base, gen_after
+    finally:
+        stop(server)
 
 
 def main():
@@ -228,17 +208,23 @@ def main():
         if transport not in GAUGE:
             raise SystemExit(f"unknown transport {transport!r} (ws, sse, long-poll)")
         for n in COUNTS:
-            sb, sa, cb, ca = measure_in_child(transport, n)
-            rows.append((transport, n, sb, sa, (sa - sb) / n, (ca - cb) / n))
-            print(f"  {transport} x {n}: server {sb:,} -> {sa:,} KiB", file=sys.stderr, flush=True)
-    print(f"idle connections held on one `pushpoll serve` ({os.path.basename(BINARY)}), "
-          f"RSS from /proc/PID/status; KiB per connection = (after - before) / N")
-    head = ("transport", "N", "server before KiB", "server after KiB",
-            "server KiB/conn", "client KiB/conn")
-    print(f"{head[0]:<10} {head[1]:>6} {head[2]:>18} {head[3]:>17} {head[4]:>16} {head[5]:>16}")
-    print("-" * 88)
-    for t, n, sb, sa, per, cper in rows:
-        print(f"{t:<10} {n:>6} {sb:>18,} {sa:>17,} {per:>16.2f} {cper:>16.2f}")
+            if n <= WARMUP:
+                raise SystemExit(f"N must be above the {WARMUP} warm-up subscribers, got {n}")
+            sb, sa, gb, ga = measure(transport, n)
+            rows.append((transport, n, sb, sa, (sa - sb) / n, gb, ga, (ga - gb) / (n - WARMUP)))
+            print(f"  {transport} x {n}: server {sb:,} -> {sa:,} KiB, generator {gb:,} -> {ga:,} KiB",
+                  file=sys.stderr, flush=True)
+    print(f"idle connections: one `pushpoll serve`, one `pushpoll load` ({os.path.basename(BINARY)}); "
+          f"RSS from /proc/PID/status")
+    print(f"server KiB/conn = (after - before) / N; generator KiB/conn = "
+          f"(RSS with N - RSS with {WARMUP}) / (N - {WARMUP})")
+    head = ("transport", "N", "server before", "server after", "server KiB/conn",
+            f"gen {WARMUP}", "gen N", "gen KiB/conn")
+    print(f"{head[0]:<10} {head[1]:>6} {head[2]:>14} {head[3]:>13} {head[4]:>16} "
+          f"{head[5]:>9} {head[6]:>9} {head[7]:>13}")
+    print("-" * 100)
+    for t, n, sb, sa, per, gb, ga, gper in rows:
+        print(f"{t:<10} {n:>6} {sb:>14,} {sa:>13,} {per:>16.2f} {gb:>9,} {ga:>9,} {gper:>13.2f}")
 
 
 main()

@@ -14,6 +14,12 @@
 //! The server keeps running, so its history holds everything published:
 //! each subscriber resumes with `?since=<last seq>` and must receive every
 //! message exactly once. Every assertion is a count.
+//!
+//! The test prints what the storm looked like (ramp-up and storm times,
+//! reconnects per 10 ms window, listen-queue drops). To compare server
+//! settings, `PUSHPOLL_STORM_SERVE_ARGS="--listen-backlog 1024"` adds options
+//! to `pushpoll serve`; README figures come from
+//! `cargo test --release -p pushpoll --test main storm -- --nocapture`.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -229,7 +235,8 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
-    let (_server, server) = serve(&[]);
+    let extra = std::env::var("PUSHPOLL_STORM_SERVE_ARGS").unwrap_or_default();
+    let (_server, server) = serve(&extra.split_whitespace().collect::<Vec<_>>());
     let relay = Relay::start(server).await;
     let json = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("storm-{}.json", std::process::id()));
