@@ -166,7 +166,11 @@ pub fn encode(coding: Coding, data: &[u8]) -> Bytes {
         Coding::Br => {
             let mut out = Vec::with_capacity(data.len() / 2 + 32);
             {
-                let mut w = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, 22);
+                // A window no bigger than the body (as servers that know the
+                // length choose it): the encoder's memory, and the time to
+                // set it up for every answer, follow the window.
+                let lgwin = (usize::BITS - data.len().leading_zeros()).clamp(10, 22);
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, lgwin);
                 w.write_all(data).expect("writing to a Vec cannot fail");
             }
             out.into()
