@@ -443,7 +443,11 @@ async fn orchestrate(
             let end_wire = IoTotals::sum(&ios).wire;
             window_wire = Some((end_wire.minus(publish_start_io.wire), publish_start_io.wire));
             // An in-process server (`compare`) shares the process's CPU time.
-            let server_share = if hooks.server_cpu.is_some() { server_cpu_s } else { Some(0.0) };
+            let server_share = if hooks.server_cpu.is_some() {
+                server_cpu_s
+            } else {
+                Some(0.0)
+            };
             generator_cpu_s = generator_cpu0
                 .zip(crate::tcp_info::process_cpu_s())
                 .zip(server_share)
@@ -540,9 +544,8 @@ fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
     let frames = w.data_frames as f64;
     // The same sockets at both ends, none opened in between: the kernel's
     // counters then belong to this window's traffic alone.
-    let same_sockets = w.tcp_sockets > 0
-        && w.tcp_sockets == start.tcp_sockets
-        && i.publishing_io.requests == 0;
+    let same_sockets =
+        w.tcp_sockets > 0 && w.tcp_sockets == start.tcp_sockets && i.publishing_io.requests == 0;
     let seg = crate::tcp_info::SEGMENT_HEADER_BYTES;
     let tcp = same_sockets.then(|| {
         let header_bytes = (w.tcp.segs_in + w.tcp.segs_out) * seg;
