@@ -90,9 +90,14 @@ fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
 }
 
 /// What [`route`] decided: an answer, or a poll still to be answered.
+///
+/// The big variants are boxed: a held long poll keeps its `Answer` (twice:
+/// in hyper's boxed service future and in [`Answer::finish`]'s) for as long
+/// as it is held, and should not pay room for a response or a request head
+/// (memory per idle connection, `scripts/idle-memory.sh`).
 pub(crate) enum Answer {
     /// The whole answer (WebSocket `101`, SSE stream, errors, metrics, ...).
-    Ready(Response<Body>),
+    Ready(Box<Response<Body>>),
     /// `GET /messages`: answered at once or held, without the request head
     /// (but with the coding its `Accept-Encoding` allows).
     Poll(
@@ -101,7 +106,7 @@ pub(crate) enum Answer {
         Option<crate::compress::Coding>,
     ),
     /// `POST /messages`: the body is still to be read.
-    Publish(Request<Incoming>),
+    Publish(Box<Request<Incoming>>),
 }
 
 impl Answer {
@@ -113,11 +118,12 @@ impl Answer {
         conn: &Arc<ConnState>,
     ) -> Response<Body> {
         let resp = match self {
-            Answer::Ready(resp) => resp,
+            Answer::Ready(resp) => *resp,
             Answer::Poll(q, t, coding) => shared
                 .compression
                 .apply(poll::poll(q, t, shared, conn).await, coding),
-            Answer::Publish(req) => publish::publish(req, shared).await,
+            // Boxed: a held long poll's future has no room for a publish.
+            Answer::Publish(req) => Box::pin(publish::publish(*req, shared)).await,
         };
         conn.attribution.finish();
         resp
@@ -155,7 +161,7 @@ pub(crate) fn route(
             Route::Poll(q, t) => {
                 return Answer::Poll(q, t, shared.compression.negotiate(req.headers()))
             }
-            Route::Publish => return Answer::Publish(req),
+            Route::Publish => return Answer::Publish(Box::new(req)),
             Route::Metrics => response::text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
@@ -185,7 +191,7 @@ pub(crate) fn route(
             ),
         },
     };
-    Answer::Ready(resp)
+    Answer::Ready(Box::new(resp))
 }
 
 /// `431` when the request head is over [`Limits::max_header_bytes`] or
