@@ -166,10 +166,11 @@ pub fn encode(coding: Coding, data: &[u8]) -> Bytes {
         Coding::Br => {
             let mut out = Vec::with_capacity(data.len() / 2 + 32);
             {
-                // A window no bigger than the body (as servers that know the
-                // length choose it): the encoder's memory, and the time to
-                // set it up for every answer, follow the window.
-                let lgwin = (usize::BITS - data.len().leading_zeros()).clamp(10, 22);
+                // The format's default window, 4 MiB. Not sized to the body:
+                // with the brotli crate at quality 5, a 1 KiB window (a
+                // 200-byte answer's) takes 8 times as long (400 µs against
+                // 50 µs an answer, measured), 256 KiB as long as 4 MiB.
+                let lgwin = 22;
                 let mut w = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, lgwin);
                 w.write_all(data).expect("writing to a Vec cannot fail");
             }
