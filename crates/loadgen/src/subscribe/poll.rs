@@ -70,10 +70,7 @@ pub(super) async fn run(sub: &mut Sub) {
     // The last answer's wait has been served: reconnect without another.
     let mut waited = false;
     loop {
-        let mut conn = match sub
-            .guard(sub.http_connect())
-            .await
-        {
+        let mut conn = match sub.guard(sub.http_connect()).await {
             None => return,
             Some(Ok(c)) => c,
             Some(Err(kind)) => {
