@@ -195,6 +195,15 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
 
+    /// `POST`s one publisher may have in flight at once (1 to 256). The
+    /// default, 1, keeps each publisher's messages in order at the server:
+    /// with more, concurrent requests may be accepted out of order, and
+    /// subscribers then count reorders the generator caused. A publisher
+    /// that falls behind its schedule sends late, and the latency measured
+    /// from the schedule shows it; add `--publishers` for more concurrency.
+    #[arg(long, default_value_t = 1)]
+    pub publish_in_flight: usize,
+
     /// Seconds to measure idle cost (all subscribers connected, nothing
     /// published) before publishing starts; 0 skips it.
     #[arg(long, default_value_t = 0.0)]

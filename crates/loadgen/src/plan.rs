@@ -175,6 +175,8 @@ pub(crate) struct Plan {
     pub payload_bytes: usize,
     pub ramp: Option<f64>,
     pub connect_concurrency: usize,
+    /// `POST`s in flight per publisher (`--publish-in-flight`).
+    pub publish_in_flight: usize,
     pub ramp_timeout: Duration,
     pub idle: Duration,
     pub grace: Duration,
@@ -433,6 +435,16 @@ impl Plan {
                     ),
                 });
             }
+        }
+        if !(1..=crate::publish::MAX_IN_FLIGHT).contains(&o.publish_in_flight) {
+            return Err(LoadError::InvalidOption {
+                option: "publish-in-flight",
+                reason: format!(
+                    "must be 1 to {}, got {}",
+                    crate::publish::MAX_IN_FLIGHT,
+                    o.publish_in_flight
+                ),
+            });
         }
         if o.connect_concurrency == 0 {
             return Err(LoadError::InvalidOption {
@@ -701,6 +713,7 @@ impl Plan {
             payload_bytes: o.payload_bytes,
             ramp: o.ramp,
             connect_concurrency: o.connect_concurrency,
+            publish_in_flight: o.publish_in_flight,
             ramp_timeout,
             idle,
             grace,

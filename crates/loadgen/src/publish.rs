@@ -1,7 +1,8 @@
 //! Publishers: each sends its share of the open-loop schedule, either as text
 //! frames on its own WebSocket (what the notes' browser page does) or as
-//! `POST`s of the payload, several in flight at once so that a slow answer
-//! never holds back the schedule.
+//! `POST`s of the payload, one at a time by default so that the server
+//! accepts each publisher's messages in order (`--publish-in-flight` allows
+//! more, at the price of reorders the generator itself causes).
 //!
 //! A message counts as published when the server accepted it: the frame was
 //! written, or the `POST` got a 2xx. Every message that was not is counted
@@ -39,9 +40,10 @@ use crate::subscribe::Live;
 use crate::tally::RangeSet;
 use crate::tls::{Connector, MaybeTls, TlsTarget};
 
-/// `POST`s one publisher may have in flight; past that it waits (and its
-/// later messages are late, which their latency shows).
-const MAX_IN_FLIGHT: usize = 256;
+/// Most `POST`s one publisher may have in flight (`--publish-in-flight`);
+/// past its setting it waits (and its later messages are late, which their
+/// latency shows).
+pub(crate) const MAX_IN_FLIGHT: usize = 256;
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
 /// First delay before a publisher's WebSocket reconnects.
@@ -331,7 +333,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         return report;
     };
     let client = post_client(target.tls.as_ref(), env.plan.timeout);
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let slots = Arc::new(Semaphore::new(env.plan.publish_in_flight));
     let mut in_flight: JoinSet<(u64, usize, Result<(), Kind>)> = JoinSet::new();
     let handle =
         |report: &mut PubReport,

@@ -30,6 +30,8 @@ async fn bad_numbers_are_refused_with_the_option_named() {
         (vec!["--grace=-1"], "grace"),
         (vec!["--ramp", "0"], "ramp"),
         (vec!["--connect-concurrency", "0"], "connect-concurrency"),
+        (vec!["--publish-in-flight", "0"], "publish-in-flight"),
+        (vec!["--publish-in-flight", "257"], "publish-in-flight"),
         (vec!["--payload-bytes", "999999999"], "payload-bytes"),
     ] {
         let mut a = vec!["--url", ws];
