@@ -130,6 +130,7 @@ cat "$out/summary.md"
   echo "# each run:"
   echo "pushpoll load --url <scheme>://<server>/<path> --transport <t> ${workload[*]} --server-metrics-url http://<server>/metrics --label <label> --json runs/<n>.json [--header-profile browser] [--http2 --h2-streams-per-connection 1]"
   echo "# servers: pushpoll serve --addr 127.0.0.1:0   and   pushpoll serve --addr 127.0.0.1:0 --compression off"
+  echo "# report: pushpoll report runs/*.json --out ."
 } >"$out/command.txt"
 {
   echo "cores: $cpus"

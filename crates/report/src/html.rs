@@ -6,7 +6,7 @@
 
 use crate::charts::xml_escape as escape;
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt};
+use crate::{compare, correctness, projection, rtt, variants};
 
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1b1b1b;
@@ -151,6 +151,10 @@ pub fn render(r: &Report) -> String {
         out.push_str(&rtt_section(section));
     }
 
+    if let Some(section) = &r.variants {
+        out.push_str(&variants_section(section));
+    }
+
     out.push_str("<section id=\"side-by-side\">\n<h2>Side by side</h2>\n");
     for g in &r.groups {
         let Some(first) = g.runs.first() else {
@@ -254,6 +258,43 @@ fn rtt_section(s: &rtt::Section) -> String {
         svg = c.svg.trim_end(),
         reading = escape(&c.reading)
     ));
+    out
+}
+
+/// The "Variants side by side" section: one table per workload with
+/// variants (rows that lost, duplicated or reordered marked), and its
+/// conclusions.
+fn variants_section(s: &variants::Section) -> String {
+    let mut out = format!(
+        "<section id=\"variants\">\n<h2>{}</h2>\n<p>{}</p>\n",
+        escape(variants::TITLE),
+        escape(variants::EXPLANATION)
+    );
+    for g in &s.groups {
+        out.push_str(&format!("<h3>{}</h3>\n", escape(&g.title())));
+        let rows: Vec<Vec<String>> = g.rows.iter().map(variants::Row::cells).collect();
+        let bad = |row: usize, col: usize| {
+            let r = &g.rows[row];
+            (col == 7 && r.lost > 0)
+                || (col == 8 && r.duplicated > 0)
+                || (col == 9 && r.reordered > 0)
+        };
+        out.push_str(&table(
+            &variants::header(),
+            &rows,
+            variants::NUMERIC_FROM,
+            &[],
+            &bad,
+        ));
+        if !g.conclusions.is_empty() {
+            out.push_str("<ul>\n");
+            for c in &g.conclusions {
+                out.push_str(&format!("<li>{}</li>\n", escape(c)));
+            }
+            out.push_str("</ul>\n");
+        }
+    }
+    out.push_str("</section>\n");
     out
 }
 

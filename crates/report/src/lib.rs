@@ -14,6 +14,8 @@
 //! - [`correctness`]: lost, duplicated and reordered messages per run.
 //! - [`rtt`]: RFC 6202's latency claims beside the runs measured through the
 //!   delaying proxy, in transits of the added delay.
+//! - [`variants`]: runs of one workload that differ by label (HTTP version,
+//!   header profile, compression) side by side: is polling still wasteful?
 //! - [`report`]: the report files (`report.md`, `report.html`, one `.svg` per
 //!   chart) written by [`write_report`].
 #![warn(missing_docs)]
@@ -32,6 +34,7 @@ pub mod report;
 pub mod rtt;
 pub mod summary;
 pub mod table;
+pub mod variants;
 
 mod html;
 mod markdown;

@@ -3,7 +3,7 @@
 //! can neither break a table nor inject HTML.
 
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt};
+use crate::{compare, correctness, projection, rtt, variants};
 
 /// Escapes Markdown and inline HTML in text taken from the inputs.
 pub fn escape(s: &str) -> String {
@@ -121,6 +121,10 @@ pub fn render(r: &Report) -> String {
         out.push_str(&rtt_section(section));
     }
 
+    if let Some(section) = &r.variants {
+        out.push_str(&variants_section(section));
+    }
+
     out.push_str("## Side by side\n\n");
     for g in &r.groups {
         let Some(first) = g.runs.first() else {
@@ -215,6 +219,26 @@ pub fn rtt_section(s: &rtt::Section) -> String {
         report::svg_file(c.id),
         escape(&c.reading)
     ));
+    out
+}
+
+/// The "Variants side by side" section: one table per workload with
+/// variants, and its conclusions.
+pub fn variants_section(s: &variants::Section) -> String {
+    let mut out = format!("## {}\n\n", escape(variants::TITLE));
+    out.push_str(&format!("{}\n\n", escape(variants::EXPLANATION)));
+    for g in &s.groups {
+        out.push_str(&format!("### {}\n\n", escape(&g.title())));
+        let rows: Vec<Vec<String>> = g.rows.iter().map(variants::Row::cells).collect();
+        out.push_str(&table(&variants::header(), &rows, variants::NUMERIC_FROM));
+        out.push('\n');
+        for c in &g.conclusions {
+            out.push_str(&format!("- {}\n", escape(c)));
+        }
+        if !g.conclusions.is_empty() {
+            out.push('\n');
+        }
+    }
     out
 }
 

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::charts::{self, sweep::Axis, Chart, Omitted};
-use crate::{compare, correctness, fmt, rtt, MachineFacts, ReportError, ReportInput, RunResult};
+use crate::{
+    compare, correctness, fmt, rtt, variants, MachineFacts, ReportError, ReportInput, RunResult,
+};
 
 /// A chart slot of the report: drawn, or left out with the reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +48,9 @@ pub struct Report {
     /// RFC 6202's claims beside the runs with an added network delay; `None`
     /// when no run added one.
     pub rtt: Option<rtt::Section>,
+    /// Runs of one workload that differ by label, side by side; `None` when
+    /// no workload has two or more labels.
+    pub variants: Option<variants::Section>,
 }
 
 impl Report {
@@ -65,13 +70,18 @@ impl Report {
         &self.groups[self.reference]
     }
 
-    /// The lines a reader should see first: correctness, then each chart's
-    /// reading.
+    /// The lines a reader should see first: correctness, the variants'
+    /// headline when there are variants, then each chart's reading.
     pub fn headlines(&self) -> Vec<(String, String)> {
         std::iter::once((
             "Correctness".to_string(),
             correctness::verdict(&self.correctness),
         ))
+        .chain(
+            self.variants
+                .as_ref()
+                .map(|v| (variants::TITLE.to_string(), v.headline.clone())),
+        )
         .chain(self.charts().map(|c| (c.title.clone(), c.reading.clone())))
         .collect()
     }
@@ -126,6 +136,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     figures.push(Figure::Drawn(charts::projection::chart(runs)?));
     figures.push(Figure::Drawn(charts::cpu::chart(runs)?));
     let rtt = rtt::section(&all_runs)?;
+    let variants = variants::section(&all_runs);
 
     Ok(Report {
         inputs: inputs.to_vec(),
@@ -134,6 +145,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
         figures,
         correctness: correctness::rows(inputs),
         rtt,
+        variants,
     })
 }
 

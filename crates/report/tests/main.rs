@@ -15,3 +15,4 @@ mod readings;
 mod rtt;
 mod sweeps;
 mod util;
+mod variants;
