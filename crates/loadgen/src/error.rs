@@ -158,6 +158,7 @@ pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
     use tokio_tungstenite::tungstenite::Error as W;
     match e {
         W::ConnectionClosed | W::AlreadyClosed => Cow::Borrowed("eof"),
+        W::Io(io) if crate::deflate::is_deflate_error(io) => Cow::Borrowed("deflate"),
         W::Io(io) => io_kind(io),
         W::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Cow::Borrowed("eof"),
         W::Http(resp) => Cow::Owned(format!("bad_status_{}", resp.status().as_u16())),

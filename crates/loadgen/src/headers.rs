@@ -251,8 +251,8 @@ impl Profile {
         ];
         // The WebSocket handshake beyond what the handshake itself sets.
         // Chromium also offers `Sec-WebSocket-Extensions: permessage-deflate;
-        // client_max_window_bits`; the generator cannot decode compressed
-        // frames (tungstenite has no permessage-deflate), so it does not.
+        // client_max_window_bits`; the generator offers it only with
+        // `--ws-deflate` (`crate::deflate`), as the offer changes the bytes.
         let websocket = vec![
             h("pragma", "no-cache"),
             h("cache-control", "no-cache"),

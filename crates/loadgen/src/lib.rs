@@ -49,6 +49,7 @@
 pub mod autobahn;
 mod count;
 mod decode;
+mod deflate;
 mod error;
 pub mod headers;
 mod http;

@@ -256,6 +256,16 @@ pub struct LoadOpts {
     #[arg(long, value_enum)]
     pub ws_subprotocol: Option<WsSubprotocol>,
 
+    /// WebSocket subscribers offer permessage-deflate (`--transport ws`
+    /// only): `Sec-WebSocket-Extensions: permessage-deflate;
+    /// client_no_context_takeover; server_no_context_takeover`. Compressed
+    /// messages are inflated under the WebSocket library, so bytes are
+    /// counted as they cross the socket (compressed). The result tells how
+    /// many subscribers the server accepted it from; a server that declines
+    /// is read as plain WebSocket.
+    #[arg(long)]
+    pub ws_deflate: bool,
+
     /// An extra request header, `NAME:VALUE` (repeatable), for servers that
     /// want a cookie or a token: sent on every WebSocket handshake and every
     /// HTTP request of subscribers and publishers alike. Headers the

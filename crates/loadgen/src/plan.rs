@@ -183,6 +183,8 @@ pub(crate) struct Plan {
     pub timeout: Duration,
     /// Subprotocol WebSocket subscribers ask for (`None`: plain clients).
     pub ws_subprotocol: Option<WsSubprotocol>,
+    /// WebSocket subscribers offer permessage-deflate (`--ws-deflate`).
+    pub ws_deflate: bool,
     /// Extra headers of every handshake and HTTP request (`--header`,
     /// `--origin`), subscribers and publishers alike.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -485,6 +487,15 @@ impl Plan {
                 ),
             });
         }
+        if o.ws_deflate && o.transport != Transport::Ws {
+            return Err(LoadError::InvalidOption {
+                option: "ws-deflate",
+                reason: format!(
+                    "only WebSocket subscribers offer permessage-deflate; drop it or use --transport ws (got {})",
+                    o.transport
+                ),
+            });
+        }
 
         let mut headers = Vec::with_capacity(o.headers.len() + 1);
         if o.headers.len() > MAX_HEADERS {
@@ -719,6 +730,7 @@ impl Plan {
             grace,
             timeout,
             ws_subprotocol: o.ws_subprotocol,
+            ws_deflate: o.ws_deflate,
             headers,
             profile,
             subprotocols: o.subprotocols.clone(),

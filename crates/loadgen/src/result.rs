@@ -173,6 +173,11 @@ pub struct WireOverhead {
     /// Ping, pong and close frames in both directions, headers included
     /// (kept apart: they are paid per second, not per message).
     pub control_bytes: u64,
+    /// `--ws-deflate` runs: subscribers whose connection negotiated
+    /// permessage-deflate (absent otherwise). Payload and framing are then
+    /// counted inflated, and socket bytes compressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deflate_negotiated: Option<u64>,
     /// Socket bytes that are none of the above (a reconnect's handshake, the
     /// extra headers of a fragmented message); 0 on a clean run.
     pub other_bytes: u64,

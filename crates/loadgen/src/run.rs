@@ -566,6 +566,7 @@ fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
         payload_bytes: w.payload,
         framing_bytes: w.framing,
         control_bytes: w.control_bytes,
+        deflate_negotiated: plan.ws_deflate.then_some(w.deflate),
         other_bytes: socket.saturating_sub(parts),
         bytes_per_message: ratio((w.payload + w.framing) as f64, frames),
         framing_over_payload: ratio(w.framing as f64, w.payload as f64),

@@ -39,6 +39,8 @@ pub(crate) struct WireIo {
     pub control_frames: AtomicU64,
     /// Their bytes, headers included.
     pub control_bytes: AtomicU64,
+    /// 1 while the current connection negotiated permessage-deflate.
+    pub deflate: std::sync::Arc<AtomicU64>,
     /// The current socket's descriptor + 1 (0: none), for `TCP_INFO`.
     fd: AtomicI32,
 }
@@ -75,6 +77,7 @@ impl WireIo {
             framing: self.framing.load(Relaxed),
             control_frames: self.control_frames.load(Relaxed),
             control_bytes: self.control_bytes.load(Relaxed),
+            deflate: self.deflate.load(Relaxed),
             tcp_sockets: u64::from(tcp.is_some()),
             tcp: tcp.unwrap_or_default(),
         }
@@ -89,6 +92,8 @@ pub(crate) struct WireTotals {
     pub framing: u64,
     pub control_frames: u64,
     pub control_bytes: u64,
+    /// Subscribers whose connection negotiated permessage-deflate.
+    pub deflate: u64,
     /// Sockets whose `TCP_INFO` could be read.
     pub tcp_sockets: u64,
     pub tcp: TcpCounters,
@@ -103,6 +108,7 @@ impl WireTotals {
             framing: self.framing + o.framing,
             control_frames: self.control_frames + o.control_frames,
             control_bytes: self.control_bytes + o.control_bytes,
+            deflate: self.deflate + o.deflate,
             tcp_sockets: self.tcp_sockets + o.tcp_sockets,
             tcp: self.tcp.plus(o.tcp),
         }
@@ -116,6 +122,7 @@ impl WireTotals {
             framing: self.framing.saturating_sub(o.framing),
             control_frames: self.control_frames.saturating_sub(o.control_frames),
             control_bytes: self.control_bytes.saturating_sub(o.control_bytes),
+            deflate: self.deflate,
             tcp_sockets: self.tcp_sockets,
             tcp: self.tcp.minus(o.tcp),
         }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod deflate;
 mod errors;
 mod faults;
 mod headers;

@@ -106,6 +106,12 @@ async fn results_round_trip_through_json() {
     assert!((back.active_s - r.active_s).abs() < 1e-9);
     let mut r = r;
     r.active_s = back.active_s;
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+        (a, b) => a == b,
+    };
+    assert!(close(back.generator_cpu_s, r.generator_cpu_s));
+    r.generator_cpu_s = back.generator_cpu_s;
     assert_eq!(back, r);
     assert_eq!(back.errors.get("connect_refused"), Some(&3));
 }

@@ -144,6 +144,16 @@ pub fn wire_notes(results: &[RunResult]) -> Vec<String> {
             if w.other_bytes > 0 {
                 line.push_str(&format!(", other {} B", fmt::thousands(w.other_bytes)));
             }
+            if let Some(d) = w.deflate_negotiated {
+                // Payload and framing above are inflated; the socket's
+                // bytes (bytes per delivered message) are compressed.
+                line.push_str(&format!(
+                    "; permessage-deflate: negotiated by {} of {} (payload and framing \
+                     counted inflated, socket bytes compressed)",
+                    fmt::thousands(d),
+                    fmt::thousands(r.subscribers_connected),
+                ));
+            }
             if let Some(t) = &w.tcp {
                 line.push_str(&format!(
                     "; TCP/IP (TCP_INFO): {} segments in + {} out per message, \

@@ -31,6 +31,7 @@ use url::Url;
 
 use super::{Backoff, Sub};
 use crate::count::{connect_counted, connect_tcp, SubIo, SubStream};
+use crate::deflate::Deflate;
 use crate::error::{ws_kind, Kind, LoadError};
 use crate::headers::RequestKind;
 use crate::opts::WsSubprotocol;
@@ -41,7 +42,7 @@ const READ_BUFFER: usize = 8 << 10;
 /// Largest frame or message accepted from the server.
 const MAX_MESSAGE: usize = 16 << 20;
 
-pub(crate) type Ws = WebSocketStream<SubStream>;
+pub(crate) type Ws = WebSocketStream<Deflate<SubStream>>;
 
 /// The configuration of every generator WebSocket: small buffers, bounded
 /// messages, frames written as soon as they are sent.
@@ -91,15 +92,24 @@ fn subprotocol_refused(e: &WsError) -> bool {
     )
 }
 
-/// Performs the opening handshake on `stream` within `timeout`.
+/// Performs the opening handshake on `stream` within `timeout`, offering
+/// permessage-deflate when `deflate` (subscribers of `--ws-deflate` only:
+/// their stream is a [`Deflate`] layer that inflates what the server sends).
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     protocol: Option<WsSubprotocol>,
     plan: &Plan,
     stream: S,
     timeout: Duration,
+    deflate: bool,
 ) -> Result<WebSocketStream<S>, Result<WsError, Kind>> {
-    let req = request(url, protocol, plan).map_err(Ok)?;
+    let mut req = request(url, protocol, plan).map_err(Ok)?;
+    if deflate {
+        req.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(crate::deflate::OFFER),
+        );
+    }
     let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config()));
     match tokio::time::timeout(timeout, handshake).await {
         Err(_) => Err(Err(Kind::Borrowed("timeout"))),
@@ -117,14 +127,29 @@ pub(super) async fn connect(
 ) -> Result<Ws, Kind> {
     let timeout = plan.timeout;
     let tcp = connect_counted(addr, plan.sub.tls.as_ref(), timeout, io).await?;
+    io.wire
+        .deflate
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    let tcp = if plan.ws_deflate {
+        Deflate::on(tcp, MAX_MESSAGE, io.wire.deflate.clone())
+    } else {
+        Deflate::off(tcp)
+    };
     io.request();
-    handshake(url, plan.ws_subprotocol, plan, tcp, timeout)
-        .await
-        .map_err(|e| match e {
-            Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
-            Ok(e) => ws_kind(&e),
-            Err(kind) => kind,
-        })
+    handshake(
+        url,
+        plan.ws_subprotocol,
+        plan,
+        tcp,
+        timeout,
+        plan.ws_deflate,
+    )
+    .await
+    .map_err(|e| match e {
+        Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
+        Ok(e) => ws_kind(&e),
+        Err(kind) => kind,
+    })
 }
 
 /// Before a `pushpoll.v1` run: one uncounted handshake that must select the
@@ -147,6 +172,7 @@ pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(
         plan,
         tcp,
         plan.timeout,
+        false,
     )
     .await
     {
