@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use crate::publish::{self, PubEnv, PubReport, WsPub};
 use crate::result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 use crate::schedule::{self, Clock};
 use crate::subscribe::{self, Env, Live, Sub, SubReport};
-use crate::tally::{LatencyShards, RangeSet, TallySummary};
+use crate::tally::{RangeSet, TallySummary};
 use crate::wire::WireTotals;
 use crate::worker::Pool;
 use crate::{Hooks, Phase, Progress, ProgressSink};
@@ -268,20 +268,14 @@ async fn orchestrate(
     mut pool: Option<Pool>,
 ) -> Result<RunResult, LoadError> {
     let clock = Clock::new();
-    let env = Arc::new(Env {
-        h2: crate::http2::H2Pool::for_plan(&plan),
-        plan: plan.clone(),
-        addr: sub_addr,
+    let env = Arc::new(Env::new(
+        plan.clone(),
+        sub_addr,
         run_id,
         clock,
-        live: live.clone(),
-        shards: LatencyShards::new(shard_count()),
-        accepting: AtomicBool::new(true),
-        ramp_over: CancellationToken::new(),
-        cancel: CancellationToken::new(),
-        publish_t0: tokio::sync::watch::channel(None).0,
-        publish_stop: stop.clone(),
-    });
+        live.clone(),
+        stop.clone(),
+    ));
     let mut reporter = Reporter {
         hook: hooks.progress.clone(),
         live: live.clone(),

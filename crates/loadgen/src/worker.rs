@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,10 +47,10 @@ use crate::error::{ErrorCounts, Kind, LoadError};
 use crate::merge::decode_histogram;
 use crate::opts::{LoadOpts, Pattern};
 use crate::plan::Plan;
-use crate::run::{encode_histogram, ramp, shard_count, Reporter};
+use crate::run::{encode_histogram, ramp, Reporter};
 use crate::schedule::Clock;
 use crate::subscribe::{Env, Live};
-use crate::tally::{new_histogram, LatencyShards, RangeSet, TallySummary};
+use crate::tally::{new_histogram, RangeSet, TallySummary};
 use crate::{Hooks, Phase};
 
 /// Most worker processes one run may start.
@@ -649,20 +649,14 @@ async fn work(
     let addr = plan.sub.resolve().await?;
     let live = Arc::new(Live::default());
     let stop = CancellationToken::new();
-    let env = Arc::new(Env {
-        h2: crate::http2::H2Pool::for_plan(&plan),
+    let env = Arc::new(Env::new(
         plan,
         addr,
         run_id,
-        clock: Clock::new(),
-        live: live.clone(),
-        shards: LatencyShards::new(shard_count()),
-        accepting: AtomicBool::new(true),
-        ramp_over: CancellationToken::new(),
-        cancel: CancellationToken::new(),
-        publish_t0: tokio::sync::watch::channel(None).0,
-        publish_stop: stop.clone(),
-    });
+        Clock::new(),
+        live.clone(),
+        stop.clone(),
+    ));
 
     // Commands arrive while the ramp-up runs; `Stop` and a closed stdin
     // (the parent is gone) end it.

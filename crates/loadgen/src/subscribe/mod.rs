@@ -83,6 +83,35 @@ pub(crate) struct Env {
     pub h2: Option<crate::http2::H2Pool>,
 }
 
+impl Env {
+    /// A fresh run's shared state: nothing accepted late yet, nothing
+    /// cancelled, publishing not started. `publish_stop` is the caller's
+    /// token that ends publishing early.
+    pub(crate) fn new(
+        plan: Plan,
+        addr: SocketAddr,
+        run_id: u32,
+        clock: Clock,
+        live: Arc<Live>,
+        publish_stop: CancellationToken,
+    ) -> Self {
+        Env {
+            h2: crate::http2::H2Pool::for_plan(&plan),
+            plan,
+            addr,
+            run_id,
+            clock,
+            live,
+            shards: LatencyShards::new(crate::run::shard_count()),
+            accepting: AtomicBool::new(true),
+            ramp_over: CancellationToken::new(),
+            cancel: CancellationToken::new(),
+            publish_t0: watch::channel(None).0,
+            publish_stop,
+        }
+    }
+}
+
 /// One subscriber's task state.
 pub(crate) struct Sub {
     pub env: Arc<Env>,
