@@ -109,19 +109,28 @@ where
                 .send_request(req)
                 .await
                 .map_err(|e| error_kind(&e))?;
-            let (head, body) = resp.into_parts();
-            let body = Limited::new(body, max_body)
-                .collect()
-                .await
-                .map_err(|e| body_error_kind(&*e))?
-                .to_bytes();
-            // Counted compressed at the socket; handed on decoded.
-            let body = decode_body(Coding::of(&head.headers)?, body, max_body)?;
-            Ok((head, body))
+            read_answer(resp, max_body).await
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(Kind::Borrowed("timeout")),
         }
     }
+}
+
+/// Reads an answer's whole body (at most `max_body` bytes) and decodes it if
+/// it came compressed: counted compressed at the socket, handed on decoded.
+/// HTTP/1.1 and HTTP/2 answers alike.
+pub(crate) async fn read_answer(
+    resp: Response<Incoming>,
+    max_body: usize,
+) -> Result<(http::response::Parts, Bytes), Kind> {
+    let (head, body) = resp.into_parts();
+    let body = Limited::new(body, max_body)
+        .collect()
+        .await
+        .map_err(|e| body_error_kind(&*e))?
+        .to_bytes();
+    let body = decode_body(Coding::of(&head.headers)?, body, max_body)?;
+    Ok((head, body))
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Request, Response, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -33,9 +33,8 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::count::{connect_counted, SubIo};
-use crate::decode::{decode_body, Coding};
 use crate::error::{error_kind, Kind};
-use crate::http::{body_error_kind, HttpConn};
+use crate::http::{read_answer, HttpConn};
 use crate::tls::TlsTarget;
 
 /// The HTTP/2 connections of one run's subscribers.
@@ -197,16 +196,7 @@ impl SubConn {
         if let SubConn::H1(c) = self {
             return c.fetch(req, timeout, max_body).await;
         }
-        let fut = async {
-            let (head, body) = self.send(req, timeout).await?.into_parts();
-            let body = Limited::new(body, max_body)
-                .collect()
-                .await
-                .map_err(|e| body_error_kind(&*e))?
-                .to_bytes();
-            let body = decode_body(Coding::of(&head.headers)?, body, max_body)?;
-            Ok((head, body))
-        };
+        let fut = async { read_answer(self.send(req, timeout).await?, max_body).await };
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(Kind::Borrowed("timeout")),
