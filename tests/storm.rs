@@ -195,11 +195,14 @@ impl Relay {
         }
     }
 
-    /// Cuts every connection open now; returns when the cut was made.
+    /// Cuts every connection open now; returns when the cut was made. The
+    /// instant is taken before the cut: a client can reconnect (and be
+    /// stamped) before `cancel` returns, and must count as a reconnect.
     fn cut_all(&self) -> Instant {
         let old = std::mem::take(&mut *self.current.lock().unwrap());
+        let at = Instant::now();
         old.cancel();
-        Instant::now()
+        at
     }
 
     fn accepted_since(&self, t: Instant) -> Vec<Instant> {
