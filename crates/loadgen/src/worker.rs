@@ -342,6 +342,20 @@ impl Pool {
         deadline: Instant,
         waiting_for: &str,
     ) -> Result<(usize, FromWorker), LoadError> {
+        let ev = self.recv(deadline, waiting_for).await?;
+        self.settle(ev).await
+    }
+
+    /// The next raw event. Cancel-safe: it only waits on the channel, so a
+    /// `select!` may drop it without losing an event; [`Pool::settle`] must
+    /// then run *outside* the `select!`. (Settling a `Gone` waits for the
+    /// worker's exit status; inside a `select!` with a ticker, that wait was
+    /// dropped and the `Gone` with it, and the run waited out its deadline.)
+    async fn recv(
+        &mut self,
+        deadline: Instant,
+        waiting_for: &str,
+    ) -> Result<(usize, Event), LoadError> {
         match tokio::time::timeout_at(deadline, self.events.recv()).await {
             Err(_) => Err(LoadError::Worker {
                 index: 0,
@@ -353,12 +367,19 @@ impl Pool {
                 index: 0,
                 reason: "all workers are gone".into(),
             }),
-            Ok(Some((i, Event::Gone(what)))) => Err(self.gone(i, what).await),
-            Ok(Some((i, Event::Msg(FromWorker::Failed { error })))) => Err(LoadError::Worker {
+            Ok(Some(ev)) => Ok(ev),
+        }
+    }
+
+    /// A worker's message, or the error a gone or failed worker means.
+    async fn settle(&mut self, (i, ev): (usize, Event)) -> Result<(usize, FromWorker), LoadError> {
+        match ev {
+            Event::Gone(what) => Err(self.gone(i, what).await),
+            Event::Msg(FromWorker::Failed { error }) => Err(LoadError::Worker {
                 index: i,
                 reason: error,
             }),
-            Ok(Some((i, Event::Msg(m)))) => Ok((i, m)),
+            Event::Msg(m) => Ok((i, m)),
         }
     }
 
@@ -382,8 +403,8 @@ impl Pool {
                 _ = stop.cancelled(), if !self.stopped => self.stop().await?,
                 _ = hard.cancelled(), if !self.stopped => self.stop().await?,
                 _ = ticker.tick() => reporter.report(Phase::Connecting, false),
-                ev = self.next(deadline.unwrap_or_else(far_future), "finish their ramp-up") => {
-                    match ev? {
+                ev = self.recv(deadline.unwrap_or_else(far_future), "finish their ramp-up") => {
+                    match self.settle(ev?).await? {
                         (i, FromWorker::Ready { connected }) => ready[i] = Some(connected),
                         (i, other) => return Err(unexpected(i, &other)),
                     }
@@ -449,7 +470,7 @@ impl Pool {
         while self.reports.iter().any(Option::is_none) {
             tokio::select! {
                 _ = ticker.tick() => reporter.report(Phase::Grace, false),
-                ev = self.next(deadline, "report") => match ev? {
+                ev = self.recv(deadline, "report") => match self.settle(ev?).await? {
                     (i, FromWorker::Done(r)) if self.reports[i].is_none() => self.reports[i] = Some(*r),
                     (i, other) => return Err(unexpected(i, &other)),
                 }
@@ -863,6 +884,64 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("echo"), "{e}");
+    }
+
+    /// A pool over one stand-in worker (`sleep`, which outlives the test's
+    /// clock) whose reader has already said it is gone; the sender stays
+    /// open, as read_events keeps it until after its Gone.
+    #[cfg(unix)]
+    fn pool_with_a_gone_worker() -> (Pool, mpsc::UnboundedSender<(usize, Event)>) {
+        let child = tokio::process::Command::new("sleep")
+            .arg("600")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let (tx, events) = mpsc::unbounded_channel();
+        tx.send((0, Event::Gone("its output ended".into())))
+            .unwrap();
+        let pool = Pool {
+            pids: vec![child.id()],
+            children: vec![child],
+            stdins: vec![None],
+            events,
+            reports: vec![None],
+            stopped: false,
+        };
+        (pool, tx)
+    }
+
+    /// A worker's Gone reaches the error even while the progress ticker
+    /// fires: settling it waits (here 2 s, the worker never exits) for an
+    /// exit status, and a `select!` that dropped that wait for a tick used
+    /// to drop the Gone too, so the run waited out its 35 s deadline and
+    /// reported "did not report in time" without naming the worker.
+    #[cfg(unix)]
+    #[tokio::test(start_paused = true)]
+    async fn a_gone_worker_survives_the_progress_ticker() {
+        let live = Arc::new(Live::default());
+        let hard = CancellationToken::new();
+        let (mut pool, _tx) = pool_with_a_gone_worker();
+        let e = pool
+            .finish(
+                &[],
+                true,
+                Duration::from_secs(1),
+                &hard,
+                &mut Reporter::quiet(live.clone()),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("its output ended") && e.contains("(pid "), "{e}");
+
+        let (mut pool, _tx) = pool_with_a_gone_worker();
+        let stop = CancellationToken::new();
+        let e = pool
+            .ramp(&stop, &hard, &mut Reporter::quiet(live))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("its output ended") && e.contains("(pid "), "{e}");
     }
 
     #[test]
