@@ -1,0 +1,149 @@
+//! The cost floor of a WebSocket broadcast on this machine: the Node `ws`
+//! chat server of the notes (every message to every open client), in native
+//! code with nothing else in the way. One thread per connection reads
+//! (blocking); the thread that read a message writes its frame, encoded once,
+//! to every client in turn, **one `write(2)` per delivery**: no event loop,
+//! no tasks, no wakers, no allocation per delivery, no batching.
+//!
+//! `scripts/bench-peers.sh --servers floor` measures it beside the other
+//! servers. What it spends per delivery is, near enough, what the kernel
+//! spends on one small write over loopback TCP (the receiver's TCP
+//! processing and wake-up included, since loopback delivers in the sender's
+//! system call). A server that writes each frame on its own cannot go below
+//! it; only writing several frames at once (batching) can.
+//!
+//! ```text
+//! cargo build --release -p pushpoll-server --example floor_broadcast
+//! target/release/examples/floor_broadcast [PORT]   # 0 = any free port; prints "listening PORT"
+//! ```
+//!
+//! Limits: text and binary messages up to 64 KiB (larger ones close the
+//! sender's connection); pings are answered; at most 20,000 connections
+//! (a thread each, 64 KiB stacks); listens on 127.0.0.1 only. A client that
+//! stops reading blocks every broadcast (as a blocking writer must): this is
+//! a measuring floor, not a server to deploy.
+
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use tokio_tungstenite::tungstenite::{self, Message};
+
+/// Most connections held at once.
+const MAX_CONNECTIONS: usize = 20_000;
+/// Largest message relayed.
+const MAX_MESSAGE: usize = 64 << 10;
+
+/// The open clients' write halves, by connection id.
+type Clients = Arc<Mutex<Vec<(u64, Arc<Mutex<TcpStream>>)>>>;
+
+fn main() {
+    let port: u16 = match std::env::args().nth(1).as_deref().map(str::parse) {
+        None => 0,
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            eprintln!("floor_broadcast: PORT must be a port number: {e}");
+            std::process::exit(64);
+        }
+    };
+    let listener = match TcpListener::bind(("127.0.0.1", port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("floor_broadcast: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    println!("listening {port}");
+    let clients: Clients = Arc::default();
+    for (id, stream) in (0u64..).zip(listener.incoming()) {
+        let Ok(stream) = stream else { continue };
+        if clients.lock().unwrap_or_else(|e| e.into_inner()).len() >= MAX_CONNECTIONS {
+            eprintln!("floor_broadcast: {MAX_CONNECTIONS} connections held; refusing one");
+            continue;
+        }
+        let clients = clients.clone();
+        let spawned = std::thread::Builder::new()
+            .stack_size(64 << 10)
+            .spawn(move || serve(id, stream, &clients));
+        if let Err(e) = spawned {
+            eprintln!("floor_broadcast: cannot start a thread: {e}");
+        }
+    }
+}
+
+/// One connection: handshake, register its write half, relay what it sends.
+fn serve(id: u64, stream: TcpStream, clients: &Clients) {
+    let _ = stream.set_nodelay(true);
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut ws = match tungstenite::accept(stream) {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("floor_broadcast: handshake failed: {e}");
+            return;
+        }
+    };
+    let writer = Arc::new(Mutex::new(writer));
+    clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((id, writer.clone()));
+    let mut frame = Vec::with_capacity(MAX_MESSAGE + 4);
+    loop {
+        let (opcode, payload) = match ws.read() {
+            Ok(Message::Text(t)) => (0x1, t.as_bytes().to_vec()),
+            Ok(Message::Binary(b)) => (0x2, b.to_vec()),
+            // Pings: answered through the writer lock, so a pong never
+            // lands inside a broadcast frame.
+            Ok(Message::Ping(p)) if p.len() <= 125 => {
+                let mut pong = vec![0x8a, p.len() as u8];
+                pong.extend_from_slice(&p);
+                if write_frame(&writer, &pong).is_err() {
+                    break;
+                }
+                continue;
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        if payload.len() > MAX_MESSAGE {
+            eprintln!("floor_broadcast: a {} B message is over the {MAX_MESSAGE} B limit; closing its sender", payload.len());
+            break;
+        }
+        encode(&mut frame, opcode, &payload);
+        // The list is copied so no lock is held while writing.
+        let targets: Vec<_> = clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, w)| w.clone())
+            .collect();
+        for w in targets {
+            let _ = write_frame(&w, &frame);
+        }
+    }
+    clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(i, _)| *i != id);
+}
+
+/// A server-to-client frame (unmasked, FIN set) of `payload`.
+fn encode(frame: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    frame.clear();
+    frame.push(0x80 | opcode);
+    if payload.len() < 126 {
+        frame.push(payload.len() as u8);
+    } else {
+        frame.push(126);
+        frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(payload);
+}
+
+/// One `write(2)` for a whole small frame (a short write is finished).
+fn write_frame(w: &Mutex<TcpStream>, frame: &[u8]) -> std::io::Result<()> {
+    w.lock().unwrap_or_else(|e| e.into_inner()).write_all(frame)
+}
