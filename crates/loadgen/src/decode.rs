@@ -29,15 +29,26 @@ impl Coding {
     /// The coding of an answer; a coding the generator does not know (or a
     /// chain of several) is a `content_encoding` error.
     pub fn of(headers: &HeaderMap) -> Result<Coding, Kind> {
-        let Some(v) = headers.get(http::header::CONTENT_ENCODING) else {
-            return Ok(Coding::Identity);
-        };
-        match v.to_str().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            Ok("" | "identity") => Ok(Coding::Identity),
-            Ok("gzip" | "x-gzip") => Ok(Coding::Gzip),
-            Ok("deflate") => Ok(Coding::Deflate),
-            Ok("br") => Ok(Coding::Brotli),
-            _ => Err(Kind::Borrowed("content_encoding")),
+        match headers.get(http::header::CONTENT_ENCODING) {
+            None => Ok(Coding::Identity),
+            Some(v) => Coding::from_value(v.as_bytes()),
+        }
+    }
+
+    /// The coding a `Content-Encoding` value names (the raw bytes of the
+    /// header, for clients that parse heads without a `HeaderMap`).
+    pub fn from_value(v: &[u8]) -> Result<Coding, Kind> {
+        let v = v.trim_ascii();
+        if v.is_empty() || v.eq_ignore_ascii_case(b"identity") {
+            Ok(Coding::Identity)
+        } else if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") {
+            Ok(Coding::Gzip)
+        } else if v.eq_ignore_ascii_case(b"deflate") {
+            Ok(Coding::Deflate)
+        } else if v.eq_ignore_ascii_case(b"br") {
+            Ok(Coding::Brotli)
+        } else {
+            Err(Kind::Borrowed("content_encoding"))
         }
     }
 }
@@ -198,5 +209,8 @@ mod tests {
         assert_eq!(Coding::of(&h).unwrap(), Coding::Brotli);
         h.insert(http::header::CONTENT_ENCODING, "zstd".parse().unwrap());
         assert!(Coding::of(&h).is_err());
+        assert_eq!(Coding::from_value(b" GZip ").unwrap(), Coding::Gzip);
+        assert_eq!(Coding::from_value(b"").unwrap(), Coding::Identity);
+        assert!(Coding::from_value(b"gzip, br").is_err());
     }
 }

@@ -36,7 +36,8 @@
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
 //!   [`merge`]: the serialised latency histogram, decoded and merged.
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
-//!   `http`: a one-connection HTTP/1.1 client; `http2`: subscribers as
+//!   `http`: a one-connection HTTP/1.1 client; `h1`: the lean HTTP/1.1
+//!   client of polls (no hyper, head rendered once); `http2`: subscribers as
 //!   streams of shared HTTP/2 connections (`--http2`); [`headers`]: header profiles
 //!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
 //! - `tls`: `wss://` and `https://` (rustls, between the counting socket and
@@ -51,6 +52,7 @@ mod count;
 mod decode;
 mod deflate;
 mod error;
+mod h1;
 pub mod headers;
 mod http;
 mod http2;

@@ -298,14 +298,23 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
 /// an HTTP date), at most [`RETRY_AFTER_MAX`]; `None` for other statuses or
 /// when the header is absent or unreadable.
 pub(crate) fn retry_after(status: u16, headers: &http::HeaderMap) -> Option<Duration> {
+    retry_after_value(status, headers.get(http::header::RETRY_AFTER)?.as_bytes())
+}
+
+/// [`retry_after`] of the header's raw value (for heads parsed without a
+/// `HeaderMap`).
+pub(crate) fn retry_after_value(status: u16, value: &[u8]) -> Option<Duration> {
     if status != 429 && status != 503 {
         return None;
     }
-    let v = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    // As `HeaderValue::to_str`: visible ASCII only.
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return None;
+    }
+    let v = std::str::from_utf8(value).ok()?.trim();
     let wait = match v.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs.min(RETRY_AFTER_MAX.as_secs())),
         Err(_) => {

@@ -11,22 +11,27 @@
 //! A `429` or `503` with `Retry-After` is retried no sooner than asked (at
 //! most [`RETRY_AFTER_MAX`](super::RETRY_AFTER_MAX)), on a new connection
 //! when the answer said `Connection: close`.
+//!
+//! HTTP/1.1 polls go through the lean client of [`crate::h1`] (headers
+//! rendered once, answers parsed in this task), so the generator is not
+//! what limits a short-poll run; HTTP/2 polls (`--http2`) through hyper.
 
+use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{header, Request};
-use http_body_util::Empty;
+use http::header;
 use pushpoll_wire::poll::{ErrorBody, PollResponse};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::{retry_after, Backoff, Sub};
 use crate::error::{status_kind, Kind};
+use crate::h1::{Answer, H1Conn, PollHead};
 use crate::headers::RequestKind;
 use crate::http::get;
 use crate::http2::SubConn;
 use crate::opts::LoadTransport as Transport;
+use crate::plan::Plan;
 
 /// Largest poll answer read, bytes.
 const MAX_BODY: usize = 16 << 20;
@@ -60,6 +65,23 @@ pub(super) async fn run(sub: &mut Sub) {
         String::new()
     };
     let timeout = plan.request_timeout();
+    // HTTP/1.1: the headers, rendered once.
+    let head = if env.h2.is_none() {
+        match plan
+            .request_headers(RequestKind::Poll, get(&plan.sub.authority, "/"))
+            .body(())
+        {
+            Ok(req) => Some(PollHead::new(req.headers())),
+            Err(_) => {
+                sub.error(Kind::Borrowed("protocol"));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    // The request target, rewritten in place for each poll.
+    let mut target = String::with_capacity(plan.sub.path_and_query.len() + 48);
     // Tokio's timer cannot wait less than a millisecond: a shorter interval
     // would make every poll wait for the next millisecond instead. Such
     // intervals mean "as fast as answers come", as wrk polls.
@@ -70,7 +92,7 @@ pub(super) async fn run(sub: &mut Sub) {
     // The last answer's wait has been served: reconnect without another.
     let mut waited = false;
     loop {
-        let mut conn = match sub.guard(sub.http_connect()).await {
+        let mut conn = match sub.guard(PollConn::connect(sub, head.is_some())).await {
             None => return,
             Some(Ok(c)) => c,
             Some(Err(kind)) => {
@@ -88,19 +110,10 @@ pub(super) async fn run(sub: &mut Sub) {
                     t.tick().await;
                 }
             }
-            let path = match since {
-                None => plan.sub.path_and_query.clone(),
-                Some(s) => plan.sub.path_with(&format!("since={s}{wait}")),
-            };
-            let Ok(req) = plan
-                .request_headers(RequestKind::Poll, get(&plan.sub.authority, &path))
-                .body(Default::default())
-            else {
-                sub.error(Kind::Borrowed("protocol"));
-                return;
-            };
+            poll_target(plan, since, &wait, &mut target);
             sub.io.request();
-            let answer = match sub.guard(fetch(&mut conn, req, timeout)).await {
+            let fetch = conn.fetch(plan, head.as_ref(), &target, timeout);
+            let answer = match sub.guard(fetch).await {
                 None => return,
                 Some(a) => a,
             };
@@ -216,21 +229,75 @@ pub(super) async fn run(sub: &mut Sub) {
     }
 }
 
-/// One poll answer: what the loop needs of the head, and the body.
-struct Answer {
-    status: u16,
-    /// `Retry-After` of a `429` / `503`, bounded.
-    retry_after: Option<Duration>,
-    /// The server said `Connection: close`.
-    close: bool,
-    body: Bytes,
+/// The path and query of a poll: the URL's, then `since` (and `wait`)
+/// once the subscriber knows where it stands.
+fn poll_target(plan: &Plan, since: Option<u64>, wait: &str, target: &mut String) {
+    target.clear();
+    target.push_str(&plan.sub.path_and_query);
+    if let Some(s) = since {
+        // As `Target::path_with`.
+        target.push(if plan.sub.url.query().is_some() {
+            '&'
+        } else {
+            '?'
+        });
+        let _ = write!(target, "since={s}{wait}");
+    }
 }
 
-/// Sends a poll and reads the whole answer (at most [`MAX_BODY`]), all
-/// within `timeout`.
-async fn fetch(
+/// A subscriber's poll connection.
+enum PollConn {
+    /// Its own HTTP/1.1 connection, through the lean client.
+    H1(H1Conn),
+    /// Streams of a shared HTTP/2 connection (`--http2`), through hyper.
+    H2(SubConn),
+}
+
+impl PollConn {
+    async fn connect(sub: &Sub, h1: bool) -> Result<PollConn, Kind> {
+        if !h1 {
+            return sub.http_connect().await.map(PollConn::H2);
+        }
+        let env = &sub.env;
+        H1Conn::connect(
+            env.addr,
+            env.plan.sub.tls.as_ref(),
+            env.plan.timeout,
+            &sub.io,
+        )
+        .await
+        .map(PollConn::H1)
+    }
+
+    /// Sends a poll of `target` and reads the whole answer (at most
+    /// [`MAX_BODY`]), all within `timeout`. `head` is the rendered head of
+    /// HTTP/1.1 polls.
+    async fn fetch(
+        &mut self,
+        plan: &Plan,
+        head: Option<&PollHead>,
+        target: &str,
+        timeout: Duration,
+    ) -> Result<Answer, Kind> {
+        match (self, head) {
+            (PollConn::H1(c), Some(head)) => c.fetch(head, target, timeout, MAX_BODY).await,
+            (PollConn::H1(_), None) => Err(Kind::Borrowed("protocol")),
+            (PollConn::H2(c), _) => {
+                let req = plan
+                    .request_headers(RequestKind::Poll, get(&plan.sub.authority, target))
+                    .body(Default::default())
+                    .map_err(|_| Kind::Borrowed("protocol"))?;
+                fetch_h2(c, req, timeout).await
+            }
+        }
+    }
+}
+
+/// Sends a poll through hyper and reads the whole answer (at most
+/// [`MAX_BODY`]), all within `timeout`.
+async fn fetch_h2(
     conn: &mut SubConn,
-    req: Request<Empty<Bytes>>,
+    req: http::Request<http_body_util::Empty<bytes::Bytes>>,
     timeout: Duration,
 ) -> Result<Answer, Kind> {
     let (head, body) = conn.fetch(req, timeout, MAX_BODY).await?;
