@@ -78,6 +78,7 @@ pub struct LoadCmd {
     #[command(flatten)]
     pub opts: pushpoll_loadgen::LoadOpts,
     /// Targets the run must meet, e.g. `p99=200ms,loss=0`; missing one exits with code 3.
+    /// A run in which a subscriber never connected, or nothing was published, misses too.
     #[arg(long)]
     pub slo: Option<Slo>,
 }

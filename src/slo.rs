@@ -143,9 +143,37 @@ impl fmt::Display for Miss {
 
 impl Slo {
     /// Every target every run missed; empty means the runs pass.
+    ///
+    /// Targets are measured over the subscribers that connected and the
+    /// messages the server accepted, so a run must also have measured
+    /// something for its verdict to mean anything: a run in which some
+    /// subscribers never connected, or nothing was there to deliver, misses
+    /// (saying so) whatever the targets are. Otherwise a server that refused
+    /// half the connections, or every publish, would "meet" `loss=0`.
     pub fn check(&self, runs: &[RunResult]) -> Vec<Miss> {
         let mut misses = Vec::new();
         for r in runs {
+            if self.0.is_empty() {
+                continue;
+            }
+            let mut miss = |what: String| {
+                misses.push(Miss {
+                    transport: r.transport.clone(),
+                    what,
+                })
+            };
+            if r.subscribers_connected < r.subscribers {
+                miss(format!(
+                    "only {} of {} subscribers connected (the targets cover connected subscribers only)",
+                    r.subscribers_connected, r.subscribers
+                ));
+            }
+            if r.expected_deliveries == 0 {
+                miss(format!(
+                    "nothing to measure: {} messages accepted by the server for {} connected subscribers",
+                    r.published, r.subscribers_connected
+                ));
+            }
             for t in &self.0 {
                 if let Some(what) = t.miss(r) {
                     misses.push(Miss {

@@ -39,3 +39,59 @@ async fn slo_verdicts_name_the_target_missed() {
         misses[0]
     );
 }
+
+/// A run that measured nothing, or only some of its subscribers, cannot meet
+/// an SLO: its targets would pass vacuously.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_measured_nothing_misses_every_slo() {
+    let opts = CompareOpts {
+        subscribers: vec![3],
+        rate: vec![10.0],
+        duration: Some(0.3),
+        poll_interval: vec![0.5],
+        long_poll_wait: None,
+        payload_bytes: None,
+        idle: Some(0.0),
+        transports: vec![Transport::Ws],
+        quick: true,
+        server_threads: Some(1),
+        json: None,
+        rtt: vec![],
+        out: None,
+        slo: None,
+        variants: vec![],
+    };
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap();
+    let slo: Slo = "loss=0,p99=60s".parse().unwrap();
+    assert!(slo.check(&runs).is_empty());
+    // No SLO, no verdict.
+    assert!(Slo::default().check(&runs).is_empty());
+
+    let mut partial = runs[0].clone();
+    partial.subscribers = 5;
+    let misses = slo.check(std::slice::from_ref(&partial));
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    assert!(
+        misses[0]
+            .to_string()
+            .contains("only 3 of 5 subscribers connected"),
+        "{}",
+        misses[0]
+    );
+
+    let mut empty = runs[0].clone();
+    empty.published = 0;
+    empty.expected_deliveries = 0;
+    empty.delivered = 0;
+    let misses = slo.check(std::slice::from_ref(&empty));
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    assert!(
+        misses[0]
+            .to_string()
+            .contains("nothing to measure: 0 messages"),
+        "{}",
+        misses[0]
+    );
+}
