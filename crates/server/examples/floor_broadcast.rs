@@ -19,7 +19,10 @@
 //!
 //! Limits: text and binary messages up to 64 KiB (larger ones close the
 //! sender's connection); pings are answered; at most 20,000 connections
-//! (a thread each, 64 KiB stacks); listens on 127.0.0.1 only. A client that
+//! (a thread each, 64 KiB stacks), though on the 2-core machine of
+//! `results/` handshakes start timing out near 10,000 (a thread per
+//! connection is the floor's price: use it with hundreds to a few thousand
+//! subscribers); listens on 127.0.0.1 only. A client that
 //! stops reading blocks every broadcast (as a blocking writer must): this is
 //! a measuring floor, not a server to deploy.
 
@@ -53,6 +56,14 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // std listens with a queue of 128, which drops SYNs when thousands of
+    // clients connect at once; pushpoll serve's default is 4096. Calling
+    // listen again on a listening socket only resizes its queue.
+    // SAFETY: `listen` on a descriptor we own; it touches no memory.
+    #[cfg(unix)]
+    unsafe {
+        libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 4096);
+    }
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     println!("listening {port}");
     let clients: Clients = Arc::default();
