@@ -40,6 +40,7 @@
 //! `body_too_large`, or `content_encoding` for a decoded body); the whole
 //! request and answer within the caller's timeout (else `timeout`).
 
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,8 +247,12 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     io.flush().await.map_err(|e| io_kind(&e))?;
     let head = loop {
         let head = loop {
-            if let Some(h) = parse_head(buf)? {
-                break h;
+            // (An empty buffer is not worth a parse: the usual case, as
+            // nothing is left from the last answer.)
+            if !buf.is_empty() {
+                if let Some(h) = parse_head(buf)? {
+                    break h;
+                }
             }
             read_more(io, buf, 0).await?;
         };
@@ -364,9 +369,16 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 
 /// Parses an answer's head at the start of `buf`; `None` while incomplete.
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, Kind> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let len = match resp.parse(buf) {
+    // Left uninitialised: httparse writes what it parses, and filling 100
+    // headers first cost more than the parse of a small head.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut headers,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
         Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Ok(None),
         _ => return Err(PROTOCOL),

@@ -16,7 +16,6 @@
 //! rendered once, answers parsed in this task), so the generator is not
 //! what limits a short-poll run; HTTP/2 polls (`--http2`) through hyper.
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -241,8 +240,26 @@ fn poll_target(plan: &Plan, since: Option<u64>, wait: &str, target: &mut String)
         } else {
             '?'
         });
-        let _ = write!(target, "since={s}{wait}");
+        target.push_str("since=");
+        push_decimal(target, s);
+        target.push_str(wait);
     }
+}
+
+/// Appends `n` in decimal (`format!` costs more than the rest of the
+/// target together).
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// A subscriber's poll connection.
@@ -287,7 +304,9 @@ impl PollConn {
                     .request_headers(RequestKind::Poll, get(&plan.sub.authority, target))
                     .body(Default::default())
                     .map_err(|_| Kind::Borrowed("protocol"))?;
-                fetch_h2(c, req, timeout).await
+                // Boxed: hyper's future would make every HTTP/1.1 poll's
+                // future as large, and it is moved on each poll.
+                Box::pin(fetch_h2(c, req, timeout)).await
             }
         }
     }
@@ -330,4 +349,18 @@ fn short_poll_ticker(period: Duration) -> Interval {
     let mut t = tokio::time::interval_at(Instant::now() + phase, period);
     t.set_missed_tick_behavior(MissedTickBehavior::Skip);
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 42, 1_000_000, u64::MAX] {
+            let mut s = String::from("x=");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x={n}"));
+        }
+    }
 }
