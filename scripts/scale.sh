@@ -25,7 +25,7 @@
 #    window): server (RSS then - RSS before) / subscribers, generator
 #    worker RSS / its subscribers.
 #
-# Writes OUT (default results/2026-11-25-2cpu-epyc/scale): TRANSPORT.json
+# Writes OUT (default results/<UTC date>-<N>cpu/scale): TRANSPORT.json
 # (the load document), TRANSPORT.txt (its summary and SLO verdict),
 # samples-TRANSPORT.tsv and summary.md (the table, the machine's load
 # average before and after each phase, and the commands). A missed SLO is
@@ -44,7 +44,7 @@ subscribers="${SUBSCRIBERS:-19000}"
 per_worker="${PER_WORKER:-9500}"
 duration="${DURATION:-60}"
 transports="${TRANSPORTS:-ws long-poll}"
-out="${OUT:-results/2026-11-25-2cpu-epyc/scale}"
+out="${OUT:-results/$(date -u +%F)-$(nproc)cpu/scale}"
 phase_timeout="${PHASE_TIMEOUT:-180}"
 [[ "$subscribers" =~ ^[0-9]+$ ]] || { echo "SUBSCRIBERS must be an integer" >&2; exit 2; }
 
