@@ -392,30 +392,10 @@ async fn connection(
     shared: Arc<Shared>,
     _permit: OwnedSemaphorePermit,
 ) {
-    debug!(%peer, "connection accepted");
-    // Latency matters more than packet count here: frames go out at once.
-    let _ = stream.set_nodelay(true);
-    let conn = Arc::new(ConnState::new(peer, &shared));
-    let io = CountingStream::new(stream, Arc::clone(&shared), Arc::clone(&conn));
-    // TLS sits on the counting socket: TLS records are counted as sent.
-    let io = match &shared.tls {
-        None => MaybeTls::Plain(io),
-        Some(tls) => {
-            // Boxed: a plain socket's task does not carry room for a handshake.
-            let handshake = Box::pin(tls.accept(io, shared.limits.header_read_timeout));
-            let accepted = tokio::select! {
-                r = handshake => r,
-                () = conn.stop.cancelled() => return,
-            };
-            match accepted {
-                Ok(s) => MaybeTls::Tls(Box::new(s)),
-                Err(e) => {
-                    shared.metrics.tls_handshake_failed();
-                    debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-            }
-        }
+    // Boxed, and freed once the socket is ready: the task itself keeps room
+    // only for serving it (memory per idle connection).
+    let Some((io, conn)) = Box::pin(accept(stream, peer, &shared)).await else {
+        return;
     };
     // Under TLS the client said in ALPN which protocol it speaks.
     let alpn = match io.alpn_protocol() {
@@ -426,6 +406,37 @@ async fn connection(
     tokio::select! {
         () = serve_socket(io, alpn, &shared, &conn) => {}
         () = conn.kill.notified() => debug!(%peer, "connection dropped"),
+    }
+}
+
+/// Readies an accepted socket: its state, its byte counting and, on a TLS
+/// server, the handshake. `None` when the handshake fails or the server
+/// stops first.
+async fn accept(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) -> Option<(MaybeTls<CountingStream<TcpStream>>, Arc<ConnState>)> {
+    debug!(%peer, "connection accepted");
+    // Latency matters more than packet count here: frames go out at once.
+    let _ = stream.set_nodelay(true);
+    let conn = Arc::new(ConnState::new(peer, shared));
+    let io = CountingStream::new(stream, Arc::clone(shared), Arc::clone(&conn));
+    // TLS sits on the counting socket: TLS records are counted as sent.
+    let Some(tls) = &shared.tls else {
+        return Some((MaybeTls::Plain(io), conn));
+    };
+    let accepted = tokio::select! {
+        r = tls.accept(io, shared.limits.header_read_timeout) => r,
+        () = conn.stop.cancelled() => return None,
+    };
+    match accepted {
+        Ok(s) => Some((MaybeTls::Tls(Box::new(s)), conn)),
+        Err(e) => {
+            shared.metrics.tls_handshake_failed();
+            debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
     }
 }
 
