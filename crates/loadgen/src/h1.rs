@@ -31,8 +31,9 @@
 //! `Expect: 100-continue`, no request bodies, no upgrades (a `101` is a
 //! `protocol` error), no `HEAD`. A connection the server closes
 //! (`Connection: close`, an HTTP/1.0 answer without `keep-alive`, or a body
-//! read to the end of the connection) fails its next request with `eof`,
-//! as hyper's did, so error counts stay comparable with earlier results.
+//! read to the end of the connection) says so in [`Answer::close`], and
+//! the poll loop opens a new one without counting an error; a request sent
+//! on it anyway fails with `eof`.
 //!
 //! Limits: a head (and trailers) of at most [`MAX_HEAD`] bytes and
 //! [`MAX_HEADERS`] header lines (else `protocol`); a body of at most the
@@ -223,14 +224,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 return Err(kind);
             }
         };
-        if head.close || head.framing == Framing::ToEof {
+        // A body read to the end of the connection ends the connection too.
+        let close = head.close || head.framing == Framing::ToEof;
+        if close {
             self.reusable = false;
         }
         let body = decode_body(head.coding?, body, max_body)?;
         Ok(Answer {
             status: head.status,
             retry_after: head.retry_after,
-            close: head.close,
+            close,
             body,
         })
     }

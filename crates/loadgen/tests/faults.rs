@@ -387,6 +387,77 @@ const EMPTY_POLL: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nc
 /// A stream that stays open (no length: the body lasts until the close).
 const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n: hello\n\n";
 
+/// An HTTP server that answers one request a connection with `answer`,
+/// then closes it; records each connection's request line.
+async fn one_answer_per_connection(answer: &'static str) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = lines.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let l = l.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if let Some(end) = read_head(&mut tcp, &mut buf).await {
+                    let head = String::from_utf8_lossy(&buf[..end]);
+                    l.lock()
+                        .unwrap()
+                        .push(head.lines().next().unwrap_or_default().to_string());
+                    let _ = tcp.write_all(answer.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (addr, lines)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_answer_that_ends_the_connection_is_not_an_error() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let publish = format!("ws://{dead}/ws");
+    for (transport, answer) in [
+        // `Connection: close`, and a body that lasts until the close.
+        ("short-poll", "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 43\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}"),
+        ("short-poll", "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}"),
+    ] {
+        let (addr, lines) = one_answer_per_connection(answer).await;
+        let url = format!("http://{addr}/messages");
+        let o = opts(&[
+            "--url",
+            &url,
+            "--transport",
+            transport,
+            "--publish-url",
+            &publish,
+            "--subscribers",
+            "1",
+            "--poll-interval",
+            "1",
+            "--rate",
+            "1",
+            "--duration",
+            "3",
+        ]);
+        let r = run(&o, Hooks::default(), never()).await.unwrap();
+        assert_eq!(r.subscribers_connected, 1, "{:?}", r.errors);
+        let subscriber_errors: Vec<_> = r
+            .errors
+            .keys()
+            .filter(|k| !k.starts_with("publish_"))
+            .collect();
+        assert!(subscriber_errors.is_empty(), "{answer}: {:?}", r.errors);
+        // Every poll had a connection of its own, and was answered.
+        let lines = lines.lock().unwrap().clone();
+        let polls = lines.iter().filter(|l| l.starts_with("GET /messages")).count();
+        assert!(r.requests >= 3, "{answer}: {} requests", r.requests);
+        assert_eq!(polls, r.requests as usize, "{answer}: {lines:?}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_503_retry_after_is_obeyed_by_polls_and_sse() {
     // Publishers aim at a port nobody listens on: only subscribers matter here.

@@ -176,6 +176,10 @@ async fn connection_close_and_http10_retire_the_connection() {
     }
     let ka = b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok";
     assert!(!one(ka, false, MAX).await.unwrap().close);
+    // A body delimited by the end of the connection ends it too.
+    let to_eof = one(b"HTTP/1.1 200 OK\r\n\r\nok", true, MAX).await.unwrap();
+    assert!(to_eof.close);
+    assert_eq!(&to_eof.body[..], b"ok");
 }
 
 #[tokio::test]

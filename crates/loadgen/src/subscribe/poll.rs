@@ -88,7 +88,8 @@ pub(super) async fn run(sub: &mut Sub) {
     let mut since: Option<u64> = None;
     let mut backoff = Backoff::new();
     let mut ticker: Option<Interval> = None;
-    // The last answer's wait has been served: reconnect without another.
+    // Reconnect without a backoff pause: the last answer's wait has been
+    // served, or the server closed after a good answer.
     let mut waited = false;
     loop {
         let mut conn = match sub.guard(PollConn::connect(sub, head.is_some())).await {
@@ -139,7 +140,12 @@ pub(super) async fn run(sub: &mut Sub) {
                         Next::Stop
                     }
                 }
-                Ok(Answer { status, body, .. }) => match status {
+                Ok(Answer {
+                    status,
+                    body,
+                    close,
+                    ..
+                }) => match status {
                     200 => match serde_json::from_slice::<PollResponse>(&body) {
                         Ok(resp) => {
                             if !sub.ready() {
@@ -160,7 +166,14 @@ pub(super) async fn run(sub: &mut Sub) {
                                 }
                             }
                             since = Some(resp.next_since());
-                            if resp.more {
+                            if close {
+                                // The server ends the connection after each
+                                // answer (HTTP/1.0 style, some proxies): a new
+                                // one, as a browser would, without an error
+                                // or a backoff.
+                                waited = true;
+                                Next::Reconnect
+                            } else if resp.more {
                                 Next::Now
                             } else {
                                 Next::Later
