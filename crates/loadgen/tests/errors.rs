@@ -3,15 +3,12 @@
 use pushpoll_loadgen::{run, Hooks};
 
 use crate::support::http_hub::{Hub, HubOpts};
-use crate::support::{never, opts};
+use crate::support::{dead_addr, never, opts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_counted_and_the_run_still_reports() {
     // Bind then drop a listener: nothing listens on that port any more.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = dead_addr();
     let url = format!("ws://{addr}/ws");
     let o = opts(&[
         "--url",

@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::ws_relay::{Relay, Rules};
-use crate::support::{never, opts};
+use crate::support::{dead_addr, never, opts};
 
 /// pushpoll's server on `127.0.0.1:0`, stopped when the sender drops.
 async fn server() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
@@ -414,15 +414,12 @@ async fn one_answer_per_connection(answer: &'static str) -> (SocketAddr, Arc<Mut
 
 #[tokio::test(start_paused = true)]
 async fn a_poll_answer_that_ends_the_connection_is_not_an_error() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = dead_addr();
     let publish = format!("ws://{dead}/ws");
-    for (transport, answer) in [
+    for answer in [
         // `Connection: close`, and a body that lasts until the close.
-        ("short-poll", "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 43\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}"),
-        ("short-poll", "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}"),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 43\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}",
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"messages\":[],\"last_seq\":0,\"oldest_seq\":1}",
     ] {
         let (addr, lines) = one_answer_per_connection(answer).await;
         let url = format!("http://{addr}/messages");
@@ -430,7 +427,7 @@ async fn a_poll_answer_that_ends_the_connection_is_not_an_error() {
             "--url",
             &url,
             "--transport",
-            transport,
+            "short-poll",
             "--publish-url",
             &publish,
             "--subscribers",
@@ -461,10 +458,7 @@ async fn a_poll_answer_that_ends_the_connection_is_not_an_error() {
 #[tokio::test(start_paused = true)]
 async fn a_503_retry_after_is_obeyed_by_polls_and_sse() {
     // Publishers aim at a port nobody listens on: only subscribers matter here.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = dead_addr();
     let publish = format!("ws://{dead}/ws");
     let hold = Duration::from_secs(1);
     for (transport, path, ok, hold) in [

@@ -3,7 +3,7 @@
 
 use pushpoll_loadgen::{run, write_json, Hooks, LoadError, RunResult};
 
-use crate::support::{never, opts};
+use crate::support::{dead_addr, never, opts};
 
 async fn err(args: &[&str]) -> LoadError {
     run(&opts(args), Hooks::default(), never())
@@ -82,10 +82,7 @@ async fn urls_must_fit_the_transport() {
 
 #[tokio::test]
 async fn results_round_trip_through_json() {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = dead_addr();
     let url = format!("http://{addr}/events");
     let o = opts(&[
         "--url",

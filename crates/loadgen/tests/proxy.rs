@@ -13,6 +13,8 @@ use pushpoll_loadgen::proxy::{KillMode, Proxy, ProxyOpts};
 use pushpoll_loadgen::LoadError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::dead_addr;
 use tokio::time::{sleep, Instant};
 
 const MS: Duration = Duration::from_millis(1);
@@ -370,10 +372,7 @@ async fn kill_probability_zero_cuts_nothing() {
 #[tokio::test(start_paused = true)]
 async fn unreachable_upstreams_and_a_full_proxy_are_counted() {
     // Nothing listens on a port whose listener was dropped.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = dead_addr();
     let proxy = Proxy::start(&proxy_opts(dead, &[])).await.unwrap();
     let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(fate(&mut c).await, Fate::Reset);

@@ -16,6 +16,15 @@ use std::time::Duration;
 use pushpoll_loadgen::LoadOpts;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// A loopback address nothing listens on (its listener was bound, then
+/// dropped): connections to it are refused.
+pub fn dead_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// Builds options the way `pushpoll load` would parse them.
 pub fn opts(args: &[&str]) -> LoadOpts {
     use clap::Parser as _;
