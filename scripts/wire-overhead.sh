@@ -80,7 +80,7 @@ for arg in sys.argv[1:]:
         tcp = "%.2f | %.1f | %.2f" % ((t["segments_in"] + t["segments_out"]) / n, t["header_bytes_per_message"], t["messages_per_segment"])
     else:
         tcp = "– | – | –"
-    print("| %s | %s | %s | %.1f | %.2f | %.2f | +%.2f %% | %.1f | %s |" % (
+    print("| %s | %s | %s | %.1f | %.2f | %.2f | %+.2f %% | %.1f | %s |" % (
         name, rate, dur, w["payload_bytes"] / n, w["framing_bytes"] / n, socket,
         (socket / minimum - 1) * 100, w["control_bytes"] / subs_min, tcp))
 print()

@@ -201,7 +201,22 @@ impl Target {
                 };
                 (got > max_us).then(|| format!("{name} latency {got} µs > {max_us} µs"))
             }
-            Target::Loss(b) => b.miss("lost", r.lost, r.expected_deliveries),
+            // Judged against what should have been carried: a publish the
+            // server refused loses its deliveries as surely as a drop.
+            Target::Loss(b) => {
+                let planned = r.planned_deliveries.max(r.expected_deliveries);
+                let missing = r.lost + r.unsent;
+                b.miss("lost", missing, planned).map(|m| {
+                    if r.unsent > 0 {
+                        format!(
+                            "{m} ({} lost after the server accepted the publish, {} unsent because it refused or never got {} publishes)",
+                            r.lost, r.unsent, r.publish_errors
+                        )
+                    } else {
+                        m
+                    }
+                })
+            }
             Target::Duplicated(b) => b.miss("duplicated", r.duplicated, r.expected_deliveries),
             Target::Reordered(b) => b.miss("reordered", r.reordered, r.expected_deliveries),
             Target::Errors(max) => {

@@ -81,6 +81,29 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         misses[0]
     );
 
+    // A third of the publishes refused (503): nothing accepted was lost,
+    // but a third of the chat never arrived, and loss=0 must say so.
+    let mut refused = runs[0].clone();
+    refused.published = 2;
+    refused.publish_errors = 1;
+    refused.expected_deliveries = 6;
+    refused.delivered = 6;
+    refused.lost = 0;
+    refused.planned_deliveries = 9;
+    refused.unsent = 3;
+    let misses = slo.check(std::slice::from_ref(&refused));
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    let m = misses[0].to_string();
+    assert!(m.contains("3 lost > 0"), "{m}");
+    assert!(
+        m.contains("3 unsent because it refused or never got 1 publishes"),
+        "{m}"
+    );
+    let share: Slo = "loss=10%".parse().unwrap();
+    assert!(share.check(std::slice::from_ref(&refused))[0]
+        .to_string()
+        .contains("3 lost of 9 > 10%"));
+
     let mut empty = runs[0].clone();
     empty.published = 0;
     empty.expected_deliveries = 0;

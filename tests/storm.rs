@@ -15,10 +15,16 @@
 //! each subscriber resumes with `?since=<last seq>` and must receive every
 //! message exactly once. Every assertion is a count.
 //!
+//! No listen queue may drop a SYN: the kernel's `ListenDrops` and
+//! `ListenOverflows` (`/proc/net/netstat`) must not rise while the test
+//! runs, unless `ss` shows the drops were not at this test's listeners (the
+//! counters are the whole network namespace's).
+//!
 //! The test prints what the storm looked like (ramp-up and storm times,
-//! reconnects per 10 ms window, listen-queue drops). To compare server
-//! settings, `PUSHPOLL_STORM_SERVE_ARGS="--listen-backlog 1024"` adds options
-//! to `pushpoll serve`; README figures come from
+//! reconnects per 10 ms window, listen-queue drops) before it asserts. To
+//! compare server settings, `PUSHPOLL_STORM_SERVE_ARGS="--listen-backlog 1024"`
+//! adds options to `pushpoll serve` (a backlog that drops fails the test,
+//! after the figures); README figures come from
 //! `cargo test --release -p pushpoll --test main storm -- --nocapture`.
 
 use std::net::SocketAddr;
@@ -104,41 +110,101 @@ async fn metric(server: SocketAddr, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics")) as u64
 }
 
-/// The kernel's count of connections dropped because a listen queue was
-/// full (`TcpExtListenOverflows`, this network namespace): the storm's
-/// dropped SYNs, each retried by the client after a second.
-fn listen_overflows() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
-    let mut rows = text.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (names, values) = (rows.next()?, rows.next()?);
-    let i = names
-        .split_whitespace()
-        .position(|n| n == "ListenOverflows")?;
-    values.split_whitespace().nth(i)?.parse().ok()
+/// The kernel's listen-queue counters (`TcpExt` in `/proc/net/netstat`):
+/// `ListenOverflows`, SYNs and handshakes dropped because an accept queue
+/// was full, and `ListenDrops`, every one a listener dropped for any reason
+/// (overflows included). They count for the whole network namespace, so
+/// other processes' listeners (tests running beside this one) add to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ListenCounters {
+    overflows: u64,
+    drops: u64,
 }
 
-/// SYNs and handshakes one listener dropped because its accept queue was
-/// full (the `d` of `ss -m`'s `skmem`, the socket's `sk_drops`).
+impl ListenCounters {
+    /// Both counters from the text of `/proc/net/netstat`: pairs of lines,
+    /// `TcpExt: name1 name2 ...` then `TcpExt: v1 v2 ...`. `None` where
+    /// either counter is missing.
+    fn parse(netstat: &str) -> Option<ListenCounters> {
+        let field = |name: &str| -> Option<u64> {
+            let mut lines = netstat.lines();
+            while let Some(names) = lines.next() {
+                let Some(names) = names.strip_prefix("TcpExt:") else {
+                    continue;
+                };
+                let values = lines.next()?.strip_prefix("TcpExt:")?;
+                let i = names.split_whitespace().position(|n| n == name)?;
+                return values.split_whitespace().nth(i)?.parse().ok();
+            }
+            None
+        };
+        Some(ListenCounters {
+            overflows: field("ListenOverflows")?,
+            drops: field("ListenDrops")?,
+        })
+    }
+
+    /// The counters now; panics, saying why, where they cannot be read.
+    fn read() -> ListenCounters {
+        let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_else(|e| {
+            panic!("reading /proc/net/netstat (the kernel's ListenDrops and ListenOverflows): {e}")
+        });
+        ListenCounters::parse(&text).unwrap_or_else(|| {
+            panic!("no TcpExt ListenDrops and ListenOverflows in /proc/net/netstat:\n{text}")
+        })
+    }
+
+    /// How much each counter rose since `before`.
+    fn since(self, before: ListenCounters) -> ListenCounters {
+        ListenCounters {
+            overflows: self.overflows - before.overflows,
+            drops: self.drops - before.drops,
+        }
+    }
+}
+
+/// What a test that reads a listener's own figures says where `ss` is missing.
+const NO_SS: &str = "`ss` (Debian package iproute2) is needed to read one listener's figures \
+                     (queue length, drops); /proc/net/tcp does not show them";
+
+/// `ss`'s output for `args`; `None` where there is no `ss` to run.
+fn ss(args: &[&str]) -> Option<String> {
+    let out = match Command::new("ss").args(args).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("running ss {args:?}: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "ss {args:?}: {}; {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// SYNs and handshakes one listener dropped (the `d` of `ss -m`'s `skmem`,
+/// the socket's `sk_drops`: its share of `ListenDrops`); `None` where there
+/// is no `ss`.
 fn listen_drops(port: u16) -> Option<u64> {
-    let out = Command::new("ss")
-        .args(["-Hltnm", &format!("sport = :{port}")])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let skmem = text.split("skmem:(").nth(1)?.split(')').next()?;
-    skmem
-        .split(',')
-        .find_map(|f| f.strip_prefix('d')?.parse().ok())
+    let text = ss(&["-Hltnm", &format!("sport = :{port}")])?;
+    let drops = text
+        .split("skmem:(")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|skmem| {
+            skmem
+                .split(',')
+                .find_map(|f| f.strip_prefix('d')?.parse().ok())
+        });
+    Some(drops.unwrap_or_else(|| panic!("no listener on port {port} in `ss -ltnm`: {text:?}")))
 }
 
 /// The queue length a listening socket was given (`ss`'s `Send-Q` column
-/// for a listener).
+/// for a listener); `None` until the listener shows. Panics where there is
+/// no `ss`: this cannot be read from /proc.
 fn listen_queue(port: u16) -> Option<u64> {
-    let out = Command::new("ss")
-        .args(["-Hltn", &format!("sport = :{port}")])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ss(&["-Hltn", &format!("sport = :{port}")]).unwrap_or_else(|| panic!("{NO_SS}"));
     text.split_whitespace().nth(2)?.parse().ok()
 }
 
@@ -238,6 +304,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
+    let listen_at_start = ListenCounters::read();
     let extra = std::env::var("PUSHPOLL_STORM_SERVE_ARGS").unwrap_or_default();
     let (_server, server) = serve(&extra.split_whitespace().collect::<Vec<_>>());
     let relay = Relay::start(server).await;
@@ -275,7 +342,8 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
     let started = Instant::now();
     let state = || {
         format!(
-            "relay: {} accepted, {} open, listen drops {:?}; server listen drops {:?}",
+            "relay: {} accepted, {} open, listen drops {:?}; server listen drops {:?} \
+             (None: no `ss`)",
             relay.accepted.lock().unwrap().len(),
             relay.open.load(Relaxed),
             listen_drops(relay.addr.port()),
@@ -304,7 +372,7 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
         &state,
     )
     .await;
-    let overflows_before = listen_overflows();
+    let listen_at_cut = ListenCounters::read();
     let cut = relay.cut_all();
     let published_at_cut = published().await;
     wait_for(
@@ -316,10 +384,9 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
     .await;
     let storm = cut.elapsed();
     let published_when_back = published().await;
-    let overflows = listen_overflows()
-        .zip(overflows_before)
-        .map(|(after, before)| after - before);
-    let server_drops = listen_drops(server.port());
+    let listen_when_back = ListenCounters::read();
+    let (server_drops, relay_drops) =
+        (listen_drops(server.port()), listen_drops(relay.addr.port()));
     // Messages published after the last subscriber was back must reach all.
     wait_for(
         "messages after the storm",
@@ -354,11 +421,14 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
     eprintln!(
         "storm: ramp-up {ramp:?}; cut at message {published_at_cut}; {} reconnects in {storm:?} \
          over {} windows of {WINDOW:?}, busiest {busiest}; all back by message \
-         {published_when_back}, {} published; server listen queue drops {server_drops:?} \
-         (all listeners here: {overflows:?}); errors {:?}",
+         {published_when_back}, {} published; listen queue drops: server {server_drops:?}, \
+         relay {relay_drops:?} (None: no `ss`), all listeners in this network namespace \
+         {:?} in the ramp-up, {:?} in the storm; errors {:?}",
         back.len(),
         windows.len(),
         r.published,
+        listen_at_cut.since(listen_at_start),
+        listen_when_back.since(listen_at_cut),
         r.errors,
     );
 
@@ -369,7 +439,7 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
     let retries: u64 = r
         .errors
         .iter()
-        .filter(|(k, _)| *k != "reset" && !k.starts_with("publish_"))
+        .filter(|(k, _)| *k != "reset" && !k.starts_with("publish"))
         .map(|(_, n)| n)
         .sum();
     assert_eq!(r.subscribers_connected, SUBSCRIBERS, "{ctx}");
@@ -388,6 +458,113 @@ async fn five_thousand_cut_at_once_all_resume_without_loss_spread_by_jitter() {
     // Spread, not lockstep.
     assert!(busiest <= MAX_PER_WINDOW, "{windows:?}");
     assert!(windows.len() >= 5, "{windows:?}");
+    // No listen queue dropped a SYN (a dropped client waits a second
+    // before its SYN is sent again).
+    listen_queues_dropped_nothing(
+        listen_when_back.since(listen_at_start),
+        [("server", server_drops), ("relay", relay_drops)],
+        &extra,
+    );
+}
+
+/// Fails where the kernel dropped a SYN or handshake at a listen queue while
+/// the test ran (`delta`: `/proc/net/netstat`'s counters, the whole network
+/// namespace). Those counters also count other processes' listeners: where
+/// `ss` gives this test's own (`ours`, its listeners' drops) and they are
+/// all 0, the drops were someone else's and are only reported.
+fn listen_queues_dropped_nothing(
+    delta: ListenCounters,
+    ours: [(&str, Option<u64>); 2],
+    serve_args: &str,
+) {
+    if delta.drops == 0 && delta.overflows == 0 {
+        return;
+    }
+    let counters = format!(
+        "TcpExt ListenDrops rose by {} and ListenOverflows by {} while the test ran \
+         (/proc/net/netstat, every listener in this network namespace; \
+         PUSHPOLL_STORM_SERVE_ARGS {serve_args:?})",
+        delta.drops, delta.overflows
+    );
+    if ours.iter().any(|(_, d)| d.is_none()) {
+        panic!(
+            "{counters}. Whether this test's listeners dropped them or another process's \
+             cannot be told: {NO_SS}"
+        );
+    }
+    let dropped: Vec<_> = ours.iter().filter(|(_, d)| *d != Some(0)).collect();
+    assert!(
+        dropped.is_empty(),
+        "{counters}; this test's listeners dropped (ss -m, sk_drops): {dropped:?}"
+    );
+    eprintln!("storm: {counters}; none by this test's listeners (ss -m): {ours:?}");
+}
+
+#[test]
+fn listen_counters_are_read_from_proc_net_netstat() {
+    // Shortened from a Linux 6.x /proc/net/netstat (the real lines have
+    // over a hundred fields; `TCPFastOpenListenOverflow` is a different one).
+    let text = "\
+TcpExt: SyncookiesSent SyncookiesRecv TW ListenOverflows ListenDrops TCPHPHits TCPFastOpenListenOverflow
+TcpExt: 0 0 8 17 23 33 5
+IpExt: InNoRoutes InTruncatedPkts ListenDrops
+IpExt: 0 0 99
+MPTcpExt: MPCapableSYNRX ListenOverflows
+MPTcpExt: 0 77
+";
+    assert_eq!(
+        ListenCounters::parse(text),
+        Some(ListenCounters {
+            overflows: 17,
+            drops: 23,
+        })
+    );
+    let later = ListenCounters::parse(&text.replace(" 17 23 ", " 19 30 ")).unwrap();
+    assert_eq!(
+        later.since(ListenCounters::parse(text).unwrap()),
+        ListenCounters {
+            overflows: 2,
+            drops: 7,
+        }
+    );
+    // A kernel without the counters, or a values line cut short.
+    assert_eq!(ListenCounters::parse("IpExt: InNoRoutes\nIpExt: 0\n"), None);
+    assert_eq!(
+        ListenCounters::parse("TcpExt: ListenOverflows ListenDrops\nTcpExt: 4\n"),
+        None
+    );
+}
+
+#[test]
+fn listen_drops_fail_the_storm_unless_ss_shows_they_were_elsewhere() {
+    let delta = ListenCounters {
+        overflows: 2,
+        drops: 3,
+    };
+    // Nothing dropped, or drops only at other processes' listeners: passes.
+    let none = ListenCounters {
+        overflows: 0,
+        drops: 0,
+    };
+    listen_queues_dropped_nothing(none, [("server", None), ("relay", None)], "");
+    listen_queues_dropped_nothing(delta, [("server", Some(0)), ("relay", Some(0))], "");
+    // At this test's listeners, or where `ss` cannot say whose: fails.
+    for ours in [
+        [("server", Some(3)), ("relay", Some(0))],
+        [("server", None), ("relay", None)],
+    ] {
+        let err = std::panic::catch_unwind(|| listen_queues_dropped_nothing(delta, ours, ""))
+            .expect_err("drops must fail the storm");
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.contains("ListenDrops rose by 3 and ListenOverflows by 2"),
+            "{msg}"
+        );
+        match ours[0].1 {
+            Some(_) => assert!(msg.contains(r#"("server", Some(3))"#), "{msg}"),
+            None => assert!(msg.contains("iproute2"), "{msg}"),
+        }
+    }
 }
 
 #[test]
@@ -396,10 +573,8 @@ fn serve_sets_the_listen_backlog_it_is_given() {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(4096);
-    if listen_queue(1).is_none() && Command::new("ss").arg("-V").output().is_err() {
-        eprintln!("no `ss` here: the listen queue cannot be read; skipped");
-        return;
-    }
+    // The queue length a listener was given shows only through `ss`:
+    // without it this test fails (listen_queue says why), never skips.
     for (extra, want) in [
         (&[][..], 4096.min(somaxconn)),
         (&["--listen-backlog", "77"][..], 77),

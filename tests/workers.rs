@@ -51,6 +51,7 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
     let dir = scratch("split");
     let json = dir.join("split.json");
     let url = format!("ws://{}/ws", server.addr());
+    let metrics = format!("http://{}/metrics", server.addr());
     let out = pushpoll(&[
         "load",
         "--url",
@@ -65,6 +66,8 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
         "1",
         "--source-ips",
         "127.0.0.2,127.0.0.3",
+        "--server-metrics-url",
+        &metrics,
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -81,6 +84,11 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
         "one handshake per subscriber, summed over workers"
     );
     assert_eq!(r.other_run_markers, 0);
+    // CPU is known split too: the server's from its metrics, the
+    // generator's as the parent's and every worker's together.
+    assert!(r.server_cpu_s.is_some(), "{r:?}");
+    assert!(r.generator_cpu_s.is_some_and(|c| c > 0.0), "{r:?}");
+    assert!(r.total_cpu_us_per_delivered.is_some(), "{r:?}");
     server.stop();
     std::fs::remove_dir_all(dir).ok();
 }

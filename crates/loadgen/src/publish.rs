@@ -8,6 +8,13 @@
 //! written, or the `POST` got a 2xx. Every message that was not is counted
 //! once in `errors` as `publish_<kind>`. Publisher sockets are not subscriber
 //! sockets: their bytes and requests are not counted.
+//!
+//! Open loop holds while the server is down too: a publisher that cannot
+//! connect keeps every message whose time came and sends it, late, once it
+//! reconnects (with its scheduled time in the marker, so the outage shows
+//! in latency). Failed connection attempts are counted apart, as
+//! `publisher_connect_<kind>`. Only messages still unsent `--timeout`
+//! after the last one was due count as `publish_unsent`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,7 +44,7 @@ use crate::plan::{Plan, PublishTarget, Target};
 use crate::schedule::{self, Clock};
 use crate::socketio;
 use crate::subscribe::Live;
-use crate::tally::RangeSet;
+use crate::tally::{Acks, RangeSet};
 use crate::tls::{Connector, MaybeTls, TlsTarget};
 
 /// Most `POST`s one publisher may have in flight (`--publish-in-flight`);
@@ -48,6 +55,8 @@ pub(crate) const MAX_IN_FLIGHT: usize = 256;
 const MAX_ANSWER: usize = 64 << 10;
 /// First delay before a publisher's WebSocket reconnects.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
+/// Longest delay between a publisher's reconnection attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// What publishers share.
 pub(crate) struct PubEnv {
@@ -56,6 +65,8 @@ pub(crate) struct PubEnv {
     pub run_id: u32,
     pub clock: Clock,
     pub live: Arc<Live>,
+    /// What each publisher resolved so far, read live by the subscribers.
+    pub acks: Arc<Acks>,
     /// Cancelled to stop publishing early (Ctrl-C).
     pub stop: CancellationToken,
     /// Publisher connections, kept open after their last publish until the
@@ -89,6 +100,21 @@ impl PubReport {
         live.errors.fetch_add(1, Relaxed);
         self.errors.add(Kind::Owned(format!("publish_{kind}")));
     }
+
+    /// A connection attempt failed (no message is lost by it: they wait).
+    fn connect_failed(&mut self, live: &Live, kind: &str) {
+        tracing::debug!(kind, "publisher connection failed");
+        live.errors.fetch_add(1, Relaxed);
+        self.errors
+            .add(Kind::Owned(format!("publisher_connect_{kind}")));
+    }
+}
+
+/// When a publisher stops trying to send what it still holds: the last
+/// message's due time plus `--timeout`.
+fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
+    let last = env.plan.total_messages.saturating_sub(1);
+    t0 + schedule::offset(last, env.plan.rate) + env.plan.timeout
 }
 
 /// A publisher's WebSocket: the write half, and a task that reads and
@@ -229,33 +255,43 @@ pub(crate) async fn run_ws(
 ) -> PubReport {
     let event = env.plan.socketio.as_ref().map(|s| s.event.as_str());
     let timeout = env.plan.timeout;
+    let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
     let mut retry_at = Instant::now();
     let mut retry_step = RECONNECT_MIN;
-    for i in 0..schedule::messages_for(p, env.plan.publishers, env.plan.total_messages) {
+    let count = schedule::messages_for(p, env.plan.publishers, env.plan.total_messages);
+    let mut i = 0;
+    'messages: while i < count {
         let Some(marker) = due(&env, t0, p, i).await else {
             break;
         };
-        report.attempted += 1;
-        if conn.is_none() {
-            if Instant::now() < retry_at {
-                report.failed(&env.live, "not_connected");
-                continue;
+        // No connection: keep the message and retry until it can be sent
+        // (late, its scheduled time kept) or the send deadline passes.
+        while conn.is_none() {
+            tokio::select! {
+                biased;
+                _ = env.stop.cancelled() => break 'messages,
+                _ = tokio::time::sleep_until(retry_at.min(end)) => {}
             }
-            match connect(&env.plan, env.addr).await {
-                Ok(c) => {
+            if Instant::now() >= end {
+                break 'messages;
+            }
+            match tokio::time::timeout_at(end, connect(&env.plan, env.addr)).await {
+                Ok(Ok(c)) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
                 }
-                Err(kind) => {
-                    report.failed(&env.live, &kind);
+                Ok(Err(kind)) => {
+                    report.connect_failed(&env.live, &kind);
                     retry_at = Instant::now() + retry_step;
-                    retry_step = (retry_step * 2).min(Duration::from_secs(5));
-                    continue;
+                    retry_step = (retry_step * 2).min(RECONNECT_MAX);
                 }
+                Err(_) => break 'messages,
             }
         }
-        let Some(c) = conn.as_mut() else { continue };
+        let Some(c) = conn.as_mut() else { break };
+        report.attempted += 1;
+        i += 1;
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
         let frame = match event {
@@ -264,16 +300,29 @@ pub(crate) async fn run_ws(
             None => Message::text(payload),
         };
         let send = async { c.sink.lock().await.send(frame).await };
-        match tokio::time::timeout(timeout, send).await {
-            Ok(Ok(())) => report.ok(&env.live, i, len),
-            Ok(Err(e)) => {
-                report.failed(&env.live, &ws_kind(&e));
+        let result = match tokio::time::timeout(timeout, send).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ws_kind(&e)),
+            Err(_) => Err(Kind::Borrowed("timeout")),
+        };
+        match result {
+            Ok(()) => report.ok(&env.live, marker.seq, len),
+            Err(kind) => {
+                report.failed(&env.live, &kind);
                 conn = None;
+                retry_at = Instant::now();
             }
-            Err(_) => {
-                report.failed(&env.live, "timeout");
-                conn = None;
-            }
+        }
+        env.acks
+            .resolve(p, marker.seq, report.acked.contains(marker.seq));
+    }
+    // Messages whose time came but that could not be sent before the
+    // deadline (not those a Ctrl-C kept from falling due).
+    if !env.stop.is_cancelled() {
+        for seq in i..count {
+            report.attempted += 1;
+            report.failed(&env.live, "unsent");
+            env.acks.resolve(p, seq, false);
         }
     }
     if let Some(c) = conn {
@@ -291,58 +340,118 @@ fn post_client(tls: Option<&TlsTarget>, timeout: Duration) -> PostClient {
         .build(Connector::new(tls, timeout))
 }
 
+/// How one `POST` went: `Err(Connect)` when no connection could be made,
+/// so the request was never sent and may be retried.
+enum PostError {
+    Connect(Kind),
+    Failed(Kind),
+}
+
 async fn post(
     client: &PostClient,
     uri: &http::Uri,
     plan: &Plan,
-    payload: String,
+    payload: Bytes,
     timeout: Duration,
-) -> Result<(), Kind> {
+) -> Result<(), PostError> {
     let req = Request::post(uri.clone())
         .header(header::HOST, plan.publish.target().authority.as_str())
         .header(header::CONTENT_TYPE, "text/plain");
     let req = plan
         .request_headers(RequestKind::Publish, req)
-        .body(Full::new(Bytes::from(payload)))
-        .map_err(|_| Kind::Borrowed("protocol"))?;
+        .body(Full::new(payload))
+        .map_err(|_| PostError::Failed(Kind::Borrowed("protocol")))?;
     let fut = async {
-        let resp = client.request(req).await.map_err(|e| error_kind(&e))?;
+        let resp = client.request(req).await.map_err(|e| {
+            if e.is_connect() {
+                PostError::Connect(error_kind(&e))
+            } else {
+                PostError::Failed(error_kind(&e))
+            }
+        })?;
         let status = resp.status();
         // Read the answer so that the connection can be reused.
         Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| body_error_kind(&*e))?;
+            .map_err(|e| PostError::Failed(body_error_kind(&*e)))?;
         if status.is_success() {
             Ok(())
         } else {
-            Err(status_kind(status.as_u16()))
+            Err(PostError::Failed(status_kind(status.as_u16())))
         }
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .unwrap_or(Err(Kind::Borrowed("timeout")))
+        .unwrap_or(Err(PostError::Failed(Kind::Borrowed("timeout"))))
+}
+
+/// What one `POST` task reports: its message, payload length, how it
+/// ended, and the failed connection attempts before it was sent.
+struct Posted {
+    seq: u64,
+    len: usize,
+    result: Result<(), Kind>,
+    connect_failures: Vec<Kind>,
+}
+
+/// Sends one message by `POST`; a connection that cannot be made is tried
+/// again with backoff (the request was never sent, so this cannot
+/// duplicate it) until `end`, after which the message is `unsent`.
+async fn post_until(
+    client: &PostClient,
+    uri: &http::Uri,
+    plan: &Plan,
+    payload: Bytes,
+    end: Instant,
+) -> (Result<(), Kind>, Vec<Kind>) {
+    let mut failures = Vec::new();
+    let mut step = RECONNECT_MIN;
+    loop {
+        match post(client, uri, plan, payload.clone(), plan.timeout).await {
+            Ok(()) => return (Ok(()), failures),
+            Err(PostError::Failed(kind)) => return (Err(kind), failures),
+            Err(PostError::Connect(kind)) => failures.push(kind),
+        }
+        let at = Instant::now() + step;
+        if at >= end {
+            return (Err(Kind::Borrowed("unsent")), failures);
+        }
+        tokio::time::sleep_until(at).await;
+        step = (step * 2).min(RECONNECT_MAX);
+    }
 }
 
 /// Publisher `p` by `POST`.
 pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubReport {
     let target = env.plan.publish.target();
     let mut report = PubReport::default();
+    let count = schedule::messages_for(p, env.plan.publishers, env.plan.total_messages);
     let Ok(uri) = target.url.as_str().parse::<http::Uri>() else {
         report.failed(&env.live, "bad_url");
         return report;
     };
+    let end = send_deadline(&env, t0);
     let client = post_client(target.tls.as_ref(), env.plan.timeout);
     let slots = Arc::new(Semaphore::new(env.plan.publish_in_flight));
-    let mut in_flight: JoinSet<(u64, usize, Result<(), Kind>)> = JoinSet::new();
-    let handle =
-        |report: &mut PubReport,
-         r: Result<(u64, usize, Result<(), Kind>), tokio::task::JoinError>| match r {
-            Ok((seq, len, Ok(()))) => report.ok(&env.live, seq, len),
-            Ok((_, _, Err(kind))) => report.failed(&env.live, &kind),
-            Err(_) => report.failed(&env.live, "internal"),
-        };
-    for i in 0..schedule::messages_for(p, env.plan.publishers, env.plan.total_messages) {
+    let mut in_flight: JoinSet<Posted> = JoinSet::new();
+    let handle = |report: &mut PubReport, r: Result<Posted, tokio::task::JoinError>| match r {
+        Ok(posted) => {
+            for kind in &posted.connect_failures {
+                report.connect_failed(&env.live, kind);
+            }
+            match posted.result {
+                Ok(()) => report.ok(&env.live, posted.seq, posted.len),
+                Err(kind) => report.failed(&env.live, &kind),
+            }
+            env.acks
+                .resolve(p, posted.seq, report.acked.contains(posted.seq));
+        }
+        // Its seq is unknown here; `Tally::finish` resolves it exactly.
+        Err(_) => report.failed(&env.live, "internal"),
+    };
+    let mut i = 0;
+    while i < count {
         let Some(marker) = due(&env, t0, p, i).await else {
             break;
         };
@@ -352,20 +461,31 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
             permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         report.attempted += 1;
+        i += 1;
         while let Some(r) = in_flight.try_join_next() {
             handle(&mut report, r);
         }
+        if Instant::now() >= end {
+            report.failed(&env.live, "unsent");
+            env.acks.resolve(p, marker.seq, false);
+            continue;
+        }
         let (client, uri, env2) = (client.clone(), uri.clone(), env.clone());
-        let payload = marker.payload(env.plan.payload_bytes);
-        let timeout = env.plan.timeout;
+        let payload = Bytes::from(marker.payload(env.plan.payload_bytes));
         in_flight.spawn(async move {
             let len = payload.len();
-            let r = post(&client, &uri, &env2.plan, payload, timeout).await;
+            let (result, connect_failures) =
+                post_until(&client, &uri, &env2.plan, payload, end).await;
             drop(permit);
-            (i, len, r)
+            Posted {
+                seq: marker.seq,
+                len,
+                result,
+                connect_failures,
+            }
         });
     }
-    // Every POST is bounded by the timeout, so this ends.
+    // Every POST is bounded by the timeout and `end`, so this ends.
     while let Some(r) = in_flight.join_next().await {
         handle(&mut report, r);
     }

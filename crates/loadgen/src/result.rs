@@ -38,8 +38,19 @@ pub struct RunResult {
     pub long_poll_wait_s: Option<f64>,
     /// Messages the server accepted (publishes that failed are not expected).
     pub published: u64,
-    /// Publishes that failed (counted by kind in `errors` as well).
+    /// Publishes that failed (counted by kind in `errors` as well): refused,
+    /// timed out, or never sent because no connection could be made before
+    /// `--timeout` after the last was due (`publish_unsent`).
     pub publish_errors: u64,
+    /// `subscribers_connected × (published + publish_errors)`: every
+    /// message whose time came, to every connected subscriber. What the
+    /// chat should have carried; the SLO target `loss` is judged against it.
+    #[serde(default)]
+    pub planned_deliveries: u64,
+    /// `planned_deliveries − expected_deliveries`: deliveries that never had
+    /// a chance because the server refused (or never got) the publish.
+    #[serde(default)]
+    pub unsent: u64,
     /// `subscribers_connected × published`.
     pub expected_deliveries: u64,
     /// Distinct expected (message, subscriber) pairs that arrived.
@@ -86,7 +97,8 @@ pub struct RunResult {
     pub bytes_per_subscriber_second: Option<f64>,
     /// Same, without the payload: headers, framing, handshakes, pings.
     pub overhead_bytes_per_subscriber_second: Option<f64>,
-    /// Server CPU seconds spent during the active phase, when known.
+    /// Server CPU seconds spent from the first publish to the end of the
+    /// grace period, when known.
     pub server_cpu_s: Option<f64>,
     /// `server_cpu_s / delivered`, in µs (null when unknown).
     pub server_cpu_us_per_delivered: Option<f64>,
@@ -100,6 +112,13 @@ pub struct RunResult {
     /// generator, hence how far it is from being the bottleneck.
     #[serde(default)]
     pub generator_cpu_us_per_delivered: Option<f64>,
+    /// `(server_cpu_s + generator_cpu_s) / delivered`, in µs. On loopback
+    /// the kernel charges the receiver's TCP work to the sending thread:
+    /// a push server pays its subscribers' receive cost, polling's request
+    /// cost lands on the generator. The sum is what one delivery costs
+    /// both ends, whichever way the kernel attributed it.
+    #[serde(default)]
+    pub total_cpu_us_per_delivered: Option<f64>,
     /// Where the subscribers' bytes went while messages were published
     /// (WebSocket runs without `--workers`; null otherwise).
     #[serde(default)]
@@ -178,11 +197,19 @@ pub struct WireOverhead {
     /// counted inflated, and socket bytes compressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deflate_negotiated: Option<u64>,
-    /// Socket bytes that are none of the above (a reconnect's handshake, the
-    /// extra headers of a fragmented message); 0 on a clean run.
-    pub other_bytes: u64,
-    /// `(payload_bytes + framing_bytes) / data_frames`: one message on the wire.
+    /// Socket bytes minus all of the above, signed: positive for bytes that
+    /// are none of them (a reconnect's handshake, the extra headers of a
+    /// fragmented message), negative when the socket moved less than the
+    /// payload and framing (permessage-deflate, counted inflated); 0 on a
+    /// clean uncompressed run.
+    pub other_bytes: i64,
+    /// `(payload_bytes + framing_bytes) / data_frames`: one message as
+    /// WebSocket frames it, uncompressed.
     pub bytes_per_message: Option<f64>,
+    /// Socket bytes without control frames `/ data_frames`: one message as
+    /// the socket measured it (compressed where negotiated).
+    #[serde(default)]
+    pub socket_bytes_per_message: Option<f64>,
     /// `framing_bytes / payload_bytes`: WebSocket's overhead on the payload.
     pub framing_over_payload: Option<f64>,
     /// TCP/IP underneath, null where `TCP_INFO` could not be read or a

@@ -311,6 +311,7 @@ async fn orchestrate(
         run_id,
         clock,
         live: live.clone(),
+        acks: env.acks.clone(),
         stop: stop.clone(),
         parked: Default::default(),
     });
@@ -369,7 +370,14 @@ async fn orchestrate(
                 let report = loop {
                     tokio::select! {
                         r = &mut task => break r,
-                        _ = ticker.tick() => reporter.report(Phase::Publishing, false),
+                        _ = ticker.tick() => {
+                            reporter.report(Phase::Publishing, false);
+                            // Workers' subscribers hold latencies of
+                            // unresolved publishes until they hear.
+                            if let Some(pool) = &mut pool {
+                                pool.send_acks(&env.acks).await?;
+                            }
+                        }
                     }
                 };
                 match report {
@@ -436,17 +444,19 @@ async fn orchestrate(
             // Before the subscribers close their sockets: TCP_INFO needs them open.
             let end_wire = IoTotals::sum(&ios).wire;
             window_wire = Some((end_wire.minus(publish_start_io.wire), publish_start_io.wire));
-            // An in-process server (`compare`) shares the process's CPU time.
-            let server_share = if hooks.server_cpu.is_some() {
-                server_cpu_s
-            } else {
-                Some(0.0)
-            };
-            generator_cpu_s = generator_cpu0
-                .zip(crate::tcp_info::process_cpu_s())
-                .zip(server_share)
-                .map(|((a, b), s)| (b - a - s).max(0.0));
         }
+        // An in-process server (`compare`) shares the process's CPU time.
+        // With workers this is the parent's share (the publishers); the
+        // workers' own is added once they have reported.
+        let server_share = if hooks.server_cpu.is_some() {
+            server_cpu_s
+        } else {
+            Some(0.0)
+        };
+        generator_cpu_s = generator_cpu0
+            .zip(crate::tcp_info::process_cpu_s())
+            .zip(server_share)
+            .map(|((a, b), s)| (b - a - s).max(0.0));
     }
     env.accepting.store(false, Relaxed);
 
@@ -462,6 +472,7 @@ async fn orchestrate(
     let mut remote = None;
     if let Some(pool) = pool.take() {
         let merged = pool.merged().await?;
+        generator_cpu_s = generator_cpu_s.zip(merged.cpu_s).map(|(a, b)| a + b);
         summary.add(merged.summary);
         for (k, n) in merged.errors {
             *errors.entry(k).or_default() += n;
@@ -561,8 +572,11 @@ fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
         framing_bytes: w.framing,
         control_bytes: w.control_bytes,
         deflate_negotiated: plan.ws_deflate.then_some(w.deflate),
-        other_bytes: socket.saturating_sub(parts),
+        // Signed: with permessage-deflate the socket moves less than the
+        // inflated payload and framing, and that must show.
+        other_bytes: socket as i64 - parts as i64,
         bytes_per_message: ratio((w.payload + w.framing) as f64, frames),
+        socket_bytes_per_message: ratio(socket.saturating_sub(w.control_bytes) as f64, frames),
         framing_over_payload: ratio(w.framing as f64, w.payload as f64),
         tcp,
     })
@@ -636,11 +650,10 @@ pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
 
 fn build(i: Inputs<'_>) -> RunResult {
     let plan = i.plan;
-    let expected = if plan.echo() {
-        i.published
-    } else {
-        i.connected * i.published
-    };
+    // Each echo message has one receiver, its sender.
+    let receivers = if plan.echo() { 1 } else { i.connected };
+    let expected = receivers * i.published;
+    let planned = receivers * i.attempted.max(i.published);
     let delivered = i.summary.delivered;
     let d = delivered as f64;
     let bytes = (i.active_io.up + i.active_io.down) as f64;
@@ -671,6 +684,8 @@ fn build(i: Inputs<'_>) -> RunResult {
             .then_some(plan.long_poll_wait.as_secs_f64()),
         published: i.published,
         publish_errors: i.attempted.saturating_sub(i.published),
+        planned_deliveries: planned,
+        unsent: planned - expected,
         expected_deliveries: expected,
         delivered,
         lost: expected.saturating_sub(delivered),
@@ -696,6 +711,10 @@ fn build(i: Inputs<'_>) -> RunResult {
         server_cpu_us_per_delivered: i.server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
         generator_cpu_s: i.generator_cpu_s,
         generator_cpu_us_per_delivered: i.generator_cpu_s.and_then(|c| ratio(c * 1e6, d)),
+        total_cpu_us_per_delivered: i
+            .server_cpu_s
+            .zip(i.generator_cpu_s)
+            .and_then(|(s, g)| ratio((s + g) * 1e6, d)),
         wire: wire_overhead(plan, &i),
         idle: IdleCost {
             window_s: i.idle_window.as_secs_f64(),

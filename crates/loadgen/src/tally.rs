@@ -7,7 +7,15 @@
 //! million subscribers receiving in order cost one range per publisher each.
 //! Whether a pair was expected is decided at the end, against the sets of
 //! messages the publishers had acknowledged.
+//!
+//! Latency is recorded only for deliveries that count: a message whose
+//! publish failed (a `503`, a timeout) may still arrive, and its latency must
+//! not mix with the accepted messages'. While a publish is unresolved (its
+//! `POST` answer has not come back yet) its deliveries wait in a small
+//! pending list; [`Acks`] tells a subscriber, live, what each publisher has
+//! resolved so far, and [`Tally::finish`] resolves the rest exactly.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
@@ -65,10 +73,18 @@ impl RangeSet {
     }
 
     /// Whether `x` is in the set.
-    #[cfg(test)]
     pub fn contains(&self, x: u64) -> bool {
         let i = self.ranges.partition_point(|r| r.0 <= x);
         i > 0 && x < self.ranges[i - 1].1
+    }
+
+    /// The end of the run of elements that starts at 0 (0 when 0 is absent):
+    /// every `x` below it is in the set.
+    pub fn prefix_end(&self) -> u64 {
+        match self.ranges.first() {
+            Some(&(0, end)) => end,
+            _ => 0,
+        }
     }
 
     /// Number of elements.
@@ -93,6 +109,115 @@ impl RangeSet {
             }
         }
         n
+    }
+}
+
+/// How far each publisher has got, shared live with the subscribers so that
+/// they record latency only for accepted messages.
+///
+/// A publisher resolves each of its messages once: accepted or failed. Every
+/// sequence number below `below` is resolved; the failed ones are kept in a
+/// set (failures are rare, so a subscriber takes its lock only after one
+/// happened). In a split run the parent sends snapshots to the workers.
+#[derive(Debug, Default)]
+pub(crate) struct Acks {
+    publishers: Vec<PubAcks>,
+}
+
+#[derive(Debug, Default)]
+struct PubAcks {
+    below: AtomicU64,
+    any_failed: AtomicBool,
+    /// Resolved sequence numbers, and the failed ones among them.
+    state: Mutex<(RangeSet, RangeSet)>,
+}
+
+/// One publisher's progress as a split run's parent sends it to workers:
+/// everything below `below` is resolved, `failed` were not accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct AckSnapshot {
+    pub below: u64,
+    pub failed: RangeSet,
+}
+
+/// Whether a publish counts, as far as is known now.
+pub(crate) trait Resolve {
+    /// `Some(true)`: accepted; `Some(false)`: failed; `None`: not yet known.
+    /// `slot` is the publisher's index in the subscriber's tally.
+    fn status(&self, slot: usize, seq: u64) -> Option<bool>;
+}
+
+/// Nothing known until the end (every delivery waits for [`Tally::finish`]).
+#[cfg(test)]
+pub(crate) struct Unresolved;
+
+#[cfg(test)]
+impl Resolve for Unresolved {
+    fn status(&self, _: usize, _: u64) -> Option<bool> {
+        None
+    }
+}
+
+impl Acks {
+    pub fn new(publishers: usize) -> Self {
+        Acks {
+            publishers: (0..publishers).map(|_| PubAcks::default()).collect(),
+        }
+    }
+
+    /// Publisher `p` resolved message `seq`.
+    pub fn resolve(&self, p: usize, seq: u64, accepted: bool) {
+        let Some(a) = self.publishers.get(p) else {
+            return;
+        };
+        let mut state = a.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0.insert(seq);
+        if !accepted {
+            state.1.insert(seq);
+            a.any_failed.store(true, Ordering::Release);
+        }
+        // Release: a subscriber that sees the new `below` sees the failure too.
+        a.below.store(state.0.prefix_end(), Ordering::Release);
+    }
+
+    /// What the publishers resolved so far, for worker processes.
+    pub fn snapshot(&self) -> Vec<AckSnapshot> {
+        self.publishers
+            .iter()
+            .map(|a| {
+                let state = a.state.lock().unwrap_or_else(|e| e.into_inner());
+                AckSnapshot {
+                    below: state.0.prefix_end(),
+                    failed: state.1.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Takes the parent's snapshot (in a worker process).
+    pub fn apply(&self, snapshot: &[AckSnapshot]) {
+        for (a, s) in self.publishers.iter().zip(snapshot) {
+            let mut state = a.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.1 = s.failed.clone();
+            if s.failed.len() > 0 {
+                a.any_failed.store(true, Ordering::Release);
+            }
+            a.below.store(s.below, Ordering::Release);
+        }
+    }
+}
+
+impl Resolve for Acks {
+    fn status(&self, slot: usize, seq: u64) -> Option<bool> {
+        let a = self.publishers.get(slot)?;
+        if seq >= a.below.load(Ordering::Acquire) {
+            return None;
+        }
+        if !a.any_failed.load(Ordering::Acquire) {
+            return Some(true);
+        }
+        let state = a.state.lock().unwrap_or_else(|e| e.into_inner());
+        Some(!state.1.contains(seq))
     }
 }
 
@@ -167,7 +292,12 @@ pub(crate) struct Tally {
     /// for delivery and latency, counted to show they were seen.
     pub other_runs: u64,
     shard: usize,
+    /// Latencies of accepted deliveries, not yet in the shards.
     batch: Vec<u64>,
+    /// Deliveries whose publish is unresolved: (slot, seq, latency µs).
+    pending: Vec<(u32, u64, u64)>,
+    /// Pending length at which they are checked again (amortised).
+    pending_check: usize,
 }
 
 /// What a [`Tally`] amounts to once the published sets are known.
@@ -203,6 +333,8 @@ impl Tally {
             other_runs: 0,
             shard,
             batch: Vec::new(),
+            pending: Vec::new(),
+            pending_check: 0,
         }
     }
 
@@ -218,8 +350,15 @@ impl Tally {
 
     /// Counts one arrival received at `now_us`. Returns true when it is the
     /// first arrival of this pair (a new delivery). Markers of other runs are
-    /// ignored.
-    pub fn record(&mut self, m: &Marker, now_us: u64, shards: &LatencyShards) -> bool {
+    /// ignored. Its latency is recorded once `acks` says the publish was
+    /// accepted (at the latest in [`finish`](Self::finish)).
+    pub fn record(
+        &mut self,
+        m: &Marker,
+        now_us: u64,
+        shards: &LatencyShards,
+        acks: &dyn Resolve,
+    ) -> bool {
         if m.run_id != self.run_id {
             self.other_runs += 1;
             return false;
@@ -237,14 +376,46 @@ impl Tally {
             Some(max) if m.seq < max => self.reordered += 1,
             _ => seen.max = Some(m.seq),
         }
+        let latency = now_us.saturating_sub(m.scheduled_us);
+        match acks.status(slot, m.seq) {
+            Some(true) => self.push_latency(latency, shards),
+            // Failed publish: counted as unexpected in `finish`, no latency.
+            Some(false) => {}
+            None => self.pending.push((slot as u32, m.seq, latency)),
+        }
+        if !self.pending.is_empty() && self.pending.len() >= self.pending_check {
+            self.resolve_pending(acks, shards);
+        }
+        true
+    }
+
+    fn push_latency(&mut self, latency: u64, shards: &LatencyShards) {
         if self.batch.capacity() == 0 {
             self.batch.reserve_exact(BATCH);
         }
-        self.batch.push(now_us.saturating_sub(m.scheduled_us));
+        self.batch.push(latency);
         if self.batch.len() >= BATCH {
             self.flush(shards);
         }
-        true
+    }
+
+    /// Moves pending deliveries whose publish is now resolved out of the
+    /// list; checks again when the list has doubled (at least 1 more), so
+    /// the work stays linear in deliveries.
+    pub fn resolve_pending(&mut self, acks: &dyn Resolve, shards: &LatencyShards) {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain(
+            |&(slot, seq, latency)| match acks.status(slot as usize, seq) {
+                Some(true) => {
+                    self.push_latency(latency, shards);
+                    false
+                }
+                Some(false) => false,
+                None => true,
+            },
+        );
+        self.pending = pending;
+        self.pending_check = (self.pending.len() * 2).max(self.pending.len() + 1);
     }
 
     /// Hands buffered latencies to the shared histograms.
@@ -255,8 +426,15 @@ impl Tally {
         }
     }
 
-    /// Final counts against the acknowledged set of each publisher.
+    /// Final counts against the acknowledged set of each publisher; pending
+    /// latencies of accepted messages are recorded now.
     pub fn finish(mut self, published: &[RangeSet], shards: &LatencyShards) -> TallySummary {
+        let empty = RangeSet::default();
+        for (slot, seq, latency) in std::mem::take(&mut self.pending) {
+            if published.get(slot as usize).unwrap_or(&empty).contains(seq) {
+                self.push_latency(latency, shards);
+            }
+        }
         self.flush(shards);
         let mut s = TallySummary {
             unexpected: self.foreign,
@@ -265,7 +443,6 @@ impl Tally {
             other_runs: self.other_runs,
             ..TallySummary::default()
         };
-        let empty = RangeSet::default();
         for (p, seen) in self.publishers.iter().enumerate() {
             let acked = published.get(p).unwrap_or(&empty);
             let both = seen.set.intersection_len(acked);
@@ -323,11 +500,11 @@ mod tests {
         let mut t = Tally::new(7, 2, 0);
         // Publisher 0 sends 0..6: 2 is lost, 4 arrives after 5, 1 twice.
         for seq in [0, 1, 1, 3, 5, 4, 6] {
-            t.record(&m(0, seq), 1_500, &shards);
+            t.record(&m(0, seq), 1_500, &shards, &Unresolved);
         }
         // Publisher 1: 0 and 1, plus 2, whose publish was never acknowledged.
         for seq in [0, 1, 2] {
-            t.record(&m(1, seq), 1_500, &shards);
+            t.record(&m(1, seq), 1_500, &shards, &Unresolved);
         }
         // Another run's marker and an unknown publisher.
         assert!(!t.record(
@@ -336,9 +513,10 @@ mod tests {
                 ..m(0, 9)
             },
             1_500,
-            &shards
+            &shards,
+            &Unresolved
         ));
-        assert!(!t.record(&m(5, 0), 1_500, &shards));
+        assert!(!t.record(&m(5, 0), 1_500, &shards, &Unresolved));
         let published = [set(&[0, 1, 2, 3, 4, 5, 6]), set(&[0, 1])];
         let s = t.finish(&published, &shards);
         assert_eq!(
@@ -352,18 +530,77 @@ mod tests {
             }
         );
         let h = shards.merged();
-        assert_eq!(h.len(), 9, "every first arrival of this run's publishers");
+        assert_eq!(
+            h.len(),
+            s.delivered,
+            "latency only for deliveries that count: publisher 1's seq 2 was never accepted"
+        );
         assert_eq!(h.max(), 500);
+    }
+
+    #[test]
+    fn live_acks_keep_a_failed_publish_out_of_latency() {
+        let shards = LatencyShards::new(1);
+        let acks = Acks::new(1);
+        let mut t = Tally::new(7, 1, 0);
+        acks.resolve(0, 0, true);
+        // Seq 1 arrives before its POST is answered: pending, then refused.
+        assert!(t.record(&m(0, 0), 1_100, &shards, &acks));
+        assert!(t.record(&m(0, 1), 9_000, &shards, &acks));
+        acks.resolve(0, 1, false);
+        acks.resolve(0, 2, true);
+        assert_eq!(acks.status(0, 1), Some(false));
+        assert_eq!(acks.status(0, 2), Some(true));
+        assert_eq!(acks.status(0, 3), None);
+        assert!(t.record(&m(0, 2), 1_200, &shards, &acks));
+        let s = t.finish(&[set(&[0, 2])], &shards);
+        assert_eq!((s.delivered, s.unexpected), (2, 1));
+        let h = shards.merged();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.max(), 200, "the refused message's 8 ms is not recorded");
+    }
+
+    #[test]
+    fn acks_resolve_out_of_order_and_travel_as_snapshots() {
+        let acks = Acks::new(2);
+        acks.resolve(1, 1, true);
+        assert_eq!(acks.status(1, 1), None, "0 is still in flight");
+        acks.resolve(1, 0, false);
+        assert_eq!(acks.status(1, 0), Some(false));
+        assert_eq!(acks.status(1, 1), Some(true));
+        let copy = Acks::new(2);
+        copy.apply(&acks.snapshot());
+        assert_eq!(copy.status(1, 0), Some(false));
+        assert_eq!(copy.status(1, 1), Some(true));
+        assert_eq!(copy.status(0, 0), None);
+    }
+
+    #[test]
+    fn pending_stays_linear_and_resolves() {
+        let shards = LatencyShards::new(1);
+        let acks = Acks::new(1);
+        let mut t = Tally::new(7, 1, 0);
+        for seq in 0..1_000 {
+            t.record(&m(0, seq), 1_010, &shards, &acks);
+        }
+        assert_eq!(t.pending.len(), 1_000);
+        for seq in 0..1_000 {
+            acks.resolve(0, seq, seq % 10 != 3);
+        }
+        t.resolve_pending(&acks, &shards);
+        assert!(t.pending.is_empty());
+        t.flush(&shards);
+        assert_eq!(shards.merged().len(), 900);
     }
 
     #[test]
     fn an_own_tally_counts_only_its_publisher() {
         let shards = LatencyShards::new(1);
         let mut t = Tally::own(7, 3, 0);
-        assert!(t.record(&m(3, 0), 1_500, &shards));
-        assert!(!t.record(&m(2, 0), 1_500, &shards));
-        assert!(!t.record(&m(4, 1), 1_500, &shards));
-        assert!(t.record(&m(3, 2), 1_500, &shards));
+        assert!(t.record(&m(3, 0), 1_500, &shards, &Unresolved));
+        assert!(!t.record(&m(2, 0), 1_500, &shards, &Unresolved));
+        assert!(!t.record(&m(4, 1), 1_500, &shards, &Unresolved));
+        assert!(t.record(&m(3, 2), 1_500, &shards, &Unresolved));
         let s = t.finish(&[set(&[0, 1, 2])], &shards);
         assert_eq!((s.delivered, s.unexpected), (2, 2));
     }
@@ -372,7 +609,7 @@ mod tests {
     fn latency_is_clamped_at_zero() {
         let shards = LatencyShards::new(1);
         let mut t = Tally::new(7, 1, 0);
-        t.record(&m(0, 0), 10, &shards);
+        t.record(&m(0, 0), 10, &shards, &Unresolved);
         t.finish(&[set(&[0])], &shards);
         assert_eq!(shards.merged().max(), 0);
     }

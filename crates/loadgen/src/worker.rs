@@ -50,7 +50,7 @@ use crate::plan::Plan;
 use crate::run::{encode_histogram, ramp, Reporter};
 use crate::schedule::Clock;
 use crate::subscribe::{Env, Live};
-use crate::tally::{new_histogram, RangeSet, TallySummary};
+use crate::tally::{new_histogram, AckSnapshot, Acks, RangeSet, TallySummary};
 use crate::{Hooks, Phase};
 
 /// Most worker processes one run may start.
@@ -107,6 +107,9 @@ enum ToWorker {
     Snapshot,
     /// End the ramp-up now (Ctrl-C in the parent).
     Stop,
+    /// What the publishers resolved so far: subscribers record latency
+    /// only for accepted messages, and hold the rest pending meanwhile.
+    Acks(Vec<AckSnapshot>),
     /// Publishing is over: wait (at most `grace_ms`) until every connected
     /// subscriber has every accepted message (only when `complete`: no
     /// publish failed), stop the subscribers and report.
@@ -124,6 +127,9 @@ struct IoWire {
     down: u64,
     requests: u64,
     empty_polls: u64,
+    /// The worker process's CPU time when the counters were read, seconds.
+    #[serde(default)]
+    cpu_s: Option<f64>,
 }
 
 impl From<IoTotals> for IoWire {
@@ -133,6 +139,7 @@ impl From<IoTotals> for IoWire {
             down: t.down,
             requests: t.requests,
             empty_polls: t.empty_polls,
+            cpu_s: crate::tcp_info::process_cpu_s(),
         }
     }
 }
@@ -196,6 +203,9 @@ pub(crate) struct Merged {
     pub errors: BTreeMap<String, u64>,
     pub histogram: Histogram<u64>,
     pub io: IoTotals,
+    /// The workers' CPU seconds from the last [`Pool::io`] (the start of
+    /// publishing) to their reports; null if any could not tell.
+    pub cpu_s: Option<f64>,
 }
 
 /// The parent's side: the running workers.
@@ -206,6 +216,8 @@ pub(crate) struct Pool {
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     reports: Vec<Option<WorkerReport>>,
     stopped: bool,
+    /// The workers' summed CPU seconds at the last [`Pool::io`].
+    cpu_at_io: Option<f64>,
 }
 
 /// Subscriber shares: `total` split into `n` near-equal parts.
@@ -265,6 +277,7 @@ impl Pool {
             events,
             reports: (0..n).map(|_| None).collect(),
             stopped: false,
+            cpu_at_io: None,
         };
         let mut first = 0;
         for (index, share) in shares(o.subscribers, n).into_iter().enumerate() {
@@ -428,10 +441,12 @@ impl Pool {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         let mut answered = vec![false; self.children.len()];
         let mut sum = IoTotals::default();
+        let mut cpu = Some(0.0);
         while answered.iter().any(|a| !a) {
             match self.next(deadline, "report their counters").await? {
                 (i, FromWorker::Io(t)) if !answered[i] => {
                     answered[i] = true;
+                    cpu = cpu.zip(t.cpu_s).map(|(a, b)| a + b);
                     let t = IoTotals::from(t);
                     sum.up += t.up;
                     sum.down += t.down;
@@ -441,7 +456,13 @@ impl Pool {
                 (i, other) => return Err(unexpected(i, &other)),
             }
         }
+        self.cpu_at_io = cpu;
         Ok(sum)
+    }
+
+    /// Passes on what the publishers resolved so far (see [`ToWorker::Acks`]).
+    pub async fn send_acks(&mut self, acks: &Acks) -> Result<(), LoadError> {
+        self.send_all(&ToWorker::Acks(acks.snapshot())).await
     }
 
     /// Phases 4 and 5 across the workers: each waits (at most `grace`) for
@@ -518,7 +539,9 @@ impl Pool {
             errors: BTreeMap::new(),
             histogram: new_histogram(),
             io: IoTotals::default(),
+            cpu_s: None,
         };
+        let mut cpu_end = Some(0.0);
         for (i, r) in self.reports.into_iter().enumerate() {
             let r = r.expect("every worker reported");
             m.summary.add(r.summary);
@@ -533,12 +556,16 @@ impl Pool {
                 index: i,
                 reason: format!("its latency histogram does not merge: {e:?}"),
             })?;
+            cpu_end = cpu_end.zip(r.io.cpu_s).map(|(a, b)| a + b);
             let io = IoTotals::from(r.io);
             m.io.up += io.up;
             m.io.down += io.down;
             m.io.requests += io.requests;
             m.io.empty_polls += io.empty_polls;
         }
+        m.cpu_s = cpu_end
+            .zip(self.cpu_at_io)
+            .map(|(end, start)| (end - start).max(0.0));
         Ok(m)
     }
 }
@@ -748,6 +775,7 @@ async fn work(
                     .await,
                 );
             }
+            Some(ToWorker::Acks(snapshot)) => env.acks.apply(&snapshot),
             Some(ToWorker::Start { .. } | ToWorker::Stop) => {}
             None => {
                 // The parent is gone: stop everything, report nothing.
@@ -906,6 +934,7 @@ mod tests {
             events,
             reports: vec![None],
             stopped: false,
+            cpu_at_io: None,
         };
         (pool, tx)
     }

@@ -83,4 +83,46 @@ async fn failed_publishes_that_were_relayed_are_unexpected() {
     assert_eq!((r.delivered, r.lost), (28, 0));
     assert_eq!(r.unexpected, 12);
     assert_eq!(r.duplicated, 0);
+    assert_eq!((r.planned_deliveries, r.unsent), (40, 12));
+    // The 12 unacknowledged arrivals have no latency sample.
+    assert_eq!(r.latency_us.count, r.delivered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_publishes_are_unsent_deliveries() {
+    // Every 3rd POST is refused with 503 and dropped: a third of the chat
+    // never arrives, and the result must say so beside `lost`.
+    let hub = Hub::start(HubOpts {
+        refuse_every_nth_post: Some(3),
+        ..HubOpts::default()
+    })
+    .await;
+    let url = hub.url("/messages");
+    let o = opts(&[
+        "--url",
+        &url,
+        "--transport",
+        "long-poll",
+        "--subscribers",
+        "4",
+        "--rate",
+        "50",
+        "--duration",
+        "0.3",
+        "--grace",
+        "0.5",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.published, r.publish_errors), (10, 5));
+    assert_eq!(
+        r.errors.get("publish_bad_status_503"),
+        Some(&5),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.planned_deliveries, 4 * 15);
+    assert_eq!(r.expected_deliveries, 4 * 10);
+    assert_eq!(r.unsent, 4 * 5);
+    assert_eq!((r.delivered, r.lost, r.unexpected), (40, 0, 0));
+    assert_eq!(r.latency_us.count, r.delivered);
 }

@@ -75,10 +75,11 @@ async fn a_relay_that_wants_a_cookie_gets_it_from_subscribers_and_publishers() {
         (0, 0, 0)
     );
     assert_eq!(r.errors.get("bad_status_401"), Some(&9), "{:?}", r.errors);
-    // The publisher's first attempt is refused; it waits a backoff before
-    // the next, and the messages due meanwhile are not sent.
+    // Every attempt of the publisher is refused and counted apart; its
+    // messages wait (open loop) and end unsent, each counted once.
     assert_eq!(r.publish_errors, 5);
-    assert!(r.errors.get("publish_bad_status_401") >= Some(&1));
+    assert_eq!(r.errors.get("publish_unsent"), Some(&5), "{:?}", r.errors);
+    assert!(r.errors.get("publisher_connect_bad_status_401") >= Some(&1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,3 +240,74 @@ async fn hooks_report_progress_and_server_cpu() {
     );
     assert!(calls.load(Relaxed) >= 4);
 }
+
+/// A gate in front of the relay that drops every connection until it opens.
+async fn gate(to: std::net::SocketAddr, open: Arc<std::sync::atomic::AtomicBool>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            if !open.load(Relaxed) {
+                drop(tcp);
+                continue;
+            }
+            tokio::spawn(async move {
+                if let Ok(mut up) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut up).await;
+                }
+            });
+        }
+    });
+    format!("ws://{addr}/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_cannot_connect_sends_late_and_skips_nothing() {
+    // The publisher's way to the relay is shut for the first 300 ms of a
+    // 0.5-s schedule: open loop means those messages go out late, with
+    // their scheduled time, once it connects; none is skipped.
+    let relay = Relay::start(Rules::default()).await;
+    let url = relay.url();
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publish_url = gate(relay.addr, open.clone()).await;
+    let o = opts(&[
+        "--url",
+        &url,
+        "--publish-url",
+        &publish_url,
+        "--subscribers",
+        "3",
+        "--rate",
+        "40",
+        "--duration",
+        "0.5",
+        "--grace",
+        "1",
+    ]);
+    // The gate opens 300 ms after publishing starts (the hook is called at
+    // each phase change, from the run's task).
+    let armed = std::sync::atomic::AtomicBool::new(false);
+    let hooks = Hooks {
+        progress: Some(Arc::new(move |p: &Progress| {
+            if p.phase == Phase::Publishing && !armed.swap(true, Relaxed) {
+                let open = open.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    open.store(true, Relaxed);
+                });
+            }
+        })),
+        ..Hooks::default()
+    };
+    let r = run(&o, hooks, never()).await.unwrap();
+    assert_eq!(r.subscribers_connected, 3);
+    assert_eq!((r.published, r.publish_errors), (20, 0), "{:?}", r.errors);
+    assert!(
+        r.errors.keys().any(|k| k.starts_with("publisher_connect_")),
+        "the failed connection attempts are counted apart: {:?}",
+        r.errors
+    );
+    assert_eq!((r.planned_deliveries, r.unsent), (60, 0));
+    assert_eq!((r.delivered, r.lost), (60, 0));
+    assert_eq!(r.latency_us.count, 60);
+}

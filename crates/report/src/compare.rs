@@ -28,6 +28,9 @@ const ROWS: &[(&str, Cell)] = &[
     ("generator CPU µs / delivered", |r| {
         fmt::opt(r.generator_cpu_us_per_delivered)
     }),
+    ("server + generator CPU µs / delivered", |r| {
+        fmt::opt(r.total_cpu_us_per_delivered)
+    }),
     ("idle requests / sub-minute", |r| {
         fmt::opt(r.idle.requests_per_subscriber_minute)
     }),
@@ -39,6 +42,13 @@ const ROWS: &[(&str, Cell)] = &[
             "{}/{}",
             fmt::thousands(r.delivered),
             fmt::thousands(r.expected_deliveries)
+        )
+    }),
+    ("  unsent (publish refused) / planned", |r| {
+        format!(
+            "{}/{}",
+            fmt::thousands(r.unsent),
+            fmt::thousands(r.planned_deliveries.max(r.expected_deliveries))
         )
     }),
     ("lost / dup / reordered", |r| {
@@ -141,8 +151,20 @@ pub fn wire_notes(results: &[RunResult]) -> Vec<String> {
                 fmt::opt(w.bytes_per_message),
                 fmt::thousands(w.control_bytes),
             );
-            if w.other_bytes > 0 {
-                line.push_str(&format!(", other {} B", fmt::thousands(w.other_bytes)));
+            // Signed, as measured: negative when the socket moved less
+            // than payload + framing (permessage-deflate).
+            if w.other_bytes != 0 {
+                let sign = if w.other_bytes > 0 { "+" } else { "−" };
+                line.push_str(&format!(
+                    ", socket {sign}{} B beyond these",
+                    fmt::thousands(w.other_bytes.unsigned_abs())
+                ));
+            }
+            if let Some(s) = w.socket_bytes_per_message {
+                line.push_str(&format!(
+                    "; the socket measured {} B a message",
+                    fmt::sig3(s)
+                ));
             }
             if let Some(d) = w.deflate_negotiated {
                 // Payload and framing above are inflated; the socket's

@@ -5,12 +5,13 @@
 use crate::{fmt, ReportInput, RunResult};
 
 /// Column headers of the correctness table.
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 11] = [
     "input",
     "transport",
     "workload",
     "url",
     "delivered / expected",
+    "unsent",
     "lost",
     "duplicated",
     "reordered",
@@ -33,6 +34,8 @@ pub struct Row {
     pub delivered: u64,
     /// Deliveries expected.
     pub expected: u64,
+    /// Planned deliveries whose publish the server refused or never got.
+    pub unsent: u64,
     /// Expected deliveries that never arrived.
     pub lost: u64,
     /// Deliveries that arrived more than once.
@@ -54,6 +57,7 @@ impl Row {
             url: r.url.clone(),
             delivered: r.delivered,
             expected: r.expected_deliveries,
+            unsent: r.unsent,
             lost: r.lost,
             duplicated: r.duplicated,
             reordered: r.reordered,
@@ -62,9 +66,10 @@ impl Row {
         }
     }
 
-    /// Whether the run lost, duplicated or reordered anything.
+    /// Whether the run lost, duplicated or reordered anything, or left
+    /// planned deliveries unsent.
     pub fn is_wrong(&self) -> bool {
-        self.lost > 0 || self.duplicated > 0 || self.reordered > 0
+        self.lost > 0 || self.unsent > 0 || self.duplicated > 0 || self.reordered > 0
     }
 
     /// The cells, in the order of [`HEADER`].
@@ -79,6 +84,7 @@ impl Row {
                 fmt::thousands(self.delivered),
                 fmt::thousands(self.expected)
             ),
+            fmt::thousands(self.unsent),
             fmt::thousands(self.lost),
             fmt::thousands(self.duplicated),
             fmt::thousands(self.reordered),
@@ -115,8 +121,16 @@ pub fn warnings(rows: &[Row]) -> Vec<String> {
     rows.iter()
         .filter(|r| r.is_wrong())
         .map(|r| {
+            let unsent = if r.unsent > 0 {
+                format!(
+                    "{} unsent (the server refused or never got the publish), ",
+                    fmt::thousands(r.unsent)
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "input {}, {} ({}): {} lost, {} duplicated, {} reordered of {} expected deliveries",
+                "input {}, {} ({}): {unsent}{} lost, {} duplicated, {} reordered of {} expected deliveries",
                 r.input,
                 r.transport,
                 r.workload,

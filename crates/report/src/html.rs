@@ -219,10 +219,13 @@ pub fn render(r: &Report) -> String {
     let rows: Vec<Vec<String>> = r.correctness.iter().map(correctness::Row::cells).collect();
     let bad = |row: usize, col: usize| {
         let run = &r.correctness[row];
-        matches!(
-            (col, run.lost > 0, run.duplicated > 0, run.reordered > 0),
-            (5, true, _, _) | (6, _, true, _) | (7, _, _, true)
-        )
+        match col {
+            5 => run.unsent > 0,
+            6 => run.lost > 0,
+            7 => run.duplicated > 0,
+            8 => run.reordered > 0,
+            _ => false,
+        }
     };
     out.push_str(&table(&header, &rows, 4, &[], &bad));
     out.push_str("</section>\n</body>\n</html>\n");

@@ -182,6 +182,8 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         payload_bytes: runs.iter().map(|r| r.payload_bytes).max().unwrap_or(0),
         published: sum(|r| r.published),
         publish_errors: sum(|r| r.publish_errors),
+        planned_deliveries: sum(|r| r.planned_deliveries.max(r.expected_deliveries)),
+        unsent: sum(|r| r.unsent),
         expected_deliveries: sum(|r| r.expected_deliveries),
         delivered,
         lost: sum(|r| r.lost),
@@ -204,6 +206,9 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         server_cpu_us_per_delivered: server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
         generator_cpu_s: generator_cpu_s(runs),
         generator_cpu_us_per_delivered: generator_cpu_s(runs).and_then(|c| ratio(c * 1e6, d)),
+        total_cpu_us_per_delivered: server_cpu_s
+            .zip(generator_cpu_s(runs))
+            .and_then(|(s, g)| ratio((s + g) * 1e6, d)),
         // Per-agent byte breakdowns are not merged.
         wire: None,
         idle: IdleCost {

@@ -15,6 +15,14 @@ pub fn render(r: &RunResult) -> String {
         fmt::thousands(r.subscribers),
         fmt::sig3(r.active_s),
     ));
+    if r.unsent > 0 {
+        out.push_str(&format!(
+            "{} of {} planned deliveries never had a chance: the server refused or never got {} publishes (see publish_* errors)\n",
+            fmt::thousands(r.unsent),
+            fmt::thousands(r.planned_deliveries),
+            fmt::thousands(r.publish_errors),
+        ));
+    }
     if r.unexpected > 0 {
         out.push_str(&format!(
             "{} deliveries of messages whose publish was not acknowledged\n",

@@ -14,9 +14,9 @@ fn zeros_are_shown_as_zeros() {
         let cells = row.cells();
         assert_eq!(cells.len(), correctness::HEADER.len());
         assert_eq!(
-            &cells[5..8],
-            ["0", "0", "0"],
-            "lost/dup/reordered of {}",
+            &cells[5..9],
+            ["0", "0", "0", "0"],
+            "unsent/lost/dup/reordered of {}",
             row.transport
         );
     }
@@ -52,7 +52,7 @@ fn a_run_that_lost_messages_gets_a_visible_warning() {
         html.contains("long-poll (50 subscribers, 10.0 msg/s): 3 lost, 1 duplicated, 0 reordered")
     );
     assert!(html.contains(
-        "<td class=\"num bad\">3</td><td class=\"num bad\">1</td><td class=\"num\">0</td>"
+        "<td class=\"num\">0</td><td class=\"num bad\">3</td><td class=\"num bad\">1</td><td class=\"num\">0</td>"
     ));
     // In the side-by-side table too.
     assert!(html.contains("<td class=\"num bad\">3/1/0</td>"));

@@ -176,6 +176,65 @@ fn cpu_reading_flips_when_push_is_seven_times_pull() {
 }
 
 #[test]
+fn cpu_reading_draws_the_verdict_from_server_and_both_ends() {
+    // Loopback charges a receiver's TCP work to the sender: here push looks
+    // cheap on the server alone, but server + generator says otherwise.
+    let mut runs: Vec<RunResult> = quick().runs;
+    for r in runs.iter_mut() {
+        let (server, generator) = if r.transport == "short-poll" {
+            (10.0, 2.0)
+        } else {
+            (5.0, 100.0)
+        };
+        r.server_cpu_us_per_delivered = Some(server);
+        r.generator_cpu_us_per_delivered = Some(generator);
+        r.total_cpu_us_per_delivered = Some(server + generator);
+    }
+    let text = charts::cpu::reading(&runs);
+    assert!(
+        text.contains("on the server alone, every push transport costs less"),
+        "{text}"
+    );
+    assert!(text.contains("pull costs 12.0 µs"), "{text}");
+    assert!(text.contains("ws 105 µs (8.75×)"), "{text}");
+    assert!(text.contains("confirms it"), "{text}");
+    assert!(text.contains("The two attributions disagree"), "{text}");
+    assert!(text.contains(charts::cpu::ATTRIBUTION), "{text}");
+    // Agreeing figures say so.
+    for r in runs.iter_mut().filter(|r| r.transport != "short-poll") {
+        r.total_cpu_us_per_delivered = Some(6.0);
+    }
+    let text = charts::cpu::reading(&runs);
+    assert!(text.contains("Both attributions agree."), "{text}");
+}
+
+#[test]
+fn wire_notes_show_a_negative_socket_difference_as_measured() {
+    let mut runs: Vec<RunResult> = quick().runs;
+    let ws = runs.iter_mut().find(|r| r.transport == "ws").unwrap();
+    // permessage-deflate: payload and framing counted inflated, the socket
+    // moved 1,200 B less than them.
+    ws.wire = Some(
+        serde_json::from_value(serde_json::json!({
+            "data_frames": 100, "payload_bytes": 6_400, "framing_bytes": 200,
+            "control_bytes": 0, "other_bytes": -1_200, "deflate_negotiated": 10,
+            "bytes_per_message": 66.0, "framing_over_payload": 0.03125,
+            "socket_bytes_per_message": 54.0, "tcp": null
+        }))
+        .unwrap(),
+    );
+    let notes = pushpoll_report::compare::wire_notes(&runs);
+    assert!(
+        notes[0].contains("socket −1,200 B beyond these"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[0].contains("the socket measured 54.0 B a message"),
+        "{notes:?}"
+    );
+}
+
+#[test]
 fn sweep_readings_have_the_growth_ratios() {
     let input = sweep();
     let at = |t: &str, subs: u64, rate: f64| {

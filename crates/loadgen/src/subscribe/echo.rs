@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::Env;
 use crate::publish::PubReport;
 use crate::schedule;
+use crate::tally::Resolve;
 
 /// One echo subscriber's publisher.
 #[derive(Debug)]
@@ -22,7 +23,15 @@ pub(crate) struct EchoPub {
     publisher: usize,
     next: u64,
     count: u64,
+    /// Every seq below this was sent or failed.
+    resolved: u64,
     pub report: PubReport,
+}
+
+impl Resolve for EchoPub {
+    fn status(&self, _slot: usize, seq: u64) -> Option<bool> {
+        (seq < self.resolved).then(|| self.report.acked.contains(seq))
+    }
 }
 
 impl EchoPub {
@@ -30,6 +39,7 @@ impl EchoPub {
         EchoPub {
             publisher,
             next: 0,
+            resolved: 0,
             count: schedule::messages_for(publisher, env.plan.publishers, env.plan.total_messages),
             report: PubReport::default(),
         }
@@ -68,6 +78,7 @@ impl EchoPub {
             Ok(()) => self.report.ok(&env.live, seq, len),
             Err(kind) => self.report.failed(&env.live, kind),
         }
+        self.resolved = self.resolved.max(seq + 1);
     }
 
     /// The report, with every message whose time came but that was never

@@ -34,7 +34,7 @@ use crate::error::{ErrorCounts, Kind};
 use crate::opts::LoadTransport as Transport;
 use crate::plan::Plan;
 use crate::schedule::Clock;
-use crate::tally::{LatencyShards, Tally};
+use crate::tally::{Acks, LatencyShards, Resolve, Tally};
 
 /// Connection attempts a subscriber makes during the ramp-up before giving up.
 const RAMP_ATTEMPTS: u32 = 3;
@@ -68,6 +68,9 @@ pub(crate) struct Env {
     pub clock: Clock,
     pub live: Arc<Live>,
     pub shards: LatencyShards,
+    /// What the publishers have resolved so far: a delivery's latency is
+    /// recorded once its publish is known to be accepted.
+    pub acks: Arc<Acks>,
     /// False once the grace period is over: later arrivals are ignored.
     pub accepting: AtomicBool,
     /// Cancelled when the ramp-up ends: subscribers not ready by then give up.
@@ -97,6 +100,7 @@ impl Env {
     ) -> Self {
         Env {
             h2: crate::http2::H2Pool::for_plan(&plan),
+            acks: Arc::new(Acks::new(plan.publishers)),
             plan,
             addr,
             run_id,
@@ -258,7 +262,12 @@ impl Sub {
             return;
         }
         let now = self.env.clock.now_us();
-        if self.tally.record(&m, now, &self.env.shards) {
+        // An echo subscriber's messages are its own: it knows their fate.
+        let acks: &dyn Resolve = match &self.echo {
+            Some(own) => own,
+            None => &*self.env.acks,
+        };
+        if self.tally.record(&m, now, &self.env.shards, acks) {
             self.env.live.delivered.fetch_add(1, Relaxed);
         }
     }

@@ -25,6 +25,9 @@ use tokio::sync::watch;
 pub struct HubOpts {
     /// Every n-th `POST` is stored and relayed, but answered `500`.
     pub fail_every_nth_post: Option<u64>,
+    /// Every n-th `POST` is refused with `503` and dropped (an overloaded
+    /// deployment shedding load).
+    pub refuse_every_nth_post: Option<u64>,
     /// An SSE stream opened without `Last-Event-ID` ends after this many events.
     pub sse_cut_after: Option<usize>,
     /// Every request without this header and value is answered `401`.
@@ -156,6 +159,13 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         ("POST", "/messages") => {
             let n = st.posts.fetch_add(1, Relaxed) + 1;
             let body = req.into_body().collect().await.unwrap().to_bytes();
+            if st.opts.refuse_every_nth_post.is_some_and(|k| n % k == 0) {
+                return full(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "application/json",
+                    r#"{"error":"overloaded"}"#,
+                );
+            }
             let seq = {
                 let mut msgs = st.messages.lock().unwrap();
                 msgs.push(body);
