@@ -11,7 +11,7 @@
 # is a different browser). Every run publishes the same chat workload.
 #
 # Writes into DIR (default results/<date>-<cpus>cpu-<cpu>/http):
-#   runs/*.json   one results document per run (schema/result.schema.json)
+#   runs/*.json   one results document per run (crates/results/schema/result.schema.json)
 #   summary.md    one line per run: requests, bytes and latency per
 #                 delivered message, and an idle poll's bytes on the wire
 #   report.md, report.html, *.svg   `pushpoll report` of all runs

@@ -7,7 +7,7 @@
 # table (latency in ms and in one-way transits) next to the claim.
 #
 # Writes into DIR (default results/<date>-<cpus>cpu-<cpu>/rtt):
-#   rtt.json      every run (schema/result.schema.json, one_way_delay_ms set)
+#   rtt.json      every run (crates/results/schema/result.schema.json, one_way_delay_ms set)
 #   compare.txt   the terminal tables
 #   report.md, report.html, *.svg   the report
 #   command.txt   the exact command line

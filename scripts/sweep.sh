@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the published comparison matrix end to end and writes a reference
 # result folder: results/<date>-<machine>/ with
-#   compare.json   every run (schema/result.schema.json)
+#   compare.json   every run (crates/results/schema/result.schema.json)
 #   compare.txt    the terminal tables
 #   report/        report.md, report.html and the charts as SVG
 #   command.txt    the exact command line

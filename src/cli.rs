@@ -271,7 +271,7 @@ fn merge_report(opts: &ReportOpts) -> anyhow::Result<ExitCode> {
     print!("{}", pushpoll_report::summary::render(&merged));
     let doc = Document::new("merge", started, vec![merged]);
     if let Some(path) = &opts.json {
-        doc.write(path)?;
+        document::write(&doc, path)?;
         eprintln!("wrote {}", path.display());
     }
     if opts.print {
@@ -284,7 +284,7 @@ fn merge_report(opts: &ReportOpts) -> anyhow::Result<ExitCode> {
     };
     if let Some(dir) = out {
         print_written(&pushpoll_report::write_report(
-            &[doc.to_report_input()?],
+            &[document::to_report_input(&doc)?],
             &dir,
         )?);
     }
@@ -341,7 +341,7 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     print!("{}", pushpoll_report::summary::render(&result));
     let runs = vec![result];
     if let Some(path) = &cmd.opts.json {
-        Document::new("load", started, runs.clone()).write(path)?;
+        document::write(&Document::new("load", started, runs.clone()), path)?;
     }
     Ok(verdict(cmd.slo.as_ref(), &runs))
 }
@@ -379,11 +379,11 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     }
     let doc = Document::new("compare", started, results.clone());
     if let Some(path) = &opts.json {
-        doc.write(path)?;
+        document::write(&doc, path)?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(dir) = &opts.out {
-        let files = pushpoll_report::write_report(&[doc.to_report_input()?], dir)?;
+        let files = pushpoll_report::write_report(&[document::to_report_input(&doc)?], dir)?;
         print_written(&files);
     }
     Ok(verdict(opts.slo.as_ref(), &results))

@@ -1,106 +1,26 @@
-//! The JSON document `pushpoll load --json` and `pushpoll compare --json`
-//! write: the runs plus what a reader needs to trust and reproduce them
-//! (command line, machine facts). `schema/result.schema.json` describes it and
-//! a test validates real output against it.
+//! The results document every command writes (`--json`): the type lives in
+//! `pushpoll-results` (every consumer reads it); writing and reading the
+//! file, with the context a user needs when that fails, live here.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use pushpoll_loadgen::RunResult;
-use serde::{Deserialize, Serialize};
+pub use pushpoll_results::document::{Document, Machine, FORMAT};
 
-/// Version of the document layout; bumped on incompatible changes.
-pub const FORMAT: u32 = 1;
-
-/// A results file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Document {
-    /// Layout version ([`FORMAT`]).
-    pub format: u32,
-    /// `load` or `compare`.
-    pub command: String,
-    /// The command line that produced it.
-    pub argv: Vec<String>,
-    /// pushpoll's version.
-    pub pushpoll_version: String,
-    /// Unix time the command started, seconds.
-    pub started_unix_s: u64,
-    /// The machine it ran on.
-    pub machine: Machine,
-    /// One entry per transport run.
-    pub runs: Vec<RunResult>,
+/// Writes pretty JSON to `path`, creating parent folders.
+pub fn write(doc: &Document, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(doc)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
-/// Facts about the machine, read at run time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Machine {
-    /// Logical CPUs available to the process.
-    pub cpus: usize,
-    /// `MemTotal` from `/proc/meminfo`, bytes (null off Linux).
-    pub memory_bytes: Option<u64>,
-    /// Kernel release (`/proc/sys/kernel/osrelease`).
-    pub kernel: Option<String>,
-    /// `std::env::consts::OS` / `ARCH`.
-    pub os: String,
-    /// CPU model name from `/proc/cpuinfo`.
-    pub cpu_model: Option<String>,
-}
-
-impl Machine {
-    /// Reads the facts of this machine.
-    pub fn current() -> Self {
-        let read = |p: &str| std::fs::read_to_string(p).ok();
-        let memory_bytes = read("/proc/meminfo").and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .map(|kb| kb * 1024)
-        });
-        let cpu_model = read("/proc/cpuinfo").and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|v| v.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        });
-        Machine {
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_bytes,
-            kernel: read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()),
-            os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
-            cpu_model,
-        }
-    }
-}
-
-impl Document {
-    /// A document for `command` with these runs, stamped now.
-    pub fn new(command: &str, started_unix_s: u64, runs: Vec<RunResult>) -> Self {
-        Document {
-            format: FORMAT,
-            command: command.into(),
-            argv: std::env::args().collect(),
-            pushpoll_version: env!("CARGO_PKG_VERSION").into(),
-            started_unix_s,
-            machine: Machine::current(),
-            runs,
-        }
-    }
-
-    /// Writes pretty JSON to `path`, creating parent folders.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
-    }
-
-    /// Reads a document written by [`Document::write`].
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-    }
+/// Reads a document written by [`write`].
+pub fn read(path: &Path) -> anyhow::Result<Document> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// Seconds since the Unix epoch.
@@ -110,11 +30,9 @@ pub fn unix_now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-impl Document {
-    /// This document as the report renderer's input (the same JSON, read
-    /// back through the report's own loader types).
-    pub fn to_report_input(&self) -> anyhow::Result<pushpoll_report::ReportInput> {
-        let value = serde_json::to_value(self)?;
-        serde_json::from_value(value).context("turning the results into report input")
-    }
+/// The document as the report renderer's input (the same JSON, read back
+/// through the report's own loader types).
+pub fn to_report_input(doc: &Document) -> anyhow::Result<pushpoll_report::ReportInput> {
+    let value = serde_json::to_value(doc)?;
+    serde_json::from_value(value).context("turning the results into report input")
 }

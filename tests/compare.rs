@@ -1,5 +1,5 @@
 use pushpoll::compare::{self, CompareOpts};
-use pushpoll::document::Document;
+use pushpoll::document::{self, Document};
 use pushpoll_loadgen::Transport;
 use tokio_util::sync::CancellationToken;
 
@@ -26,12 +26,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
 }
 
 fn schema() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schema/result.schema.json"
-    ))
-    .expect("schema file");
-    serde_json::from_str(&text).expect("schema is JSON")
+    serde_json::from_str(pushpoll_results::SCHEMA).expect("schema is JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +85,7 @@ async fn the_json_document_matches_its_schema() {
         .unwrap();
     let dir = std::env::temp_dir().join(format!("pushpoll-doc-{}", std::process::id()));
     let path = dir.join("result.json");
-    Document::new("compare", 0, runs).write(&path).unwrap();
+    document::write(&Document::new("compare", 0, runs), &path).unwrap();
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema()).expect("schema compiles");
@@ -112,7 +107,7 @@ async fn the_json_document_matches_its_schema() {
     let lost = run.remove("lost").unwrap();
     run.insert("loss".into(), lost);
     assert!(!validator.is_valid(&broken));
-    let back = Document::read(&path).unwrap();
+    let back = document::read(&path).unwrap();
     assert_eq!(back.runs.len(), 2);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use pushpoll::document::Document;
+use pushpoll::document;
 use pushpoll::embedded::EmbeddedServer;
 use pushpoll_loadgen::RunResult;
 
@@ -28,7 +28,7 @@ fn pushpoll(args: &[&str]) -> Output {
 }
 
 fn only_run(path: &Path) -> RunResult {
-    let mut doc = Document::read(path).expect("results document");
+    let mut doc = document::read(path).expect("results document");
     assert_eq!(doc.runs.len(), 1);
     doc.runs.remove(0)
 }
@@ -208,14 +208,7 @@ fn two_agents_on_one_server_merge_exactly() {
     assert_eq!(merged.run_id, "5eed0000,5eed0001");
     assert_eq!(merged.label.as_deref(), Some("agents (2 agents)"));
 
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/schema/result.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(pushpoll_results::SCHEMA).unwrap();
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&merged_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();

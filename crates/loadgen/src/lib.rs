@@ -24,7 +24,8 @@
 //! shards), summed when the run ends.
 //!
 //! Map of the crate:
-//! - `opts` / `result`: the command line ([`LoadOpts`]) and the JSON contract ([`RunResult`]).
+//! - `opts` / `result`: the command line ([`LoadOpts`]) and the JSON contract
+//!   ([`RunResult`], plain data from `pushpoll-results`, re-exported here).
 //! - `plan`: validation of the options; `schedule`: the open-loop schedule and the run's clock.
 //! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
 //! - `subscribe`: one module per transport (`ws`, `poll`, `sse`, `socketio`),
@@ -34,7 +35,8 @@
 //!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
 //! - `worker`: runs split over worker processes (more subscribers than one
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
-//!   [`merge`]: the serialised latency histogram, decoded and merged.
+//!   [`merge`]: the serialised latency histogram (its codec lives in
+//!   `pushpoll-results`).
 //! - `count`: the counting stream; `tally`: delivery accounting and latency;
 //!   `http`: a one-connection HTTP/1.1 client; `h1`: the lean HTTP/1.1
 //!   client of polls (no hyper, head rendered once); `http2`: subscribers as
@@ -61,7 +63,6 @@ pub mod opts;
 mod plan;
 pub mod proxy;
 mod publish;
-pub mod result;
 mod run;
 mod schedule;
 mod socketio;
@@ -80,7 +81,9 @@ use std::time::Duration;
 pub use error::LoadError;
 pub use opts::{LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol};
 pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
-pub use result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
+/// The JSON contract of a run, plain data shared with the report.
+pub use pushpoll_results::result;
+pub use pushpoll_results::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 pub use run::run;
 pub use source_ip::MAX_SOURCE_IPS;
 pub use worker::{serve_worker, MAX_WORKERS};

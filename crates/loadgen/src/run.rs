@@ -10,9 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
+use pushpoll_results::histogram::latency_summary;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -20,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::count::{IoTotals, SubIo, SubState};
 use crate::error::{ErrorCounts, Kind, LoadError};
+use crate::merge::encode_histogram;
 use crate::opts::{LoadOpts, LoadTransport as Transport};
 use crate::plan::{Plan, PublishTarget};
 use crate::publish::{self, PubEnv, PubReport, WsPub};
-use crate::result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
+use crate::result::{IdleCost, RunResult, TcpOverhead, WireOverhead};
 use crate::schedule::{self, Clock};
 use crate::subscribe::{self, Env, Live, Sub, SubReport};
 use crate::tally::{RangeSet, TallySummary};
@@ -618,34 +618,6 @@ struct Inputs<'a> {
 /// `a / b`, or `None` when `b` is zero.
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
-}
-
-pub(crate) fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
-    if h.is_empty() {
-        return LatencySummary::default();
-    }
-    LatencySummary {
-        count: h.len(),
-        min: h.min(),
-        p50: h.value_at_quantile(0.5),
-        p90: h.value_at_quantile(0.9),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-        mean: h.mean(),
-    }
-}
-
-/// The histogram as HdrHistogram V2 + DEFLATE, base64.
-pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut buf) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
-        Err(e) => {
-            tracing::warn!(error = ?e, "cannot serialise the latency histogram");
-            String::new()
-        }
-    }
 }
 
 fn build(i: Inputs<'_>) -> RunResult {

@@ -19,10 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
+use pushpoll_results::histogram::new_histogram;
 use pushpoll_wire::marker::Marker;
 
-/// Highest latency the histograms track, µs (one hour; more saturates).
-pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Latencies a subscriber buffers before adding them to a shared shard.
 const BATCH: usize = 64;
 
@@ -231,11 +230,6 @@ impl Resolve for Acks {
 #[derive(Debug)]
 pub(crate) struct LatencyShards {
     shards: Vec<Mutex<Histogram<u64>>>,
-}
-
-/// A new histogram in µs, 3 significant figures, up to [`MAX_LATENCY_US`].
-pub(crate) fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 
 impl LatencyShards {

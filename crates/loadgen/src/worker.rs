@@ -44,13 +44,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::count::{IoTotals, SubIo, SubState};
 use crate::error::{ErrorCounts, Kind, LoadError};
-use crate::merge::decode_histogram;
+use crate::merge::{decode_histogram, encode_histogram, new_histogram};
 use crate::opts::{LoadOpts, Pattern};
 use crate::plan::Plan;
-use crate::run::{encode_histogram, ramp, Reporter};
+use crate::run::{ramp, Reporter};
 use crate::schedule::Clock;
 use crate::subscribe::{Env, Live};
-use crate::tally::{new_histogram, AckSnapshot, Acks, RangeSet, TallySummary};
+use crate::tally::{AckSnapshot, Acks, RangeSet, TallySummary};
 use crate::{Hooks, Phase};
 
 /// Most worker processes one run may start.

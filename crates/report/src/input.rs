@@ -1,10 +1,11 @@
 //! What the report reads: the JSON results documents `pushpoll load --json`
-//! and `pushpoll compare --json` write (`schema/result.schema.json`).
+//! and `pushpoll compare --json` write
+//! (`crates/results/schema/result.schema.json`).
 //!
-//! The document type itself belongs to the binary; this is the reader's view
-//! of it, tolerant on purpose: unknown fields are ignored and everything but
-//! `runs` may be missing, so documents from older or newer pushpoll versions
-//! (or written by hand) still render.
+//! The document type itself is `pushpoll_results::Document`; this is the
+//! reader's view of it, tolerant on purpose: unknown fields are ignored and
+//! everything but `runs` may be missing, so documents from older or newer
+//! pushpoll versions (or written by hand) still render.
 
 use std::path::{Path, PathBuf};
 

@@ -5,8 +5,8 @@
 //! plots use: 10 is p90, 100 is p99, 1,000 is p99.9, so the tail gets as much
 //! room as the median.
 
-use base64::Engine as _;
-use hdrhistogram::{serialization::Deserializer, Histogram};
+use hdrhistogram::Histogram;
+use pushpoll_results::histogram::decode_histogram;
 
 use crate::RunResult;
 
@@ -16,12 +16,7 @@ pub fn decode(encoded: &str) -> Option<Histogram<u64>> {
     if encoded.is_empty() {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    Deserializer::new()
-        .deserialize::<u64, _>(&mut raw.as_slice())
-        .ok()
+    decode_histogram(encoded.trim()).ok()
 }
 
 /// Where quantile `q` sits on the nines axis.

@@ -40,7 +40,7 @@ mod html;
 mod markdown;
 
 pub use input::{load_documents, MachineFacts, ReportInput};
-pub use pushpoll_loadgen::RunResult;
+pub use pushpoll_results::RunResult;
 pub use report::{build, write_report, Report, ReportFiles};
 
 /// Everything that can stop a report from being written.

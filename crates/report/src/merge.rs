@@ -18,8 +18,10 @@
 
 use std::collections::BTreeMap;
 
-use pushpoll_loadgen::merge::{decode_histogram, encode_histogram, latency_summary, new_histogram};
-use pushpoll_loadgen::{IdleCost, RunResult};
+use pushpoll_results::histogram::{
+    decode_histogram, encode_histogram, latency_summary, new_histogram,
+};
+use pushpoll_results::{IdleCost, RunResult};
 
 /// Why results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +103,7 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
             }
             continue;
         }
-        let h = decode_histogram(&r.latency_histogram).map_err(bad)?;
+        let h = decode_histogram(&r.latency_histogram).map_err(|e| bad(e.to_string()))?;
         histogram
             .add(&h)
             .map_err(|e| bad(format!("does not merge: {e:?}")))?;
@@ -192,7 +194,9 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         unexpected: sum(|r| r.unexpected),
         other_run_markers: sum(|r| r.other_run_markers),
         latency_us: latency_summary(&histogram),
-        latency_histogram: encode_histogram(&histogram),
+        // Fails only on a count past i64::MAX; an empty histogram beside a
+        // non-zero count is then refused by any later merge.
+        latency_histogram: encode_histogram(&histogram).unwrap_or_default(),
         requests,
         empty_polls: sum(|r| r.empty_polls),
         requests_per_delivered: ratio(requests as f64, d),

@@ -1,9 +1,11 @@
 //! `report --merge` is exact: samples split over several agents' results
 //! and merged give what one run over all the samples gives.
 
-use pushpoll_loadgen::merge::{encode_histogram, latency_summary, new_histogram};
 use pushpoll_report::merge::{merge, MergeError};
 use pushpoll_report::RunResult;
+use pushpoll_results::histogram::{
+    decode_histogram, encode_histogram, latency_summary, new_histogram,
+};
 
 use crate::util::{quick, run};
 
@@ -44,7 +46,7 @@ fn agent(i: usize, latencies: &[u64], template: &RunResult) -> RunResult {
         reordered: 0,
         other_run_markers: 7,
         latency_us: latency_summary(&h),
-        latency_histogram: encode_histogram(&h),
+        latency_histogram: encode_histogram(&h).unwrap(),
         requests: 10,
         bytes_up: 100 * (i as u64 + 1),
         bytes_down: 1_000 * n,
@@ -86,7 +88,7 @@ fn merged_percentiles_equal_one_histogram_over_every_sample() {
     }
     assert_eq!(merged.latency_us.mean, want.mean);
     // The merged histogram travels on, as exact as the parts.
-    let back = pushpoll_loadgen::merge::decode_histogram(&merged.latency_histogram).unwrap();
+    let back = decode_histogram(&merged.latency_histogram).unwrap();
     assert_eq!(latency_summary(&back), want);
 
     // Counts are sums; ratios come from the sums.

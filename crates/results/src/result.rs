@@ -1,5 +1,5 @@
 //! The result of one load run: plain data, serialised as the JSON contract
-//! described by `schema/result.schema.json` at the workspace root.
+//! described by the schema ([`crate::SCHEMA`]).
 //!
 //! Field names are a contract with users' scripts: add fields, never rename.
 

@@ -1,0 +1,70 @@
+use pushpoll_results::{Document, RunResult};
+
+use crate::{fixtures, parse};
+
+/// Written as the binary writes it: pretty JSON and a final newline.
+fn written(doc: &Document) -> String {
+    serde_json::to_string_pretty(doc).unwrap() + "\n"
+}
+
+#[test]
+fn documents_are_written_back_byte_for_byte() {
+    for (name, text) in fixtures() {
+        assert_eq!(written(&parse(text)), text, "{name}");
+    }
+}
+
+#[test]
+fn a_run_alone_serialises_as_inside_its_document() {
+    for (name, text) in fixtures() {
+        for (i, run) in parse(text).runs.iter().enumerate() {
+            let alone = serde_json::to_string_pretty(run).unwrap();
+            // Inside the document each run is indented by two levels.
+            let nested = alone.replace('\n', "\n    ");
+            assert!(text.contains(&nested), "{name} run {i}");
+            let back: RunResult = serde_json::from_str(&alone).unwrap();
+            assert_eq!(&back, run, "{name} run {i}");
+        }
+    }
+}
+
+#[test]
+fn fields_added_later_default_when_absent() {
+    // Documents older than a field still read; the field takes its default.
+    let (_, text) = fixtures()[0];
+    let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+    let run = value["runs"][0].as_object_mut().unwrap();
+    for field in [
+        "planned_deliveries",
+        "unsent",
+        "other_run_markers",
+        "generator_cpu_s",
+        "generator_cpu_us_per_delivered",
+        "total_cpu_us_per_delivered",
+        "wire",
+        "label",
+        "one_way_delay_ms",
+    ] {
+        assert!(run.remove(field).is_some(), "{field}");
+    }
+    let old: Document = serde_json::from_value(value).unwrap();
+    let run = &old.runs[0];
+    assert_eq!(
+        (run.planned_deliveries, run.unsent, run.other_run_markers),
+        (0, 0, 0)
+    );
+    assert_eq!(run.wire, None);
+    assert_eq!(run.label, None);
+}
+
+#[test]
+fn a_new_document_carries_this_version_and_machine() {
+    let runs = parse(fixtures()[0].1).runs;
+    let doc = Document::new("compare", 7, runs.clone());
+    assert_eq!(doc.format, pushpoll_results::document::FORMAT);
+    assert_eq!(doc.command, "compare");
+    assert_eq!(doc.started_unix_s, 7);
+    assert_eq!(doc.pushpoll_version, env!("CARGO_PKG_VERSION"));
+    assert!(doc.machine.cpus >= 1);
+    assert_eq!(doc.runs, runs);
+}
