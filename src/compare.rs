@@ -567,3 +567,6 @@ async fn proxy_for(
     proxies.push((rtt_ms, proxy));
     Ok(addr)
 }
+
+#[cfg(test)]
+mod tests;
