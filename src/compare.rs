@@ -4,10 +4,13 @@
 //! Runs are sequential, not concurrent, so each transport has the machine to
 //! itself and the server's CPU time during a run belongs to that transport.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use anyhow::Context as _;
 use clap::Args;
+use pushpoll_loadgen::headers::HeaderProfile;
 use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
 
@@ -152,14 +155,29 @@ impl Variant {
         }
     }
 
-    fn load_args(self) -> &'static [&'static str] {
+    /// What the variant changes in its transport's plain run: the header
+    /// set, HTTP/2, and its title as the run's label.
+    fn apply(self, opts: &mut LoadOpts) {
         match self {
-            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => &["--http2"],
-            Variant::LongPollBrowserHttp2 | Variant::ShortPollBrowserHttp2 => {
-                &["--header-profile", "browser", "--http2"]
+            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => {
+                opts.http2 = true;
             }
-            _ => &["--header-profile", "browser"],
+            Variant::LongPollBrowserHttp2 | Variant::ShortPollBrowserHttp2 => {
+                opts.header_profile = HeaderProfile::Browser;
+                opts.http2 = true;
+            }
+            _ => opts.header_profile = HeaderProfile::Browser,
         }
+        opts.label = Some(self.title().to_string());
+    }
+
+    /// `pushpoll load` options of the variant under `w` (see
+    /// [`Workload::for_variants`]) against the server at `addr`, which
+    /// takes publishes too.
+    pub fn load_opts(self, w: &Workload, addr: SocketAddr) -> LoadOpts {
+        let mut opts = w.load_opts(self.transport(), addr, addr);
+        self.apply(&mut opts);
+        opts
     }
 
     /// Whether the variant's server compresses answers.
@@ -332,53 +350,58 @@ impl Workload {
         out
     }
 
+    /// The variants' workload, derived from the first of the matrix: half
+    /// its publishing time, no idle window, no added delay.
+    pub fn for_variants(&self) -> Workload {
+        Workload {
+            duration: self.duration / 2.0,
+            idle: 0.0,
+            rtt_ms: 0.0,
+            ..self.clone()
+        }
+    }
+
     /// `pushpoll load` options for one transport: subscribers connect to
     /// `addr` (the server, or the delaying proxy in front of it), publishers
-    /// to `server` directly.
+    /// to `server` directly. Every option the workload does not set keeps
+    /// `pushpoll load`'s own default; the values are checked where a user's
+    /// command line is, when the run is planned.
     pub fn load_opts(
         &self,
         transport: Transport,
-        addr: std::net::SocketAddr,
-        server: std::net::SocketAddr,
-    ) -> anyhow::Result<LoadOpts> {
-        self.load_opts_with(transport, addr, server, &[])
-    }
-
-    /// [`Workload::load_opts`] with more `pushpoll load` arguments.
-    pub fn load_opts_with(
-        &self,
-        transport: Transport,
-        addr: std::net::SocketAddr,
-        server: std::net::SocketAddr,
-        extra: &[&str],
-    ) -> anyhow::Result<LoadOpts> {
-        let url = match transport {
+        addr: SocketAddr,
+        server: SocketAddr,
+    ) -> LoadOpts {
+        let mut opts = LOAD_DEFAULTS.clone();
+        opts.url = match transport {
             Transport::Ws => format!("ws://{addr}/ws"),
             Transport::Sse => format!("http://{addr}/events"),
             Transport::LongPoll | Transport::ShortPoll => format!("http://{addr}/messages"),
         };
-        let mut args = vec![
-            "load".to_string(),
-            format!("--url={url}"),
-            format!("--transport={transport}"),
-            format!("--subscribers={}", self.subscribers),
-            format!("--rate={}", self.rate),
-            format!("--duration={}", self.duration),
-            format!("--poll-interval={}", self.poll_interval),
-            format!("--long-poll-wait={}", self.long_poll_wait),
-            format!("--payload-bytes={}", self.payload_bytes),
-            format!("--idle={}", self.idle),
-        ];
+        opts.transport = transport.into();
+        opts.subscribers = self.subscribers;
+        opts.rate = self.rate;
+        opts.duration = self.duration;
+        opts.poll_interval = self.poll_interval;
+        opts.long_poll_wait = self.long_poll_wait;
+        opts.payload_bytes = self.payload_bytes;
+        opts.idle = self.idle;
         if self.rtt_ms > 0.0 {
-            args.push(format!("--publish-url=http://{server}/messages"));
-            args.push(format!("--label=rtt {}ms", self.rtt_ms));
+            opts.publish_url = Some(format!("http://{server}/messages"));
+            opts.label = Some(format!("rtt {}ms", self.rtt_ms));
         }
-        args.extend(extra.iter().map(|a| a.to_string()));
-        // Built through the parser, as a user's command line would be, so
-        // every option the load generator adds keeps its default here.
-        <LoadOpts as clap::Parser>::try_parse_from(args).context("building load options")
+        opts
     }
 }
+
+/// `pushpoll load`'s defaults, taken from its command line once (not
+/// restated here), so an option the load generator adds or retunes keeps
+/// the same default in `compare` as for a user. The URL is a placeholder
+/// every run replaces.
+static LOAD_DEFAULTS: LazyLock<LoadOpts> = LazyLock::new(|| {
+    <LoadOpts as clap::Parser>::try_parse_from(["load", "--url=http://unset/"])
+        .expect("`pushpoll load --url U` parses")
+});
 
 /// One planned run: a transport under a workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -461,7 +484,7 @@ pub async fn run(
         } else {
             server.addr()
         };
-        let load = w.load_opts(transport, target, server.addr())?;
+        let load = w.load_opts(transport, target, server.addr());
         let mut result =
             pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
                 .await
@@ -485,12 +508,7 @@ pub async fn run(
     // The uncompressed variant's own server, started on first use.
     let mut plain_server: Option<EmbeddedServer> = None;
     if let (false, Some(base)) = (variants.is_empty(), Workload::matrix(opts).first()) {
-        let w = Workload {
-            duration: base.duration / 2.0,
-            idle: 0.0,
-            rtt_ms: 0.0,
-            ..base.clone()
-        };
+        let w = base.for_variants();
         for (j, &v) in variants.iter().enumerate() {
             if stop.is_cancelled() {
                 break;
@@ -517,10 +535,7 @@ pub async fn run(
                 let s = plain_server.as_ref().expect("started above");
                 (s.addr(), s.cpu_reader())
             };
-            let label = format!("--label={}", v.title());
-            let mut args: Vec<&str> = v.load_args().to_vec();
-            args.push(&label);
-            let load = w.load_opts_with(v.transport(), addr, addr, &args)?;
+            let load = v.load_opts(&w, addr);
             let hooks = pushpoll_loadgen::Hooks {
                 server_cpu: Some(cpu),
                 ..hooks.clone()
@@ -553,8 +568,8 @@ pub async fn run(
 async fn proxy_for(
     proxies: &mut Vec<(f64, Proxy)>,
     rtt_ms: f64,
-    server: std::net::SocketAddr,
-) -> anyhow::Result<std::net::SocketAddr> {
+    server: SocketAddr,
+) -> anyhow::Result<SocketAddr> {
     if let Some((_, p)) = proxies.iter().find(|(r, _)| *r == rtt_ms) {
         return Ok(p.addr());
     }
@@ -567,3 +582,6 @@ async fn proxy_for(
     proxies.push((rtt_ms, proxy));
     Ok(addr)
 }
+
+#[cfg(test)]
+mod tests;
