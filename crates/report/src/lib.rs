@@ -16,8 +16,9 @@
 //!   delaying proxy, in transits of the added delay.
 //! - [`variants`]: runs of one workload that differ by label (HTTP version,
 //!   header profile, compression) side by side: is polling still wasteful?
-//! - [`report`]: the report files (`report.md`, `report.html`, one `.svg` per
-//!   chart) written by [`write_report`].
+//! - [`rfc6202`]: the RFC's latency model both [`rtt`] and its chart judge by.
+//! - [`report`]: everything the report shows, computed once; [`write_report`]
+//!   writes it as `report.md`, `report.html` and one `.svg` per chart.
 #![warn(missing_docs)]
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub mod latency;
 pub mod merge;
 pub mod projection;
 pub mod report;
+pub mod rfc6202;
 pub mod rtt;
 pub mod summary;
 pub mod table;
@@ -38,10 +40,12 @@ pub mod variants;
 
 mod html;
 mod markdown;
+mod write;
 
 pub use input::{load_documents, MachineFacts, ReportInput};
 pub use pushpoll_results::RunResult;
-pub use report::{build, write_report, Report, ReportFiles};
+pub use report::{build, Report};
+pub use write::{write_report, ReportFiles};
 
 /// Everything that can stop a report from being written.
 #[derive(Debug, thiserror::Error)]

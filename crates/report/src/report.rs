@@ -6,8 +6,6 @@
 //! [`build`] computes everything once; the Markdown and HTML renderings only
 //! lay the same [`Report`] out, so they can never disagree.
 
-use std::path::{Path, PathBuf};
-
 use crate::charts::{self, sweep::Axis, Chart, Omitted};
 use crate::{
     compare, correctness, fmt, rtt, variants, MachineFacts, ReportError, ReportInput, RunResult,
@@ -87,17 +85,6 @@ impl Report {
     }
 }
 
-/// The files [`write_report`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportFiles {
-    /// `report.md` (links the `.svg` files beside it).
-    pub markdown: PathBuf,
-    /// `report.html`, self-contained.
-    pub html: PathBuf,
-    /// One `{id}.svg` per drawn chart, in report order.
-    pub charts: Vec<PathBuf>,
-}
-
 /// Computes the report of `inputs`.
 pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     let groups: Vec<Group> = inputs
@@ -149,43 +136,9 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     })
 }
 
-/// Writes `report.md`, `report.html` and one `.svg` per chart into `out_dir`
-/// (created if missing) and returns their paths.
-pub fn write_report(inputs: &[ReportInput], out_dir: &Path) -> Result<ReportFiles, ReportError> {
-    let report = build(inputs)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::Write {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
-    let write = |name: &str, text: &str| -> Result<PathBuf, ReportError> {
-        let path = out_dir.join(name);
-        std::fs::write(&path, text).map_err(|source| ReportError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(path)
-    };
-    let charts = report
-        .charts()
-        .map(|c| write(&svg_file(c.id), &standalone_svg(&c.svg)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let markdown = write("report.md", &crate::markdown::render(&report))?;
-    let html = write("report.html", &crate::html::render(&report))?;
-    Ok(ReportFiles {
-        markdown,
-        html,
-        charts,
-    })
-}
-
 /// The file name of a chart.
 pub fn svg_file(id: &str) -> String {
     format!("{id}.svg")
-}
-
-/// An inline SVG as a file of its own: with the XML declaration.
-fn standalone_svg(svg: &str) -> String {
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{svg}")
 }
 
 /// A command line as a person would type it: arguments with spaces or shell

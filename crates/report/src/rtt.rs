@@ -45,38 +45,7 @@ pub const EXPLANATION: &str = "d is the one-way delay the proxy adds in front of
     mean ≈ interval/2 + d. A mean agrees within ±25% of its prediction; a worst case agrees above \
     3 transits.";
 
-/// How far a measured mean may stray from its prediction and still agree
-/// (a fraction of the prediction). Server and client processing on a busy
-/// machine add a little to every transit, and the sample of events is small.
-pub const TOLERANCE: f64 = 0.25;
-
-/// Whether a run's events come wider apart than a round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Regime {
-    /// Fewer than one event per round trip.
-    Spaced,
-    /// One event per round trip or more.
-    BackToBack,
-}
-
-impl Regime {
-    /// The regime of `events_per_round_trip` (`rate × 2d`).
-    pub fn of(events_per_round_trip: f64) -> Self {
-        if events_per_round_trip < 1.0 {
-            Regime::Spaced
-        } else {
-            Regime::BackToBack
-        }
-    }
-
-    /// `spaced` or `back to back`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Regime::Spaced => "spaced",
-            Regime::BackToBack => "back to back",
-        }
-    }
-}
+pub use crate::rfc6202::{Regime, TOLERANCE};
 
 /// What the model predicts for one run.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -306,7 +306,7 @@ pub fn reading(lines: &[Line]) -> String {
                 .points
                 .iter()
                 .filter(|p| p.0 > 0.0)
-                .all(|p| (p.1 / p.0 - 1.0).abs() <= crate::rtt::TOLERANCE);
+                .all(|p| (p.1 / p.0 - 1.0).abs() <= crate::rfc6202::TOLERANCE);
             let verb = if tracks {
                 "tracks d alone"
             } else {
@@ -343,7 +343,7 @@ pub fn reading(lines: &[Line]) -> String {
         let each: Vec<String> = at_rates
             .iter()
             .map(|(rate, transits)| {
-                let regime = crate::rtt::Regime::of(rate * 2.0 * d_max / 1000.0);
+                let regime = crate::rfc6202::Regime::of(rate * 2.0 * d_max / 1000.0);
                 format!(
                     "{} d at {} msg/s ({})",
                     fmt::sig3(*transits),
