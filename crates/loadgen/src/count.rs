@@ -1,20 +1,18 @@
 //! Counting at the socket: every subscriber connection is a [`Counted`]
-//! stream, so headers, handshakes, frames, pings and retries are all counted
-//! the same way whatever the transport.
+//! stream counting into the subscriber's [`SubIo`], so headers, handshakes,
+//! frames, pings and retries are all counted the same way whatever the
+//! transport.
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use pushpoll_netio::{Counted, Counter, MaybeTls};
 use tokio::net::TcpStream;
 
 use crate::error::{io_kind, Kind};
-use crate::tls::{MaybeTls, TlsTarget};
+use crate::tls::TlsTarget;
 
 /// One subscriber's socket-level counters.
 ///
@@ -115,73 +113,15 @@ impl SubIo {
     }
 }
 
-/// A stream that adds what it reads and writes to a [`SubIo`].
-#[derive(Debug)]
-pub(crate) struct Counted<S> {
-    inner: S,
-    io: Arc<SubIo>,
-}
-
-impl<S> Counted<S> {
-    pub fn new(inner: S, io: Arc<SubIo>) -> Self {
-        Counted { inner, io }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        if n > 0 {
-            this.io.down.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            this.io.up.fetch_add(n as u64, Relaxed);
-        }
-        r
+/// Each subscriber socket is a [`Counted`] stream counting into its
+/// subscriber's `SubIo`: `down` what it reads, `up` what it writes.
+impl Counter for SubIo {
+    fn add_read(&self, n: u64) {
+        self.down.fetch_add(n, Relaxed);
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            this.io.up.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn add_written(&self, n: u64) {
+        self.up.fetch_add(n, Relaxed);
     }
 }
 
@@ -199,7 +139,7 @@ pub(crate) async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<T
 
 /// A subscriber's connection: counted at the socket, then TLS when the
 /// target is `wss://` or `https://` (so TLS records are counted too).
-pub(crate) type SubStream = MaybeTls<Counted<TcpStream>>;
+pub(crate) type SubStream = MaybeTls<Counted<TcpStream, Arc<SubIo>>>;
 
 /// Opens a counted connection for a subscriber, with TLS on top when `tls`
 /// says so (the handshake gets its own `timeout`).

@@ -115,8 +115,8 @@ impl ErrorCounts {
 pub(crate) fn io_kind(e: &std::io::Error) -> Kind {
     use std::io::ErrorKind as E;
     // TLS failures reach here as I/O errors that wrap rustls' own.
-    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        return crate::tls::rustls_kind(tls);
+    if let Some(kind) = pushpoll_netio::tls::failure_kind(e) {
+        return kind;
     }
     Cow::Borrowed(match e.kind() {
         E::ConnectionRefused => "connect_refused",

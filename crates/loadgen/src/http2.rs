@@ -5,7 +5,7 @@
 //! Subscriber `i` uses connection `i / N` (`--h2-streams-per-connection N`)
 //! of an [`H2Pool`]. A connection is opened by the first of its subscribers
 //! that needs it and re-opened, once, by the first that finds it closed;
-//! its socket is a [`Counted`](crate::count::Counted) stream counting into
+//! its socket is a [`Counted`](pushpoll_netio::Counted) stream counting into
 //! the connection's own [`SubIo`]. Per-subscriber byte counts mean nothing
 //! when a frame of one stream, a HPACK table entry made by another and a
 //! connection-level WINDOW_UPDATE share a socket, so the run's bytes are the
@@ -109,7 +109,7 @@ impl H2Conn {
         }
         *live = None;
         let stream = connect_counted(addr, tls, timeout, &self.io).await?;
-        if tls.is_some() && stream.alpn_protocol() != Some(b"h2") {
+        if tls.is_some() && stream.alpn() != Some(b"h2") {
             return Err(Kind::Borrowed("no_h2"));
         }
         let handshake = http2::Builder::new(TokioExecutor::new())

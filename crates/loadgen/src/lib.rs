@@ -37,7 +37,8 @@
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
 //!   [`merge`]: the serialised latency histogram (its codec lives in
 //!   `pushpoll-results`).
-//! - `count`: the counting stream; `tally`: delivery accounting and latency;
+//! - `count`: each subscriber's socket counters (counted through
+//!   `pushpoll_netio::Counted`); `tally`: delivery accounting and latency;
 //!   `http`: a one-connection HTTP/1.1 client; `h1`: the lean HTTP/1.1
 //!   client of polls (no hyper, head rendered once); `http2`: subscribers as
 //!   streams of shared HTTP/2 connections (`--http2`); [`headers`]: header profiles

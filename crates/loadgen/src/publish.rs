@@ -28,6 +28,7 @@ use http::{header, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use pushpoll_netio::MaybeTls;
 use pushpoll_wire::marker::Marker;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -45,7 +46,7 @@ use crate::schedule::{self, Clock};
 use crate::socketio;
 use crate::subscribe::Live;
 use crate::tally::{Acks, RangeSet};
-use crate::tls::{Connector, MaybeTls, TlsTarget};
+use crate::tls::{Connector, TlsTarget};
 
 /// Most `POST`s one publisher may have in flight (`--publish-in-flight`);
 /// past its setting it waits (and its later messages are late, which their

@@ -7,6 +7,9 @@
 //! included, and a TLS run's bytes per delivered message show what
 //! encryption costs on top of the transport.
 //!
+//! The stream itself, plain or TLS, is [`pushpoll_netio::MaybeTls`], shared
+//! with the server.
+//!
 //! Trust: the Mozilla roots of `webpki-roots`, plus the certificates of
 //! `--ca-cert` (a private CA, or a self-signed server certificate), or no
 //! check at all with `--insecure` (signatures of the handshake are still
@@ -17,7 +20,6 @@
 //! `tls_bad_certificate`, `tls_alert_<description>`, `tls_protocol`, or
 //! the I/O kind of a socket that died during it.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -29,14 +31,13 @@ use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
+use pushpoll_netio::MaybeTls;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring as provider, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -177,7 +178,7 @@ impl TlsTarget {
         timeout: Duration,
     ) -> Result<MaybeTls<S>, Kind> {
         let tls = self.client.connect(&self.name, stream, timeout).await?;
-        Ok(MaybeTls::Tls(Box::new(tls)))
+        Ok(MaybeTls::from(tls))
     }
 }
 
@@ -194,49 +195,9 @@ pub(crate) async fn wrap<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The error kind of a failed handshake (`io_kind` finds rustls' errors
-/// inside I/O errors).
+/// inside I/O errors, named by [`pushpoll_netio::tls::rustls_kind`]).
 pub(crate) fn handshake_kind(e: &io::Error) -> Kind {
     io_kind(e)
-}
-
-/// `tls_<reason>` for a rustls error.
-pub(crate) fn rustls_kind(e: &rustls::Error) -> Kind {
-    use rustls::Error as E;
-    Cow::Borrowed(match e {
-        E::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => "tls_unknown_issuer",
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                "tls_name_mismatch"
-            }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "tls_expired",
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "tls_not_valid_yet"
-            }
-            _ => "tls_bad_certificate",
-        },
-        E::AlertReceived(alert) => {
-            return Cow::Owned(format!("tls_alert_{}", snake(&format!("{alert:?}"))))
-        }
-        E::NoApplicationProtocol => "tls_no_alpn",
-        E::NoCertificatesPresented => "tls_no_certificate",
-        _ => "tls_protocol",
-    })
-}
-
-/// `HandshakeFailure` → `handshake_failure`.
-fn snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Whether a kind is a TLS handshake failure.
@@ -346,108 +307,9 @@ impl tower_service::Service<http::Uri> for Connector {
             {
                 Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake").into()),
                 Ok(Err(e)) => Err(e.into()),
-                Ok(Ok(s)) => Ok(TokioIo::new(MaybeTls::Tls(Box::new(s)))),
+                Ok(Ok(s)) => Ok(TokioIo::new(MaybeTls::from(s))),
             }
         })
-    }
-}
-
-/// A stream with or without TLS.
-///
-/// The TLS state is boxed: a plain connection, by far the most common in a
-/// big run, stays as small as the stream it wraps.
-pub(crate) enum MaybeTls<S> {
-    /// No TLS: `ws://` and `http://`.
-    Plain(S),
-    /// `wss://` and `https://`.
-    Tls(Box<TlsStream<S>>),
-}
-
-impl<S> MaybeTls<S> {
-    /// The ALPN protocol the server chose (`None`: plain, or no ALPN).
-    #[allow(dead_code)] // for the HTTP/2 client to branch on
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        match self {
-            MaybeTls::Plain(_) => None,
-            MaybeTls::Tls(t) => t.get_ref().1.alpn_protocol(),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            MaybeTls::Plain(s) => s.is_write_vectored(),
-            MaybeTls::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-impl<S> hyper_util::client::legacy::connect::Connection for MaybeTls<S>
-where
-    S: hyper_util::client::legacy::connect::Connection + AsyncRead + AsyncWrite + Unpin,
-{
-    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
-        match self {
-            MaybeTls::Plain(s) => s.connected(),
-            MaybeTls::Tls(t) => {
-                let c = t.get_ref().0.connected();
-                if t.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    c.negotiated_h2()
-                } else {
-                    c
-                }
-            }
-        }
     }
 }
 
@@ -508,21 +370,9 @@ mod tests {
 
     #[test]
     fn kinds_name_the_reason() {
-        assert_eq!(
-            rustls_kind(&rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            )),
-            "tls_unknown_issuer"
-        );
-        assert_eq!(
-            rustls_kind(&rustls::Error::AlertReceived(
-                rustls::AlertDescription::HandshakeFailure
-            )),
-            "tls_alert_handshake_failure"
-        );
         let wrapped = io::Error::new(
             io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName),
         );
         assert_eq!(handshake_kind(&wrapped), "tls_name_mismatch");
         assert_eq!(

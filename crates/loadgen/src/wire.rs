@@ -1,7 +1,7 @@
 //! Where a WebSocket subscriber's bytes go: payload, frame headers, control
 //! frames, and (from the kernel, [`crate::tcp_info`]) TCP/IP segments.
 //!
-//! The socket counter ([`crate::count::Counted`]) sees every byte but not
+//! The socket counter ([`pushpoll_netio::Counted`]) sees every byte but not
 //! what it was for; a subscriber knows each message it received, so it
 //! counts the parts here. The frame header of a message is computed from
 //! its length (RFC 6455 §5.2: 2 bytes up to 125, 4 up to 65,535, else 10;

@@ -9,8 +9,9 @@
 //! - [`config`]: [`Config`] and [`Limits`], every bound with its default.
 //! - [`hub`]: sequence numbers, the bounded history ring and the
 //!   cursor-per-subscriber read API; usable alone (benchmarks do).
-//! - `conn`: accept loop, connection limit, byte-counting socket wrapper,
-//!   hyper settings, shutdown.
+//! - `conn`: sockets from accept to close: the accept loop and connection
+//!   limit, the connection state the router and transports share, byte
+//!   attribution per transport, hyper settings, shutdown.
 //! - `http2`: HTTP/2 beside HTTP/1.1 on the same port (preface sniffing,
 //!   stream limits, the idle timeout, byte attribution per socket).
 //! - `router`: one route per path, request-level limits, error answers.
@@ -90,7 +91,7 @@ pub(crate) struct Shared {
     pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
     /// Nothing waits on it directly: each connection holds a child token
-    /// ([`conn::ConnState::stop`]), so polling it takes no lock shared by
+    /// ([`conn::state::ConnState::stop`]), so polling it takes no lock shared by
     /// every connection.
     pub(crate) shutdown: CancellationToken,
     /// The grace period is over: drop everything now (again through child

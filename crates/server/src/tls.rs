@@ -9,20 +9,19 @@
 //! `pushpoll_tls_handshake_failures_total`.
 //!
 //! The ALPN protocols offered are a parameter ([`TlsConfig::from_pem`]): the
-//! connection code reads the one negotiated ([`MaybeTls::alpn_protocol`]) to
-//! choose how to speak HTTP on the socket.
+//! connection code reads the one negotiated
+//! ([`MaybeTls::alpn`](pushpoll_netio::MaybeTls::alpn)) to choose how to
+//! speak HTTP on the socket.
 
 use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -134,86 +133,6 @@ impl TlsConfig {
                 io::ErrorKind::TimedOut,
                 "TLS handshake not done within header_read_timeout",
             )),
-        }
-    }
-}
-
-/// An accepted socket, with or without TLS.
-///
-/// The TLS state is boxed, so a plain connection stays as small as the
-/// socket it wraps.
-pub(crate) enum MaybeTls<S> {
-    /// A plain-text server.
-    Plain(S),
-    /// A TLS server, handshake done.
-    Tls(Box<TlsStream<S>>),
-}
-
-impl<S> MaybeTls<S> {
-    /// The ALPN protocol the client and server agreed on (`None`: plain
-    /// text, or the client offered none the server has).
-    pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
-        match self {
-            MaybeTls::Plain(_) => None,
-            MaybeTls::Tls(t) => t.get_ref().1.alpn_protocol(),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            MaybeTls::Plain(s) => s.is_write_vectored(),
-            MaybeTls::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -39,7 +39,7 @@ async fn assert_counts(addr: SocketAddr, transports: &[&str], client: (u64, u64)
 async fn websocket_bytes() {
     let server = Server::start_default().await;
     let stream = counted_tcp(server.addr).await;
-    let counts = std::sync::Arc::clone(&stream.counts);
+    let counts = std::sync::Arc::clone(stream.counter());
     let mut ws = ws_connect_over(stream, server.addr, "/ws", Some("pushpoll.v1")).await;
     assert_eq!(ws_next(&mut ws, true).await, Got::Hello(0));
     publish_all(
@@ -52,7 +52,7 @@ async fn websocket_bytes() {
         assert!(matches!(ws_next(&mut ws, true).await, Got::Msg(..)));
     }
     ws_close(ws).await;
-    let (written, read) = counts.get();
+    let (written, read) = (counts.written(), counts.read());
     assert!(written > 60_000 && read > 60_000);
     assert_counts(server.addr, &["ws"], (written, read)).await;
 }
@@ -74,7 +74,7 @@ async fn polling_bytes() {
     assert_eq!(http.get("/messages?since=abc").await.status, 400);
     drop(http);
     // Wait for the client side to have closed, then compare.
-    let (written, read) = counts.get();
+    let (written, read) = (counts.written(), counts.read());
     assert!(written > 0 && read > 0);
     assert_counts(server.addr, &["short_poll", "long_poll"], (written, read)).await;
 }

@@ -40,7 +40,7 @@ struct H2 {
 impl H2 {
     async fn connect(addr: SocketAddr) -> H2 {
         let stream = counted_tcp(addr).await;
-        let counts = Arc::clone(&stream.counts);
+        let counts = Arc::clone(stream.counter());
         let (tx, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(stream))
@@ -208,7 +208,7 @@ async fn every_byte_of_the_socket_is_counted() {
     // Preface, SETTINGS and their acks, HPACK-compressed heads, DATA: all
     // of it, on the open socket (at close, each side may send a GOAWAY the
     // other never reads).
-    let client = || h2.counts.get();
+    let client = || (h2.counts.written(), h2.counts.read());
     let mut last = (0, 0);
     for _ in 0..500 {
         let m = metrics(addr).await;

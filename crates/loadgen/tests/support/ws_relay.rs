@@ -161,10 +161,7 @@ impl Relay {
     /// (read, written) over subscriber connections.
     pub fn subscriber_bytes(&self) -> (u64, u64) {
         self.subscriber_conns().iter().fold((0, 0), |(r, w), c| {
-            (
-                r + c.bytes.read.load(Relaxed),
-                w + c.bytes.written.load(Relaxed),
-            )
+            (r + c.bytes.read(), w + c.bytes.written())
         })
     }
 }
@@ -187,10 +184,7 @@ async fn serve(
     rules: Arc<Rules>,
     received: Arc<AtomicU64>,
 ) {
-    let stream = Counting {
-        inner: tcp,
-        count: conn.bytes.clone(),
-    };
+    let stream = Counting::new(tcp, conn.bytes.clone());
     let (c2, r2) = (conn.clone(), rules.clone());
     // The error type is the one tungstenite's callback asks for.
     #[allow(clippy::result_large_err)]

@@ -14,36 +14,17 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::upgrade::OnUpgrade;
 use pushpoll_wire::frame::SUBPROTOCOL;
 use pushpoll_wire::query::{PollQuery, QueryError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::conn::ConnState;
-use crate::hub::Subscriber;
+use crate::conn::state::{ConnState, PendingUpgrade};
 use crate::response::{self, Body};
 use crate::Shared;
 
 mod session;
 
 pub(crate) use session::session;
-
-/// An accepted handshake, waiting for hyper to hand over the socket.
-pub(crate) struct Pending {
-    on_upgrade: OnUpgrade,
-    sub: Subscriber,
-    /// The client asked for `pushpoll.v1`.
-    v1: bool,
-}
-
-impl std::fmt::Debug for Pending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending")
-            .field("sub", &self.sub)
-            .field("v1", &self.v1)
-            .finish()
-    }
-}
 
 /// Checks the handshake and answers `101`, or refuses with `400`/`405`/`426`.
 pub(crate) fn handshake(
@@ -104,7 +85,7 @@ pub(crate) fn handshake(
     let accept = derive_accept_key(key.as_bytes());
 
     let sub = shared.hub.subscribe(query.since);
-    conn.set_upgrade(Pending {
+    conn.set_upgrade(PendingUpgrade {
         on_upgrade: hyper::upgrade::on(&mut *req),
         sub,
         v1,

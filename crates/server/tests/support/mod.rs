@@ -5,12 +5,8 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +21,7 @@ use pushpoll_wire::frame::{self, V1Frame};
 use pushpoll_wire::poll::PollResponse;
 use pushpoll_wire::sse::{Event, Parser};
 use pushpoll_wire::Kind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -91,70 +87,16 @@ impl Drop for Server {
 }
 
 /// Bytes a client wrote and read at its socket.
-#[derive(Debug, Default)]
-pub struct Counts {
-    pub written: AtomicU64,
-    pub read: AtomicU64,
-}
+pub type Counts = pushpoll_netio::ByteCounts;
 
-impl Counts {
-    pub fn get(&self) -> (u64, u64) {
-        (self.written.load(Relaxed), self.read.load(Relaxed))
-    }
-}
-
-/// A socket that counts what goes through it.
-pub struct Counted<S> {
-    inner: S,
-    pub counts: Arc<Counts>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.counts
-            .read
-            .fetch_add((buf.filled().len() - before) as u64, Relaxed);
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            this.counts.written.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
+/// A socket that counts what goes through it, with the counting stream the
+/// server itself uses.
+pub type Counted<S> = pushpoll_netio::Counted<S, Arc<Counts>>;
 
 pub async fn counted_tcp(addr: SocketAddr) -> Counted<TcpStream> {
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    Counted {
-        inner: stream,
-        counts: Arc::default(),
-    }
+    Counted::new(stream, Arc::default())
 }
 
 /// A TCP connection with a tiny receive buffer, to make a client that does
@@ -163,10 +105,7 @@ pub async fn small_window_tcp(addr: SocketAddr) -> Counted<TcpStream> {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    Counted {
-        inner: stream,
-        counts: Arc::default(),
-    }
+    Counted::new(stream, Arc::default())
 }
 
 /// An answer, read to its end.
@@ -214,7 +153,7 @@ impl Http {
     }
 
     pub async fn over(stream: Counted<TcpStream>, addr: SocketAddr) -> Http {
-        let counts = Arc::clone(&stream.counts);
+        let counts = Arc::clone(stream.counter());
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();

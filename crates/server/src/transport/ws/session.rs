@@ -19,8 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use super::Pending;
-use crate::conn::ConnState;
+use crate::conn::state::{ConnState, PendingUpgrade};
 use crate::hub::{Gap, Recv, Subscriber};
 use crate::metrics::{PerTransport, Transport};
 use crate::transport::{lag_guard, Delivered, Interrupted};
@@ -110,8 +109,8 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Runs the session of an upgraded socket until either side ends it.
-pub(crate) async fn session(pending: Pending, shared: &Arc<Shared>, conn: &ConnState) {
-    let Pending {
+pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn: &ConnState) {
+    let PendingUpgrade {
         on_upgrade,
         mut sub,
         v1,
