@@ -10,8 +10,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use pushpoll_results::histogram::latency_summary;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -19,17 +17,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::count::{IoTotals, SubIo, SubState};
 use crate::error::{ErrorCounts, Kind, LoadError};
-use crate::merge::encode_histogram;
-use crate::opts::{LoadOpts, LoadTransport as Transport};
+use crate::opts::LoadOpts;
 use crate::plan::{Plan, PublishTarget};
 use crate::publish::{self, PubEnv, PubReport, WsPub};
-use crate::result::{IdleCost, RunResult, TcpOverhead, WireOverhead};
+use crate::result::RunResult;
 use crate::schedule::{self, Clock};
 use crate::subscribe::{self, Env, Live, Sub, SubReport};
 use crate::tally::{RangeSet, TallySummary};
-use crate::wire::WireTotals;
 use crate::worker::Pool;
+
+mod build;
+
 use crate::{Hooks, Phase, Progress, ProgressSink};
+use build::{build, Inputs};
 
 /// How often the grace period checks whether everything has arrived.
 const GRACE_POLL: Duration = Duration::from_millis(5);
@@ -538,165 +538,10 @@ async fn orchestrate(
     }))
 }
 
-/// The bytes of a WebSocket run by purpose, over the publishing window.
-fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
-    if plan.transport != Transport::Ws {
-        return None;
-    }
-    let (w, start) = i.window_wire?;
-    let socket = i.publishing_io.up + i.publishing_io.down;
-    let parts = w.payload + w.framing + w.control_bytes;
-    let frames = w.data_frames as f64;
-    // The same sockets at both ends, none opened in between: the kernel's
-    // counters then belong to this window's traffic alone.
-    let same_sockets =
-        w.tcp_sockets > 0 && w.tcp_sockets == start.tcp_sockets && i.publishing_io.requests == 0;
-    let seg = crate::tcp_info::SEGMENT_HEADER_BYTES;
-    let tcp = same_sockets.then(|| {
-        let header_bytes = (w.tcp.segs_in + w.tcp.segs_out) * seg;
-        TcpOverhead {
-            sockets: w.tcp_sockets,
-            segments_out: w.tcp.segs_out,
-            segments_in: w.tcp.segs_in,
-            bytes_received: w.tcp.bytes_received,
-            bytes_acked: w.tcp.bytes_acked,
-            header_bytes_per_segment: seg,
-            header_bytes,
-            header_bytes_per_message: ratio(header_bytes as f64, frames),
-            messages_per_segment: ratio(frames, w.tcp.segs_in as f64),
-        }
-    });
-    Some(WireOverhead {
-        data_frames: w.data_frames,
-        payload_bytes: w.payload,
-        framing_bytes: w.framing,
-        control_bytes: w.control_bytes,
-        deflate_negotiated: plan.ws_deflate.then_some(w.deflate),
-        // Signed: with permessage-deflate the socket moves less than the
-        // inflated payload and framing, and that must show.
-        other_bytes: socket as i64 - parts as i64,
-        bytes_per_message: ratio((w.payload + w.framing) as f64, frames),
-        socket_bytes_per_message: ratio(socket.saturating_sub(w.control_bytes) as f64, frames),
-        framing_over_payload: ratio(w.framing as f64, w.payload as f64),
-        tcp,
-    })
-}
-
 /// The subscribers' socket counters now: summed here, or asked of the workers.
 async fn io_now(ios: &[Arc<SubIo>], pool: &mut Option<Pool>) -> Result<IoTotals, LoadError> {
     match pool {
         Some(pool) => pool.io().await,
         None => Ok(IoTotals::sum(ios)),
-    }
-}
-
-/// Everything [`build`] needs.
-struct Inputs<'a> {
-    plan: &'a Plan,
-    run_id: u32,
-    connected: u64,
-    published: u64,
-    attempted: u64,
-    payload_total: u64,
-    summary: TallySummary,
-    histogram: Histogram<u64>,
-    active_io: IoTotals,
-    /// From the first publish to the end: the steady traffic, without the
-    /// ramp's handshakes, that per-second rates are computed from.
-    publishing_io: IoTotals,
-    idle_io: IoTotals,
-    idle_window: Duration,
-    active_s: f64,
-    server_cpu_s: Option<f64>,
-    generator_cpu_s: Option<f64>,
-    /// The wire counters from the first publish to the end of grace, and
-    /// those at the first publish (for their socket count).
-    window_wire: Option<(WireTotals, WireTotals)>,
-    errors: BTreeMap<String, u64>,
-}
-
-/// `a / b`, or `None` when `b` is zero.
-fn ratio(a: f64, b: f64) -> Option<f64> {
-    (b > 0.0).then(|| a / b)
-}
-
-fn build(i: Inputs<'_>) -> RunResult {
-    let plan = i.plan;
-    // Each echo message has one receiver, its sender.
-    let receivers = if plan.echo() { 1 } else { i.connected };
-    let expected = receivers * i.published;
-    let planned = receivers * i.attempted.max(i.published);
-    let delivered = i.summary.delivered;
-    let d = delivered as f64;
-    let bytes = (i.active_io.up + i.active_io.down) as f64;
-    // Average size of an accepted payload (the marker may make it longer than asked).
-    let payload_each = if i.published > 0 {
-        i.payload_total as f64 / i.published as f64
-    } else {
-        plan.payload_bytes as f64
-    };
-    let sub_seconds = i.connected as f64 * i.active_s;
-    let publishing_bytes = (i.publishing_io.up + i.publishing_io.down) as f64;
-    let idle_minutes = i.connected as f64 * i.idle_window.as_secs_f64() / 60.0;
-    let idle_bytes = i.idle_io.up + i.idle_io.down;
-    RunResult {
-        transport: plan.transport.name().to_owned(),
-        url: plan.sub.url.to_string(),
-        run_id: format!("{:08x}", i.run_id),
-        subscribers: plan.subscribers as u64,
-        subscribers_connected: i.connected,
-        publishers: plan.publishers as u64,
-        publish_rate: plan.rate,
-        duration_s: plan.duration.as_secs_f64(),
-        active_s: i.active_s,
-        payload_bytes: plan.payload_bytes as u64,
-        poll_interval_s: (plan.transport == Transport::ShortPoll)
-            .then_some(plan.poll_interval.as_secs_f64()),
-        long_poll_wait_s: (plan.transport == Transport::LongPoll)
-            .then_some(plan.long_poll_wait.as_secs_f64()),
-        published: i.published,
-        publish_errors: i.attempted.saturating_sub(i.published),
-        planned_deliveries: planned,
-        unsent: planned - expected,
-        expected_deliveries: expected,
-        delivered,
-        lost: expected.saturating_sub(delivered),
-        duplicated: i.summary.duplicated,
-        reordered: i.summary.reordered,
-        unexpected: i.summary.unexpected,
-        other_run_markers: i.summary.other_runs,
-        latency_us: latency_summary(&i.histogram),
-        latency_histogram: encode_histogram(&i.histogram),
-        requests: i.active_io.requests,
-        empty_polls: i.active_io.empty_polls,
-        requests_per_delivered: ratio(i.active_io.requests as f64, d),
-        bytes_up: i.active_io.up,
-        bytes_down: i.active_io.down,
-        bytes_per_delivered: ratio(bytes, d),
-        payload_bytes_per_delivered: (delivered > 0).then_some(payload_each),
-        bytes_per_subscriber_second: ratio(publishing_bytes, sub_seconds),
-        overhead_bytes_per_subscriber_second: ratio(
-            (publishing_bytes - d * payload_each).max(0.0),
-            sub_seconds,
-        ),
-        server_cpu_s: i.server_cpu_s,
-        server_cpu_us_per_delivered: i.server_cpu_s.and_then(|c| ratio(c * 1e6, d)),
-        generator_cpu_s: i.generator_cpu_s,
-        generator_cpu_us_per_delivered: i.generator_cpu_s.and_then(|c| ratio(c * 1e6, d)),
-        total_cpu_us_per_delivered: i
-            .server_cpu_s
-            .zip(i.generator_cpu_s)
-            .and_then(|(s, g)| ratio((s + g) * 1e6, d)),
-        wire: wire_overhead(plan, &i),
-        idle: IdleCost {
-            window_s: i.idle_window.as_secs_f64(),
-            requests: i.idle_io.requests,
-            bytes: idle_bytes,
-            requests_per_subscriber_minute: ratio(i.idle_io.requests as f64, idle_minutes),
-            bytes_per_subscriber_minute: ratio(idle_bytes as f64, idle_minutes),
-        },
-        errors: i.errors,
-        label: None,
-        one_way_delay_ms: None,
     }
 }
