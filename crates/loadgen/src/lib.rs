@@ -50,6 +50,7 @@
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
 #![warn(missing_docs)]
 
+mod acks;
 pub mod autobahn;
 mod count;
 mod decode;

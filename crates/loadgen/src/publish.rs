@@ -38,6 +38,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::acks::Acks;
 use crate::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
 use crate::headers::RequestKind;
 use crate::http::{body_error_kind, USER_AGENT};
@@ -45,7 +46,7 @@ use crate::plan::{Plan, PublishTarget, Target};
 use crate::schedule::{self, Clock};
 use crate::socketio;
 use crate::subscribe::Live;
-use crate::tally::{Acks, RangeSet};
+use crate::tally::RangeSet;
 use crate::tls::{Connector, TlsTarget};
 
 /// Most `POST`s one publisher may have in flight (`--publish-in-flight`);

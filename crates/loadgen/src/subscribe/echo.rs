@@ -13,9 +13,9 @@ use pushpoll_wire::marker::Marker;
 use tokio::time::Instant;
 
 use super::Env;
+use crate::acks::Resolve;
 use crate::publish::PubReport;
 use crate::schedule;
-use crate::tally::Resolve;
 
 /// One echo subscriber's publisher.
 #[derive(Debug)]

@@ -29,12 +29,13 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::acks::{Acks, Resolve};
 use crate::count::{SubIo, SubState};
 use crate::error::{ErrorCounts, Kind};
 use crate::opts::LoadTransport as Transport;
 use crate::plan::Plan;
 use crate::schedule::Clock;
-use crate::tally::{Acks, LatencyShards, Resolve, Tally};
+use crate::tally::{LatencyShards, Tally};
 
 /// Connection attempts a subscriber makes during the ramp-up before giving up.
 const RAMP_ATTEMPTS: u32 = 3;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{FromWorker, ToWorker, WorkerReport};
 use super::{ANSWER_TIMEOUT, JOIN_TIMEOUT};
+use crate::acks::Acks;
 use crate::count::IoTotals;
 use crate::error::LoadError;
 use crate::merge::{decode_histogram, new_histogram};
@@ -24,7 +25,7 @@ use crate::opts::LoadOpts;
 use crate::plan::Plan;
 use crate::run::Reporter;
 use crate::subscribe::Live;
-use crate::tally::{Acks, RangeSet, TallySummary};
+use crate::tally::{RangeSet, TallySummary};
 use crate::{Hooks, Phase};
 
 /// What the parent hears from a worker's stdout.

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::acks::AckSnapshot;
 use crate::count::IoTotals;
 use crate::opts::LoadOpts;
-use crate::tally::{AckSnapshot, RangeSet, TallySummary};
+use crate::tally::{RangeSet, TallySummary};
 
 /// Parent → worker.
 #[derive(Debug, Serialize, Deserialize)]
