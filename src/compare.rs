@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
+use pushpoll_proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
 
 use crate::embedded::EmbeddedServer;

@@ -30,8 +30,6 @@
 //! - `subscribe`: one module per transport (`ws`, `poll`, `sse`, `socketio`),
 //!   plus `echo`, the publishing half of `--pattern echo` subscribers.
 //! - `socketio`: Engine.IO v4 / Socket.IO v5 packets, spoken by the generator itself.
-//! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
-//!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
 //! - `worker`: runs split over worker processes (more subscribers than one
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
 //!   [`merge`]: the serialised latency histogram, decoded and merged.
@@ -59,7 +57,6 @@ mod http2;
 pub mod merge;
 pub mod opts;
 mod plan;
-pub mod proxy;
 mod publish;
 pub mod result;
 mod run;

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
+use pushpoll_proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
 use tokio::net::TcpListener;
 
