@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use pushpoll_proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
+use pushpoll_proxy::{Proxy, ProxyOpts};
 
 use crate::embedded::EmbeddedServer;
 

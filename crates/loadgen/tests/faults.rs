@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pushpoll_proxy::{Proxy, ProxyStats};
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
+use pushpoll_proxy::{Proxy, ProxyStats};
 use pushpoll_wire::frame;
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,5 +1,5 @@
 //! The command line of `pushpoll proxy`, which is also how embedding
-//! callers configure a proxy. Checked once, by [`Config`](crate::config).
+//! callers configure a proxy. Checked once, into `config::Config`.
 
 use std::net::SocketAddr;
 
