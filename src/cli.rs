@@ -30,7 +30,7 @@ pub enum Command {
     /// Run the same workload over every transport against an in-process server, side by side.
     Compare(CompareOpts),
     /// A TCP proxy that delays, throttles or cuts traffic: network conditions without netem.
-    Proxy(pushpoll_loadgen::proxy::ProxyOpts),
+    Proxy(pushpoll_proxy::ProxyOpts),
     /// Render results files (`--json` of compare or load) as Markdown and HTML with SVG charts.
     Report(ReportOpts),
     /// Run the load generator's WebSocket client against an Autobahn|Testsuite fuzzing server.
@@ -226,7 +226,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(opts) => run_compare(opts).await,
         Command::Proxy(opts) => {
             let stop = ctrl_c_token();
-            let proxy = pushpoll_loadgen::proxy::Proxy::start(&opts).await?;
+            let proxy = pushpoll_proxy::Proxy::start(&opts).await?;
             eprintln!(
                 "pushpoll proxy on {} -> {} (delay {} ms each way); Ctrl-C stops it",
                 proxy.addr(),

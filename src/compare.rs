@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use anyhow::Context as _;
 use clap::Args;
 use pushpoll_loadgen::headers::HeaderProfile;
-use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
+use pushpoll_proxy::{Proxy, ProxyOpts};
 
 use crate::embedded::EmbeddedServer;
 

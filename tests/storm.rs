@@ -104,10 +104,8 @@ async fn metric(server: SocketAddr, name: &str) -> u64 {
         .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics")) as u64
+    pushpoll_wire::prometheus::value(&text, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
+        as u64
 }
 
 /// The kernel's listen-queue counters (`TcpExt` in `/proc/net/netstat`):

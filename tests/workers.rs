@@ -311,9 +311,7 @@ fn server_published(server: &EmbeddedServer) -> u64 {
     let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut body = String::new();
     let _ = s.read_to_string(&mut body);
-    body.lines()
-        .find_map(|l| l.strip_prefix("pushpoll_messages_published_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    pushpoll_wire::prometheus::value(&body, "pushpoll_messages_published_total")
         .map_or(0, |v| v as u64)
 }
 

@@ -62,15 +62,6 @@ pub enum LoadError {
         /// The subprotocol asked for.
         protocol: &'static str,
     },
-    /// The proxy could not listen where it was asked to.
-    #[error("proxy: cannot listen on {addr}: {source}")]
-    Listen {
-        /// The address asked for.
-        addr: String,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
     /// A worker process of a split run (`--subscribers-per-worker`) could
     /// not be started, or died or misbehaved before it reported.
     #[error("worker process {index} of the run: {reason}")]

@@ -353,10 +353,7 @@ mod tests {
         let (_, body) = c.fetch(req, Duration::from_secs(5), 1 << 20).await.unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
         let get = |name: &str| -> u64 {
-            let key = format!("{name}{{transport=\"{transport}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(key.as_str()))
-                .and_then(|v| v.trim().parse::<f64>().ok())
+            pushpoll_wire::prometheus::labelled(&text, name, &[("transport", transport)])
                 .unwrap_or(0.0) as u64
         };
         (

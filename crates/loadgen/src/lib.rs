@@ -30,9 +30,8 @@
 //! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
 //! - `subscribe`: one module per transport (`ws`, `poll`, `sse`, `socketio`),
 //!   plus `echo`, the publishing half of `--pattern echo` subscribers.
-//! - `socketio`: Engine.IO v4 / Socket.IO v5 packets, spoken by the generator itself.
-//! - [`proxy`]: a TCP proxy adding delay, jitter, a bandwidth cap and
-//!   connection faults (`pushpoll proxy`, `compare --rtt`, fault tests).
+//! - `socketio`: where Engine.IO requests go on the target (the packets
+//!   themselves are [`pushpoll_wire::engineio`], spoken by the generator itself).
 //! - `worker`: runs split over worker processes (more subscribers than one
 //!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
 //!   [`merge`]: the serialised latency histogram (its codec lives in
@@ -63,7 +62,6 @@ mod http2;
 pub mod merge;
 pub mod opts;
 mod plan;
-pub mod proxy;
 mod publish;
 mod run;
 mod schedule;

@@ -29,7 +29,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use pushpoll_netio::MaybeTls;
+use pushpoll_wire::engineio::{self, Packet, SioPacket};
 use pushpoll_wire::marker::Marker;
+use pushpoll_wire::prometheus;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -184,8 +186,8 @@ async fn connect_ws(
     let reader = tokio::spawn(async move {
         while let Some(Ok(msg)) = stream.next().await {
             if let (true, Message::Text(t)) = (sio, &msg) {
-                if let socketio::Packet::Ping(d) = socketio::packet(t.as_str()) {
-                    let answer = Message::text(format!("3{d}"));
+                if let Packet::Ping(d) = engineio::packet(t.as_str()) {
+                    let answer = Message::text(engineio::pong(d));
                     if pong.lock().await.send(answer).await.is_err() {
                         return;
                     }
@@ -207,25 +209,23 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(_)) => continue,
         };
-        match socketio::packet(text.as_str()) {
-            socketio::Packet::Open(_) if !opened => {
+        match engineio::packet(text.as_str()) {
+            Packet::Open(_) if !opened => {
                 opened = true;
-                ws.send(Message::text("40"))
+                ws.send(Message::text(engineio::CONNECT))
                     .await
                     .map_err(|e| ws_kind(&e))?;
             }
-            socketio::Packet::Ping(d) => {
-                let answer = Message::text(format!("3{d}"));
+            Packet::Ping(d) => {
+                let answer = Message::text(engineio::pong(d));
                 ws.send(answer).await.map_err(|e| ws_kind(&e))?;
             }
-            socketio::Packet::Message(m) => match socketio::sio(m, "") {
-                socketio::SioPacket::Connect => return Ok(()),
-                socketio::SioPacket::ConnectError => {
-                    return Err(Kind::Borrowed("sio_connect_error"))
-                }
+            Packet::Message(m) => match engineio::sio(m, "") {
+                SioPacket::Connect => return Ok(()),
+                SioPacket::ConnectError => return Err(Kind::Borrowed("sio_connect_error")),
                 _ => {}
             },
-            socketio::Packet::Close => return Err(Kind::Borrowed("sio_close")),
+            Packet::Close => return Err(Kind::Borrowed("sio_close")),
             _ => {}
         }
     }
@@ -297,7 +297,7 @@ pub(crate) async fn run_ws(
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
         let frame = match event {
-            Some(event) => Message::text(socketio::emit(event, &payload)),
+            Some(event) => Message::text(engineio::emit(event, &payload)),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
             None => Message::text(payload),
         };
@@ -518,42 +518,10 @@ pub(crate) async fn scrape_cpu(target: &Target, timeout: Duration) -> Result<f64
         if !status.is_success() {
             return Err(status_kind(status.as_u16()));
         }
-        parse_cpu_seconds(&String::from_utf8_lossy(&body))
+        prometheus::value(&String::from_utf8_lossy(&body), "process_cpu_seconds_total")
             .ok_or(Kind::Borrowed("no_process_cpu_seconds_total"))
     };
     tokio::time::timeout(timeout, fut)
         .await
         .unwrap_or(Err(Kind::Borrowed("timeout")))
-}
-
-/// The value of `process_cpu_seconds_total` in Prometheus text format.
-pub(crate) fn parse_cpu_seconds(text: &str) -> Option<f64> {
-    const NAME: &str = "process_cpu_seconds_total";
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(NAME)?;
-        let rest = match rest.strip_prefix('{') {
-            Some(labels) => &labels[labels.find('}')? + 1..],
-            None if rest.starts_with([' ', '\t']) => rest,
-            None => return None,
-        };
-        rest.split_whitespace().next()?.parse().ok()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cpu_seconds;
-
-    #[test]
-    fn reads_process_cpu_seconds() {
-        let text =
-            "# HELP process_cpu_seconds_total CPU\n# TYPE process_cpu_seconds_total counter\n\
-                    process_cpu_seconds_total_other 9\nprocess_cpu_seconds_total 12.5\n";
-        assert_eq!(parse_cpu_seconds(text), Some(12.5));
-        assert_eq!(
-            parse_cpu_seconds("process_cpu_seconds_total{a=\"b\"} 3 1700000000\n"),
-            Some(3.0)
-        );
-        assert_eq!(parse_cpu_seconds("up 1\n"), None);
-    }
 }

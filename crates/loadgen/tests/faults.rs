@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pushpoll_loadgen::proxy::{Proxy, ProxyStats};
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
+use pushpoll_proxy::{Proxy, ProxyStats};
 use pushpoll_wire::frame;
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,7 +50,7 @@ async fn server() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
 async fn killed_run(transport: &str, url_path: &str, extra: &[&str]) -> (RunResult, ProxyStats) {
     let (server, _stop) = server().await;
     let proxy = Proxy::start(&{
-        let mut o = pushpoll_loadgen::proxy::ProxyOpts::to(server);
+        let mut o = pushpoll_proxy::ProxyOpts::to(server);
         o.kill_every = Some(0.1);
         o.kill_max = 8;
         o

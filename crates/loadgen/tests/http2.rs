@@ -7,8 +7,8 @@
 
 use std::net::SocketAddr;
 
-use pushpoll_loadgen::proxy::{Proxy, ProxyOpts};
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
+use pushpoll_proxy::{Proxy, ProxyOpts};
 use tokio::net::TcpListener;
 
 use crate::support::{never, opts};
@@ -37,11 +37,8 @@ async fn server_metric(addr: SocketAddr, name: &str, transport: &str) -> f64 {
         .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).await.unwrap();
-    let key = format!("pushpoll_{name}_total{{transport=\"{transport}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(key.as_str()))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    let name = format!("pushpoll_{name}_total");
+    pushpoll_wire::prometheus::labelled(&text, &name, &[("transport", transport)]).unwrap_or(0.0)
 }
 
 /// 12 subscribers, 5 streams to a connection (so 3 connections through a

@@ -11,7 +11,6 @@ mod http2;
 mod opaque;
 mod options;
 mod poll;
-mod proxy;
 mod socketio;
 mod sse;
 mod stop;

@@ -7,14 +7,18 @@
 //! - [`frame`]: the opt-in `pushpoll.v1` WebSocket subprotocol.
 //! - [`sse`]: Server-Sent Events, written and parsed incrementally.
 //! - [`query`]: `since` / `wait` / `Last-Event-ID` parsing with explicit errors.
+//! - [`engineio`]: Engine.IO v4 / Socket.IO v5 packets, parsed and encoded.
+//! - [`prometheus`]: the one reader of Prometheus' text format (`/metrics`).
 //!
 //! Nothing here does I/O or reads a clock, so everything is cheap to fuzz and
 //! to benchmark. `docs/protocol.md` is the prose version of these formats.
 #![warn(missing_docs)]
 
+pub mod engineio;
 pub mod frame;
 pub mod marker;
 pub mod poll;
+pub mod prometheus;
 pub mod query;
 pub mod sse;
 

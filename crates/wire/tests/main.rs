@@ -7,9 +7,11 @@
 //! A failing case is shrunk and saved under `crates/wire/proptest-regressions/`
 //! (commit it: it is replayed first on every later run).
 
+mod engineio;
 mod frame;
 mod marker;
 mod poll;
+mod prometheus;
 mod query;
 mod sse;
 

@@ -27,6 +27,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header;
 use http_body_util::Full;
+use pushpoll_wire::engineio::{self, Packet, SioPacket};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ws::{close_kind, connect as ws_connect, Ws};
@@ -37,7 +38,7 @@ use crate::headers::RequestKind;
 use crate::http::{get, HttpConn};
 use crate::opts::SocketIoTransport;
 use crate::plan::{Plan, SocketIoPlan};
-use crate::socketio::{self, Packet, SioPacket};
+use crate::socketio;
 
 /// Largest polling answer read, bytes.
 const MAX_BODY: usize = 16 << 20;
@@ -120,11 +121,11 @@ fn read<'a>(
     mut events: impl FnMut(&'a str),
 ) -> Result<(), Kind> {
     for p in packets {
-        match socketio::packet(p) {
-            Packet::Ping(d) => batch.pongs.push(format!("3{d}")),
+        match engineio::packet(p) {
+            Packet::Ping(d) => batch.pongs.push(engineio::pong(d)),
             Packet::Pong("probe") => batch.probed = true,
             Packet::Close => return Err(Kind::Borrowed("sio_close")),
-            Packet::Message(m) => match socketio::sio(m, event) {
+            Packet::Message(m) => match engineio::sio(m, event) {
                 SioPacket::Connect => batch.connected = true,
                 SioPacket::Event { named: true, raw } => {
                     batch.events += 1;
@@ -206,9 +207,9 @@ async fn open(
         plan.timeout,
     )
     .await?;
-    let open = socketio::payload(&first)
-        .find_map(|p| match socketio::packet(p) {
-            Packet::Open(d) => socketio::open(d),
+    let open = engineio::payload(&first)
+        .find_map(|p| match engineio::packet(p) {
+            Packet::Open(d) => engineio::open(d),
             _ => None,
         })
         .ok_or(Kind::Borrowed("protocol"))?;
@@ -216,12 +217,12 @@ async fn open(
         .min(Duration::from_secs(600))
         + plan.timeout;
     let path = socketio::path(&plan.sub, "polling", Some(&open.sid));
-    poll_post(&mut conn, plan, io, &path, "40".into()).await?;
+    poll_post(&mut conn, plan, io, &path, engineio::CONNECT.into()).await?;
     let mut connected = false;
     for _ in 0..CONNECT_POLLS {
         let body = poll_get(&mut conn, plan, io, &path, hold).await?;
         let mut batch = Batch::default();
-        read(socketio::payload(&body), &sio.event, &mut batch, |raw| {
+        read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
             early.push(raw.to_owned())
         })?;
         if batch.events == 0 {
@@ -253,7 +254,7 @@ async fn open(
     )
     .await?;
     let upgrade = async {
-        ws.send(Message::text("2probe"))
+        ws.send(Message::text(engineio::PROBE))
             .await
             .map_err(|e| ws_kind(&e))?;
         loop {
@@ -269,7 +270,9 @@ async fn open(
                 break;
             }
         }
-        ws.send(Message::text("5")).await.map_err(|e| ws_kind(&e))
+        ws.send(Message::text(engineio::UPGRADE))
+            .await
+            .map_err(|e| ws_kind(&e))
     };
     tokio::time::timeout(plan.timeout, upgrade)
         .await
@@ -302,12 +305,12 @@ async fn ws_open(
     let handshake = async {
         loop {
             let text = next_text(ws).await?;
-            if let Packet::Open(d) = socketio::packet(&text) {
-                socketio::open(d).ok_or(Kind::Borrowed("protocol"))?;
+            if let Packet::Open(d) = engineio::packet(&text) {
+                engineio::open(d).ok_or(Kind::Borrowed("protocol"))?;
                 break;
             }
         }
-        ws.send(Message::text("40"))
+        ws.send(Message::text(engineio::CONNECT))
             .await
             .map_err(|e| ws_kind(&e))?;
         loop {
@@ -345,7 +348,7 @@ async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> K
             Err(kind) => return kind,
         };
         let mut batch = Batch::default();
-        if let Err(kind) = read(socketio::payload(&body), &sio.event, &mut batch, |raw| {
+        if let Err(kind) = read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
             sub.deliver(raw.as_bytes())
         }) {
             return kind;

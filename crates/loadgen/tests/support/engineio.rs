@@ -4,6 +4,8 @@
 //! by `\x1e`), WebSocket (`transport=websocket`, with or without a `sid` to
 //! upgrade: `2probe` / `3probe` / `5`), server pings every `ping_ms`, and
 //! counts of what it received. It can require a header on every request.
+//! Packets are read and written with the generator's own codec,
+//! `pushpoll_wire::engineio`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,6 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use pushpoll_wire::engineio::{self, Open, Packet, SioPacket};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Message;
@@ -178,37 +181,49 @@ fn new_session(sh: &Shared) -> (String, Arc<Session>, String) {
         loop {
             t.tick().await;
             let Some(s) = weak.upgrade() else { return };
-            s.send("2".into());
+            s.send(engineio::PING.into());
         }
     });
-    let open = format!(
-        "0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"],\"pingInterval\":{ping_ms},\"pingTimeout\":20000,\"maxPayload\":1000000}}"
-    );
-    (sid, session, open)
+    let open = Open {
+        sid: sid.clone(),
+        upgrades: vec!["websocket".into()],
+        ping_interval: ping_ms,
+        ping_timeout: 20000,
+        max_payload: 1_000_000,
+    };
+    (sid, session, open.encode())
 }
 
 /// One packet a client sent.
 fn on_packet(sh: &Shared, sid: &str, session: &Session, p: &str) {
-    if p == "40" {
-        session.connected.store(true, Relaxed);
-        session.send(format!("40{{\"sid\":\"s-{sid}\"}}"));
-    } else if p.starts_with('3') {
-        session.pongs.fetch_add(1, Relaxed);
-    } else if p.starts_with("42") {
-        session.events.fetch_add(1, Relaxed);
-        let all: Vec<Arc<Session>> = sh.sessions.lock().unwrap().values().cloned().collect();
-        let out = match sh.opts.rename_to {
-            // `42["name",...`: replace the first string of the array.
-            Some(to) => {
-                let rest = &p[3..];
-                let end = rest.find('"').unwrap_or(0);
-                format!("42[\"{to}\"{}", &rest[end + 1..])
-            }
-            None => p.to_owned(),
-        };
-        for s in all.iter().filter(|s| s.connected.load(Relaxed)) {
-            s.send(out.clone());
+    match engineio::packet(p) {
+        Packet::Pong(_) => {
+            session.pongs.fetch_add(1, Relaxed);
         }
+        Packet::Message(m) => match engineio::sio(m, "") {
+            SioPacket::Connect => {
+                session.connected.store(true, Relaxed);
+                session.send(engineio::connected(&format!("s-{sid}")));
+            }
+            SioPacket::Event { raw, .. } => {
+                session.events.fetch_add(1, Relaxed);
+                let out = match sh.opts.rename_to {
+                    // The same payload under another name.
+                    Some(to) => match serde_json::from_str::<(String, String)>(&raw[1..]) {
+                        Ok((_, payload)) => engineio::emit(to, &payload),
+                        Err(_) => return,
+                    },
+                    None => p.to_owned(),
+                };
+                let all: Vec<Arc<Session>> =
+                    sh.sessions.lock().unwrap().values().cloned().collect();
+                for s in all.iter().filter(|s| s.connected.load(Relaxed)) {
+                    s.send(out.clone());
+                }
+            }
+            _ => {}
+        },
+        _ => {}
     }
 }
 
@@ -238,7 +253,7 @@ async fn http(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     if req.method() == http::Method::POST {
         sh.counts.posts.fetch_add(1, Relaxed);
         let body = req.into_body().collect().await.unwrap().to_bytes();
-        for p in String::from_utf8_lossy(&body).split('\x1e') {
+        for p in engineio::payload(&String::from_utf8_lossy(&body)) {
             on_packet(&sh, &sid, &session, p);
         }
         return text(StatusCode::OK, "ok".into());
@@ -250,7 +265,7 @@ async fn http(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             if packets.len() > 1 {
                 sh.counts.batched.fetch_add(1, Relaxed);
             }
-            return text(StatusCode::OK, packets.join("\x1e"));
+            return text(StatusCode::OK, engineio::join(&packets));
         }
         session.notify.notified().await;
     }
@@ -290,14 +305,18 @@ async fn serve_ws(sh: Arc<Shared>, tcp: TcpStream) {
             };
             // The upgrade: 2probe → 3probe, then 5.
             match stream.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str() == "2probe" => {}
+                Some(Ok(Message::Text(t))) if t.as_str() == engineio::PROBE => {}
                 _ => return,
             }
-            if sink.send(Message::text("3probe")).await.is_err() {
+            if sink
+                .send(Message::text(engineio::PROBE_ANSWER))
+                .await
+                .is_err()
+            {
                 return;
             }
             match stream.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str() == "5" => {}
+                Some(Ok(Message::Text(t))) if t.as_str() == engineio::UPGRADE => {}
                 _ => return,
             }
             session.upgraded.store(true, Relaxed);

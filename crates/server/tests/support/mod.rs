@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use pushpoll_server::{Config, ServerError};
 use pushpoll_wire::frame::{self, V1Frame};
 use pushpoll_wire::poll::PollResponse;
+use pushpoll_wire::prometheus;
 use pushpoll_wire::sse::{Event, Parser};
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -276,12 +277,28 @@ pub async fn metrics(addr: SocketAddr) -> HashMap<String, f64> {
     parse_metrics(std::str::from_utf8(&reply.body).unwrap())
 }
 
+/// Every sample of a `/metrics` text (which must be well-formed), keyed
+/// `name{label="value",...}` as the server writes it.
 pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_owned(), v.parse().unwrap())
+    prometheus::samples(text)
+        .map(|s| {
+            let s = s.unwrap_or_else(|e| panic!("/metrics: {e}"));
+            let labels: Vec<String> = s
+                .labels()
+                .map(|(n, v)| {
+                    let v = v
+                        .replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n");
+                    format!("{n}=\"{v}\"")
+                })
+                .collect();
+            let key = if labels.is_empty() {
+                s.name.to_owned()
+            } else {
+                format!("{}{{{}}}", s.name, labels.join(","))
+            };
+            (key, s.value)
         })
         .collect()
 }
