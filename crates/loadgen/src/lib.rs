@@ -49,43 +49,32 @@
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
 #![warn(missing_docs)]
 
-mod acks;
-pub mod autobahn;
-mod count;
-mod decode;
-mod deflate;
-mod error;
-mod h1;
-pub mod headers;
-mod http;
-mod http2;
-pub mod merge;
-pub mod opts;
-mod plan;
-mod publish;
+mod config;
+mod core;
+mod net;
+mod proto;
+mod roles;
 mod run;
-mod schedule;
-mod socketio;
-mod source_ip;
-mod subscribe;
-mod tally;
-mod tcp_info;
-mod tls;
-mod wire;
 mod worker;
+
+pub use config::{headers, opts};
+pub use core::merge;
+pub use roles::autobahn;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use error::LoadError;
-pub use opts::{LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol};
-pub use plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
+pub use config::opts::{
+    LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol,
+};
+pub use config::plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
+pub use core::error::LoadError;
+pub use net::source_ip::MAX_SOURCE_IPS;
 /// The JSON contract of a run, plain data shared with the report.
 pub use pushpoll_results::result;
 pub use pushpoll_results::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 pub use run::run;
-pub use source_ip::MAX_SOURCE_IPS;
 pub use worker::{serve_worker, MAX_WORKERS};
 
 /// Reads a server's cumulative CPU time (`None` when unknown).

@@ -7,13 +7,13 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use pushpoll_results::histogram::latency_summary;
 
-use crate::count::IoTotals;
-use crate::merge::encode_histogram;
-use crate::opts::LoadTransport as Transport;
-use crate::plan::Plan;
+use crate::config::opts::LoadTransport as Transport;
+use crate::config::plan::Plan;
+use crate::core::merge::encode_histogram;
+use crate::core::tally::TallySummary;
+use crate::net::count::IoTotals;
+use crate::net::wire::WireTotals;
 use crate::result::{IdleCost, RunResult, TcpOverhead, WireOverhead};
-use crate::tally::TallySummary;
-use crate::wire::WireTotals;
 
 /// Everything [`build`] needs.
 pub(super) struct Inputs<'a> {
@@ -139,7 +139,7 @@ fn wire_overhead(plan: &Plan, i: &Inputs<'_>) -> Option<WireOverhead> {
     // counters then belong to this window's traffic alone.
     let same_sockets =
         w.tcp_sockets > 0 && w.tcp_sockets == start.tcp_sockets && i.publishing_io.requests == 0;
-    let seg = crate::tcp_info::SEGMENT_HEADER_BYTES;
+    let seg = crate::net::tcp_info::SEGMENT_HEADER_BYTES;
     let tcp = same_sockets.then(|| {
         let header_bytes = (w.tcp.segs_in + w.tcp.segs_out) * seg;
         TcpOverhead {

@@ -15,15 +15,15 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::count::{IoTotals, SubIo, SubState};
-use crate::error::{ErrorCounts, Kind, LoadError};
-use crate::opts::LoadOpts;
-use crate::plan::{Plan, PublishTarget};
-use crate::publish::{self, PubEnv, PubReport, WsPub};
+use crate::config::opts::LoadOpts;
+use crate::config::plan::{Plan, PublishTarget};
+use crate::core::error::{ErrorCounts, Kind, LoadError};
+use crate::core::schedule::{self, Clock};
+use crate::core::tally::{RangeSet, TallySummary};
+use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::result::RunResult;
-use crate::schedule::{self, Clock};
-use crate::subscribe::{self, Env, Live, Sub, SubReport};
-use crate::tally::{RangeSet, TallySummary};
+use crate::roles::publish::{self, PubEnv, PubReport, WsPub};
+use crate::roles::subscribe::{self, Env, Live, Sub, SubReport};
 use crate::worker::Pool;
 
 mod build;
@@ -51,10 +51,10 @@ pub async fn run(
     let plan = Plan::new(opts)?;
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
-    crate::source_ip::validate(&plan.source_ips, sub_addr)?;
-    crate::tls::check(&plan.sub, sub_addr, plan.timeout).await?;
+    crate::net::source_ip::validate(&plan.source_ips, sub_addr)?;
+    crate::net::tls::check(&plan.sub, sub_addr, plan.timeout).await?;
     if plan.publish.target().url != plan.sub.url {
-        crate::tls::check(plan.publish.target(), pub_addr, plan.timeout).await?;
+        crate::net::tls::check(plan.publish.target(), pub_addr, plan.timeout).await?;
     }
     subscribe::check_subprotocol(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
@@ -172,7 +172,7 @@ pub(crate) async fn ramp(
             _ = sleep_until(deadline) => break,
             p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
         };
-        let io = Arc::new(SubIo::with_source(crate::source_ip::pick(
+        let io = Arc::new(SubIo::with_source(crate::net::source_ip::pick(
             &plan.source_ips,
             i,
         )));
@@ -348,7 +348,7 @@ async fn orchestrate(
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
-        generator_cpu0 = crate::tcp_info::process_cpu_s();
+        generator_cpu0 = crate::net::tcp_info::process_cpu_s();
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
         active = Some((t0, cpu0));
@@ -454,7 +454,7 @@ async fn orchestrate(
             Some(0.0)
         };
         generator_cpu_s = generator_cpu0
-            .zip(crate::tcp_info::process_cpu_s())
+            .zip(crate::net::tcp_info::process_cpu_s())
             .zip(server_share)
             .map(|((a, b), s)| (b - a - s).max(0.0));
     }

@@ -13,15 +13,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{FromWorker, ToWorker, WorkerReport};
 use super::{ANSWER_TIMEOUT, GRACE_POLL, JOIN_TIMEOUT, PROGRESS_EVERY};
-use crate::count::{IoTotals, SubIo, SubState};
-use crate::error::{ErrorCounts, Kind, LoadError};
-use crate::merge::encode_histogram;
-use crate::opts::LoadOpts;
-use crate::plan::Plan;
+use crate::config::opts::LoadOpts;
+use crate::config::plan::Plan;
+use crate::core::error::{ErrorCounts, Kind, LoadError};
+use crate::core::merge::encode_histogram;
+use crate::core::schedule::Clock;
+use crate::core::tally::{RangeSet, TallySummary};
+use crate::net::count::{IoTotals, SubIo, SubState};
+use crate::roles::subscribe::{Env, Live};
 use crate::run::{ramp, Reporter};
-use crate::schedule::Clock;
-use crate::subscribe::{Env, Live};
-use crate::tally::{RangeSet, TallySummary};
 
 /// Runs this process as a worker (`pushpoll load --worker`): reads its share
 /// of a run on stdin, holds those subscribers, and reports on stdout until
@@ -209,7 +209,7 @@ async fn work(
 async fn settle(
     env: &Arc<Env>,
     ios: &[Arc<SubIo>],
-    handles: Vec<tokio::task::JoinHandle<crate::subscribe::SubReport>>,
+    handles: Vec<tokio::task::JoinHandle<crate::roles::subscribe::SubReport>>,
     connected: u64,
     published: &[RangeSet],
     complete: bool,

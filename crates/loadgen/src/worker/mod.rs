@@ -36,8 +36,8 @@ pub(crate) use pool::Pool;
 
 use std::time::Duration;
 
-use crate::error::LoadError;
-use crate::opts::{LoadOpts, Pattern};
+use crate::config::opts::{LoadOpts, Pattern};
+use crate::core::error::LoadError;
 
 /// Most worker processes one run may start.
 pub const MAX_WORKERS: usize = 64;

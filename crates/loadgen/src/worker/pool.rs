@@ -17,15 +17,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{FromWorker, ToWorker, WorkerReport};
 use super::{ANSWER_TIMEOUT, JOIN_TIMEOUT};
-use crate::acks::Acks;
-use crate::count::IoTotals;
-use crate::error::LoadError;
-use crate::merge::{decode_histogram, new_histogram};
-use crate::opts::LoadOpts;
-use crate::plan::Plan;
+use crate::config::opts::LoadOpts;
+use crate::config::plan::Plan;
+use crate::core::acks::Acks;
+use crate::core::error::LoadError;
+use crate::core::merge::{decode_histogram, new_histogram};
+use crate::core::tally::{RangeSet, TallySummary};
+use crate::net::count::IoTotals;
+use crate::roles::subscribe::Live;
 use crate::run::Reporter;
-use crate::subscribe::Live;
-use crate::tally::{RangeSet, TallySummary};
 use crate::{Hooks, Phase};
 
 /// What the parent hears from a worker's stdout.

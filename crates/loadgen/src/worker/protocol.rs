@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::acks::AckSnapshot;
-use crate::count::IoTotals;
-use crate::opts::LoadOpts;
-use crate::tally::{RangeSet, TallySummary};
+use crate::config::opts::LoadOpts;
+use crate::core::acks::AckSnapshot;
+use crate::core::tally::{RangeSet, TallySummary};
+use crate::net::count::IoTotals;
 
 /// Parent → worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ impl From<IoTotals> for IoWire {
             down: t.down,
             requests: t.requests,
             empty_polls: t.empty_polls,
-            cpu_s: crate::tcp_info::process_cpu_s(),
+            cpu_s: crate::net::tcp_info::process_cpu_s(),
         }
     }
 }

@@ -1,0 +1,6 @@
+//! Layer 2, configuration: the command-line options, header profiles, and
+//! the validated plan a run is built from. No I/O but name resolution.
+
+pub mod headers;
+pub mod opts;
+pub(crate) mod plan;

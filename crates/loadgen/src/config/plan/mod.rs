@@ -1,0 +1,257 @@
+//! Turns [`LoadOpts`] into a validated [`Plan`]: every option checked, URLs
+//! parsed and completed with pushpoll's default paths, durations converted.
+//! Nothing here does I/O except [`Target::resolve`].
+//!
+//! Validation is grouped by what the options are about, each group in its
+//! file, and [`Plan::new`] runs the groups in a fixed order (the first
+//! problem found is the error): [`load`] (rate, counts, durations),
+//! [`protocol`] (options only some transports speak), [`identity`]
+//! (headers, origin, subprotocols), [`target`] (URLs and TLS).
+
+mod identity;
+mod load;
+mod protocol;
+mod target;
+
+pub(crate) use target::{PublishTarget, Target};
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::config::headers::{Profile, RequestKind};
+use crate::config::opts::{
+    LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport, WsSubprotocol,
+};
+use crate::core::error::LoadError;
+
+/// Most subscribers one run may ask for.
+pub const MAX_SUBSCRIBERS: usize = 1_000_000;
+/// Most publishers one run may ask for.
+pub const MAX_PUBLISHERS: usize = 10_000;
+/// Most messages one run may schedule (`rate × duration`).
+pub const MAX_MESSAGES: u64 = 1_000_000_000;
+/// Largest payload, bytes.
+pub const MAX_PAYLOAD: usize = 16 << 20;
+/// What Socket.IO subscribers and publishers need (`--transport socket.io`).
+#[derive(Debug, Clone)]
+pub(crate) struct SocketIoPlan {
+    /// Engine.IO transport of the subscribers.
+    pub mode: SocketIoTransport,
+    /// Event name of messages.
+    pub event: String,
+}
+
+/// A validated run plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub transport: Transport,
+    pub sub: Target,
+    pub publish: PublishTarget,
+    pub metrics: Option<Target>,
+    pub subscribers: usize,
+    pub publishers: usize,
+    pub rate: f64,
+    pub duration: Duration,
+    pub total_messages: u64,
+    pub poll_interval: Duration,
+    pub long_poll_wait: Duration,
+    pub payload_bytes: usize,
+    pub ramp: Option<f64>,
+    pub connect_concurrency: usize,
+    /// `POST`s in flight per publisher (`--publish-in-flight`).
+    pub publish_in_flight: usize,
+    pub ramp_timeout: Duration,
+    pub idle: Duration,
+    pub grace: Duration,
+    pub timeout: Duration,
+    /// Subprotocol WebSocket subscribers ask for (`None`: plain clients).
+    pub ws_subprotocol: Option<WsSubprotocol>,
+    /// WebSocket subscribers offer permessage-deflate (`--ws-deflate`).
+    pub ws_deflate: bool,
+    /// Extra headers of every handshake and HTTP request (`--header`,
+    /// `--origin`), subscribers and publishers alike.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The header profile (`--header-profile`), resolved for the
+    /// subscriber URL's origin; `--header` values replace its own.
+    pub profile: Profile,
+    /// Generic subprotocols WebSocket subscribers ask for (`--subprotocol`).
+    pub subprotocols: Vec<String>,
+    /// WebSocket publishers send binary frames.
+    pub binary: bool,
+    /// Broadcast, or echo (every subscriber publishes its own messages).
+    pub pattern: Pattern,
+    /// Socket.IO settings (`--transport socket.io` only).
+    pub socketio: Option<SocketIoPlan>,
+    /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
+    pub http2: Option<usize>,
+    /// Local addresses subscribers bind to, round-robin (`--source-ips`).
+    pub source_ips: Vec<std::net::IpAddr>,
+    /// Worker processes holding the subscribers (0: this process holds them).
+    pub workers: usize,
+}
+
+impl Plan {
+    /// Checks every option; the first problem found is the error.
+    pub fn new(o: &LoadOpts) -> Result<Plan, LoadError> {
+        let t = load::timing(o)?;
+        protocol::ws_options(o)?;
+        let headers = identity::headers(o)?;
+        let socketio = protocol::pattern_and_socketio(o)?;
+        let (sub, publish) = target::targets(o)?;
+        // The page the requests come from is served by the same origin.
+        let page_scheme = match sub.url.scheme() {
+            "wss" | "https" => "https",
+            _ => "http",
+        };
+        let mut profile = Profile::new(
+            &o.header_profile,
+            &format!("{page_scheme}://{}", sub.authority),
+        )?;
+        profile.without(&headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>());
+        if o.binary && !matches!(publish, PublishTarget::Ws(_)) {
+            return Err(LoadError::InvalidOption {
+                option: "binary",
+                reason: "publishers send binary frames only as plain WebSocket publishers; here they POST or emit Socket.IO events (give a ws:// --publish-url, or drop --binary)".into(),
+            });
+        }
+        let publishers = match o.pattern {
+            Pattern::Broadcast => o.publishers,
+            Pattern::Echo => o.subscribers,
+        };
+
+        let metrics = target::metrics(o)?;
+        let (mut sub, mut publish, mut metrics) = (sub, publish, metrics);
+        target::tls_targets(
+            o,
+            [Some(&mut sub), Some(publish.target_mut()), metrics.as_mut()],
+        )?;
+
+        let http2 = protocol::http2_streams(o)?;
+        Ok(Plan {
+            transport: o.transport,
+            sub,
+            publish,
+            metrics,
+            subscribers: o.subscribers,
+            publishers,
+            rate: o.rate,
+            duration: t.duration,
+            total_messages: t.total_messages,
+            poll_interval: t.poll_interval,
+            long_poll_wait: t.long_poll_wait,
+            payload_bytes: o.payload_bytes,
+            ramp: o.ramp,
+            connect_concurrency: o.connect_concurrency,
+            publish_in_flight: o.publish_in_flight,
+            ramp_timeout: t.ramp_timeout,
+            idle: t.idle,
+            grace: t.grace,
+            timeout: t.timeout,
+            ws_subprotocol: o.ws_subprotocol,
+            ws_deflate: o.ws_deflate,
+            headers,
+            profile,
+            subprotocols: o.subprotocols.clone(),
+            binary: o.binary,
+            pattern: o.pattern,
+            socketio,
+            http2,
+            source_ips: o.source_ips.clone(),
+            workers: crate::worker::count(o)?,
+        })
+    }
+
+    /// Adds the header profile's headers for `kind`, then the extra ones
+    /// (`--header`, `--origin`), to a request.
+    pub fn request_headers(
+        &self,
+        kind: RequestKind,
+        mut req: http::request::Builder,
+    ) -> http::request::Builder {
+        for (n, v) in self.profile.headers(kind) {
+            req = req.header(n, v);
+        }
+        self.add_headers(req)
+    }
+
+    /// Adds the extra headers (`--header`, `--origin`) to a request.
+    pub fn add_headers(&self, mut req: http::request::Builder) -> http::request::Builder {
+        for (n, v) in &self.headers {
+            req = req.header(n, v);
+        }
+        req
+    }
+
+    /// Whether every subscriber publishes its own messages (`--pattern echo`).
+    pub fn echo(&self) -> bool {
+        self.pattern == Pattern::Echo
+    }
+
+    /// Request timeout of one subscriber HTTP request.
+    pub fn request_timeout(&self) -> Duration {
+        match self.transport {
+            Transport::LongPoll => self.timeout + self.long_poll_wait,
+            _ => self.timeout,
+        }
+    }
+
+    /// The latest the whole run may take; a safety net behind every phase's own bound.
+    pub fn hard_deadline(&self) -> Duration {
+        self.ramp_timeout
+            + self.idle
+            + self.duration
+            + self.grace
+            + self.timeout * 3
+            + self.long_poll_wait
+            + Duration::from_secs(30)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn plan(args: &[&str]) -> Result<Plan, LoadError> {
+        let mut v = vec!["load"];
+        v.extend_from_slice(args);
+        Plan::new(&LoadOpts::try_parse_from(v).unwrap())
+    }
+
+    #[test]
+    fn default_paths_and_publish_targets() {
+        let p = plan(&["--url", "ws://127.0.0.1:9"]).unwrap();
+        assert_eq!(p.sub.path_and_query, "/ws");
+        assert!(
+            matches!(&p.publish, PublishTarget::Ws(t) if t.url.as_str() == "ws://127.0.0.1:9/ws")
+        );
+        let p = plan(&["--url", "http://h:8/x?a=1", "--transport", "long-poll"]).unwrap();
+        assert_eq!(p.sub.path_with("since=3"), "/x?a=1&since=3");
+        assert_eq!(p.sub.authority, "h:8");
+        assert!(
+            matches!(&p.publish, PublishTarget::Post(t) if t.url.as_str() == "http://h:8/messages")
+        );
+        let p = plan(&["--url", "http://h:8", "--transport", "sse"]).unwrap();
+        assert_eq!(p.sub.path_and_query, "/events");
+        let p = plan(&["--url", "ws://h/ws", "--publish-url", "http://h/messages"]).unwrap();
+        assert!(matches!(&p.publish, PublishTarget::Post(_)));
+    }
+
+    #[test]
+    fn grace_defaults() {
+        let p = plan(&[
+            "--url",
+            "http://h:8",
+            "--transport",
+            "short-poll",
+            "--poll-interval",
+            "0.5",
+        ])
+        .unwrap();
+        assert_eq!(p.grace, Duration::from_millis(2500));
+        let p = plan(&["--url", "http://h:8", "--transport", "long-poll"]).unwrap();
+        assert_eq!(p.grace, Duration::from_secs(2));
+        assert_eq!(p.request_timeout(), Duration::from_secs(40));
+    }
+}

@@ -1,0 +1,143 @@
+//! Options that only some transports or patterns speak: WebSocket
+//! subprotocols and compression, echo, Socket.IO and HTTP/2.
+
+use crate::config::opts::{LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport};
+use crate::core::error::LoadError;
+
+use super::SocketIoPlan;
+
+/// WebSocket-only options given with another transport.
+pub(super) fn ws_options(o: &LoadOpts) -> Result<(), LoadError> {
+    if o.ws_subprotocol.is_some() && o.transport != Transport::Ws {
+        return Err(LoadError::InvalidOption {
+            option: "ws-subprotocol",
+            reason: format!(
+                "only WebSocket subscribers speak a subprotocol; drop it or use --transport ws (got {})",
+                o.transport
+            ),
+        });
+    }
+    if o.ws_deflate && o.transport != Transport::Ws {
+        return Err(LoadError::InvalidOption {
+            option: "ws-deflate",
+            reason: format!(
+                "only WebSocket subscribers offer permessage-deflate; drop it or use --transport ws (got {})",
+                o.transport
+            ),
+        });
+    }
+
+    Ok(())
+}
+
+/// Subprotocols, the echo pattern and Socket.IO settings, checked against
+/// the transport.
+pub(super) fn pattern_and_socketio(o: &LoadOpts) -> Result<Option<SocketIoPlan>, LoadError> {
+    if !o.subprotocols.is_empty() {
+        if o.transport != Transport::Ws {
+            return Err(LoadError::InvalidOption {
+                option: "subprotocol",
+                reason: format!(
+                    "only WebSocket subscribers ask for a subprotocol; drop it or use --transport ws (got {})",
+                    o.transport
+                ),
+            });
+        }
+        if o.ws_subprotocol.is_some() {
+            return Err(LoadError::InvalidOption {
+                option: "subprotocol",
+                reason: "--ws-subprotocol already chooses the subprotocol (and how frames are read); use one or the other".into(),
+            });
+        }
+    }
+    if o.pattern == Pattern::Echo {
+        let reason = if o.transport != Transport::Ws {
+            Some(format!(
+                "echo needs WebSocket subscribers, which send on their own connection (got --transport {})",
+                o.transport
+            ))
+        } else if o.publish_url.is_some() {
+            Some(
+                "with echo every subscriber publishes on its own connection; drop --publish-url"
+                    .into(),
+            )
+        } else if o.publishers != 1 {
+            Some("with echo every subscriber is its own publisher; drop --publishers".into())
+        } else if o.ws_subprotocol.is_some() {
+            Some("pushpoll.v1 is a broadcast protocol; drop --ws-subprotocol".into())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(LoadError::InvalidOption {
+                option: "pattern",
+                reason,
+            });
+        }
+    }
+
+    let socketio = if o.transport == Transport::SocketIo {
+        let event = o
+            .socketio_event
+            .clone()
+            .unwrap_or_else(|| "chat message".into());
+        if event.is_empty() || event.len() > 256 {
+            return Err(LoadError::InvalidOption {
+                option: "socketio-event",
+                reason: format!("must be 1 to 256 bytes, got {}", event.len()),
+            });
+        }
+        Some(SocketIoPlan {
+            mode: o.socketio_transport.unwrap_or(SocketIoTransport::Upgrade),
+            event,
+        })
+    } else {
+        let given = if o.socketio_transport.is_some() {
+            Some("socketio-transport")
+        } else if o.socketio_event.is_some() {
+            Some("socketio-event")
+        } else {
+            None
+        };
+        if let Some(option) = given {
+            return Err(LoadError::InvalidOption {
+                option,
+                reason: format!(
+                    "only Socket.IO subscribers use it; drop it or use --transport socket.io (got {})",
+                    o.transport
+                ),
+            });
+        }
+        None
+    };
+
+    Ok(socketio)
+}
+
+/// Most subscribers one HTTP/2 connection may carry as streams.
+pub const MAX_H2_STREAMS: usize = 10_000;
+
+/// `--http2` and `--h2-streams-per-connection`: streams per connection, or
+/// `None` for HTTP/1.1.
+pub(super) fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
+    if !o.http2 {
+        return Ok(None);
+    }
+    if matches!(o.transport, Transport::Ws | Transport::SocketIo) {
+        return Err(LoadError::InvalidOption {
+            option: "http2",
+            reason: format!(
+                "HTTP/2 carries polls and SSE only (long-poll, short-poll, sse); {} needs HTTP/1.1 (WebSocket over HTTP/2, RFC 8441, is not spoken)",
+                o.transport
+            ),
+        });
+    }
+    let n = o.h2_streams_per_connection;
+    if n == 0 || n > MAX_H2_STREAMS {
+        return Err(LoadError::InvalidOption {
+            option: "h2-streams-per-connection",
+            reason: format!("must be between 1 and {MAX_H2_STREAMS}, got {n}"),
+        });
+    }
+    Ok(Some(n))
+}

@@ -1,0 +1,188 @@
+//! Counting at the socket: every subscriber connection is a [`Counted`]
+//! stream counting into the subscriber's [`SubIo`], so headers, handshakes,
+//! frames, pings and retries are all counted the same way whatever the
+//! transport.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushpoll_netio::{Counted, Counter, MaybeTls};
+use tokio::net::TcpStream;
+
+use crate::core::error::{io_kind, Kind};
+use crate::net::tls::TlsTarget;
+
+/// One subscriber's socket-level counters.
+///
+/// Each subscriber owns its own, so the atomics are never contended; they are
+/// atomics only so that the idle window can be snapshotted while tasks run.
+#[derive(Debug, Default)]
+pub(crate) struct SubIo {
+    /// Bytes written by the subscriber's sockets.
+    pub up: AtomicU64,
+    /// Bytes read by the subscriber's sockets.
+    pub down: AtomicU64,
+    /// HTTP requests sent (WebSocket handshakes, polls, SSE connects).
+    pub requests: AtomicU64,
+    /// Poll answers without a message.
+    pub empty_polls: AtomicU64,
+    /// [`SubState`] as a `u8`.
+    state: AtomicU8,
+    /// Local address the subscriber's sockets bind to (`--source-ips`).
+    pub source: Option<std::net::IpAddr>,
+    /// What the bytes were for (WebSocket), and the socket for `TCP_INFO`.
+    pub wire: crate::net::wire::WireIo,
+}
+
+/// Where a subscriber stands with respect to the ramp-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SubState {
+    /// Still connecting.
+    Connecting = 0,
+    /// Was ready when it mattered: expected to receive every message.
+    Ready = 1,
+    /// Missed the ramp-up: takes no part in the run.
+    Excluded = 2,
+}
+
+/// Sums of [`SubIo`] over subscribers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IoTotals {
+    pub up: u64,
+    pub down: u64,
+    pub requests: u64,
+    pub empty_polls: u64,
+    pub wire: crate::net::wire::WireTotals,
+}
+
+impl IoTotals {
+    pub fn sum<'a>(ios: impl IntoIterator<Item = &'a Arc<SubIo>>) -> IoTotals {
+        let mut t = IoTotals::default();
+        for io in ios {
+            t.up += io.up.load(Relaxed);
+            t.down += io.down.load(Relaxed);
+            t.requests += io.requests.load(Relaxed);
+            t.empty_polls += io.empty_polls.load(Relaxed);
+            t.wire = t.wire.plus(io.wire.snapshot());
+        }
+        t
+    }
+
+    pub fn minus(self, o: IoTotals) -> IoTotals {
+        IoTotals {
+            up: self.up.saturating_sub(o.up),
+            down: self.down.saturating_sub(o.down),
+            requests: self.requests.saturating_sub(o.requests),
+            empty_polls: self.empty_polls.saturating_sub(o.empty_polls),
+            wire: self.wire.minus(o.wire),
+        }
+    }
+}
+
+impl SubIo {
+    /// Counters of a subscriber whose sockets bind to `source` (`--source-ips`).
+    pub fn with_source(source: Option<std::net::IpAddr>) -> Self {
+        SubIo {
+            source,
+            ..SubIo::default()
+        }
+    }
+
+    pub fn state(&self) -> SubState {
+        match self.state.load(Relaxed) {
+            0 => SubState::Connecting,
+            1 => SubState::Ready,
+            _ => SubState::Excluded,
+        }
+    }
+
+    /// Moves `Connecting` to `to`; false if another state was there first.
+    /// The subscriber (to `Ready`) and the ramp's end (to `Excluded`) race
+    /// through here, so exactly one of them decides.
+    pub fn settle(&self, to: SubState) -> bool {
+        self.state
+            .compare_exchange(SubState::Connecting as u8, to as u8, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+}
+
+/// Each subscriber socket is a [`Counted`] stream counting into its
+/// subscriber's `SubIo`: `down` what it reads, `up` what it writes.
+impl Counter for SubIo {
+    fn add_read(&self, n: u64) {
+        self.down.fetch_add(n, Relaxed);
+    }
+
+    fn add_written(&self, n: u64) {
+        self.up.fetch_add(n, Relaxed);
+    }
+}
+
+/// Opens a TCP connection within `timeout` (no Nagle: small frames must not wait).
+pub(crate) async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Kind> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => Err(Kind::Borrowed("connect_timeout")),
+        Ok(Err(e)) => Err(io_kind(&e)),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}
+
+/// A subscriber's connection: counted at the socket, then TLS when the
+/// target is `wss://` or `https://` (so TLS records are counted too).
+pub(crate) type SubStream = MaybeTls<Counted<TcpStream, Arc<SubIo>>>;
+
+/// Opens a counted connection for a subscriber, with TLS on top when `tls`
+/// says so (the handshake gets its own `timeout`).
+pub(crate) async fn connect_counted(
+    addr: SocketAddr,
+    tls: Option<&TlsTarget>,
+    timeout: Duration,
+    io: &Arc<SubIo>,
+) -> Result<SubStream, Kind> {
+    let stream = match io.source {
+        Some(source) => {
+            let s = crate::net::source_ip::connect_from(source, addr, timeout).await?;
+            let _ = s.set_nodelay(true);
+            s
+        }
+        None => connect_tcp(addr, timeout).await?,
+    };
+    io.wire.set_socket(std::os::fd::AsRawFd::as_raw_fd(&stream));
+    crate::net::tls::wrap(Counted::new(stream, io.clone()), tls, timeout).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_both_directions() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let io = Arc::new(SubIo::default());
+        let mut c = Counted::new(a, io.clone());
+        c.write_all(b"hello").await.unwrap();
+        b.write_all(b"abc").await.unwrap();
+        let mut buf = [0u8; 3];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!((io.up.load(Relaxed), io.down.load(Relaxed)), (5, 3));
+    }
+
+    #[test]
+    fn settle_is_decided_once() {
+        let io = SubIo::default();
+        assert!(io.settle(SubState::Excluded));
+        assert!(!io.settle(SubState::Ready));
+        assert_eq!(io.state(), SubState::Excluded);
+    }
+}

@@ -1,0 +1,6 @@
+//! Layer 5, the roles a connection plays in a run: subscribers (one module
+//! per transport), publishers, and the Autobahn client.
+
+pub mod autobahn;
+pub(crate) mod publish;
+pub(crate) mod subscribe;

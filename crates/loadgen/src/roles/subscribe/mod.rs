@@ -1,0 +1,416 @@
+//! Subscribers: one task per subscriber, one module per transport.
+//!
+//! Every subscriber follows the same life: connect (counted as a ramp-up
+//! attempt until it is *ready*), receive, and on any failure count the error
+//! by kind and reconnect with a bounded, fully jittered backoff until the run
+//! tells it to stop. A `429` or `503` answer's `Retry-After` is obeyed (at
+//! most [`RETRY_AFTER_MAX`]), with the backoff's jitter added so that many
+//! subscribers told the same thing do not come back in the same instant. What it measured lives in the task ([`Sub`]) and is handed back
+//! when the task ends; only the socket counters ([`SubIo`]) and a few live
+//! totals are shared.
+
+mod echo;
+mod poll;
+mod socketio;
+mod sse;
+mod ws;
+
+pub(crate) use ws::check_subprotocol;
+pub(crate) use ws::config as ws_config;
+pub(crate) use ws::request as ws_request;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushpoll_wire::marker::Marker;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::opts::LoadTransport as Transport;
+use crate::config::plan::Plan;
+use crate::core::acks::{Acks, Resolve};
+use crate::core::error::{ErrorCounts, Kind};
+use crate::core::schedule::Clock;
+use crate::core::tally::{LatencyShards, Tally};
+use crate::net::count::{SubIo, SubState};
+
+/// Connection attempts a subscriber makes during the ramp-up before giving up.
+const RAMP_ATTEMPTS: u32 = 3;
+/// First reconnect delay; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest reconnect delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Longest `Retry-After` obeyed; a server asking for more gets this.
+pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(30);
+
+/// Totals read while the run is going (progress, the grace period's early end).
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    /// First arrivals of (message, subscriber) pairs.
+    pub delivered: AtomicU64,
+    /// Subscribers that became ready.
+    pub ready: AtomicU64,
+    /// Publishes the server accepted.
+    pub published: AtomicU64,
+    /// Errors of every kind.
+    pub errors: AtomicU64,
+    /// Messages echo subscribers sent or gave up on (`--pattern echo`).
+    pub echo_attempted: AtomicU64,
+}
+
+/// What all subscribers of a run share (read-only but for the atomics).
+pub(crate) struct Env {
+    pub plan: Plan,
+    pub addr: SocketAddr,
+    pub run_id: u32,
+    pub clock: Clock,
+    pub live: Arc<Live>,
+    pub shards: LatencyShards,
+    /// What the publishers have resolved so far: a delivery's latency is
+    /// recorded once its publish is known to be accepted.
+    pub acks: Arc<Acks>,
+    /// False once the grace period is over: later arrivals are ignored.
+    pub accepting: AtomicBool,
+    /// Cancelled when the ramp-up ends: subscribers not ready by then give up.
+    pub ramp_over: CancellationToken,
+    /// Cancelled when the run ends: every subscriber returns its report.
+    pub cancel: CancellationToken,
+    /// When the first message is due; set when publishing starts (echo
+    /// subscribers publish on their own connections).
+    pub publish_t0: watch::Sender<Option<Instant>>,
+    /// Cancelled to stop publishing early (Ctrl-C, the hard deadline).
+    pub publish_stop: CancellationToken,
+    /// The shared connections of HTTP/2 subscribers (`--http2`).
+    pub h2: Option<crate::proto::http2::H2Pool>,
+}
+
+impl Env {
+    /// A fresh run's shared state: nothing accepted late yet, nothing
+    /// cancelled, publishing not started. `publish_stop` is the caller's
+    /// token that ends publishing early.
+    pub(crate) fn new(
+        plan: Plan,
+        addr: SocketAddr,
+        run_id: u32,
+        clock: Clock,
+        live: Arc<Live>,
+        publish_stop: CancellationToken,
+    ) -> Self {
+        Env {
+            h2: crate::proto::http2::H2Pool::for_plan(&plan),
+            acks: Arc::new(Acks::new(plan.publishers)),
+            plan,
+            addr,
+            run_id,
+            clock,
+            live,
+            shards: LatencyShards::new(crate::run::shard_count()),
+            accepting: AtomicBool::new(true),
+            ramp_over: CancellationToken::new(),
+            cancel: CancellationToken::new(),
+            publish_t0: watch::channel(None).0,
+            publish_stop,
+        }
+    }
+}
+
+/// One subscriber's task state.
+pub(crate) struct Sub {
+    pub env: Arc<Env>,
+    pub io: Arc<SubIo>,
+    pub tally: Tally,
+    pub errors: ErrorCounts,
+    /// The subscriber's own publisher (`--pattern echo`).
+    pub(crate) echo: Option<echo::EchoPub>,
+    /// The subscriber's index in the run (its HTTP/2 connection's, too).
+    pub idx: usize,
+    ready: bool,
+    ramp_failures: u32,
+    permit: Option<OwnedSemaphorePermit>,
+    settled: Option<mpsc::UnboundedSender<()>>,
+}
+
+/// What a subscriber hands back when it ends.
+pub(crate) struct SubReport {
+    pub tally: Tally,
+    pub errors: ErrorCounts,
+    /// What it published (`--pattern echo`).
+    pub echo: Option<crate::roles::publish::PubReport>,
+}
+
+impl Sub {
+    pub fn new(
+        idx: usize,
+        env: Arc<Env>,
+        io: Arc<SubIo>,
+        permit: OwnedSemaphorePermit,
+        settled: mpsc::UnboundedSender<()>,
+    ) -> Sub {
+        let (tally, echo) = if env.plan.echo() {
+            (
+                Tally::own(env.run_id, idx as u32, idx),
+                Some(echo::EchoPub::new(idx, &env)),
+            )
+        } else {
+            (Tally::new(env.run_id, env.plan.publishers, idx), None)
+        };
+        Sub {
+            env,
+            io,
+            tally,
+            errors: ErrorCounts::default(),
+            echo,
+            idx,
+            ready: false,
+            ramp_failures: 0,
+            permit: Some(permit),
+            settled: Some(settled),
+        }
+    }
+
+    /// Tells the ramp-up this subscriber is done connecting, one way or the other.
+    fn settle(&mut self) {
+        self.permit = None;
+        if let Some(tx) = self.settled.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Called when the subscriber is connected and can receive. False when
+    /// the ramp-up had already ended without it: the subscriber must stop.
+    pub fn ready(&mut self) -> bool {
+        if self.ready {
+            return true;
+        }
+        let won = self.io.settle(SubState::Ready);
+        if won {
+            self.ready = true;
+            self.env.live.ready.fetch_add(1, Relaxed);
+        }
+        self.settle();
+        won
+    }
+
+    /// Counts an error.
+    pub fn error(&mut self, kind: Kind) {
+        tracing::debug!(kind = %kind, "subscriber error");
+        self.env.live.errors.fetch_add(1, Relaxed);
+        self.errors.add(kind);
+    }
+
+    /// Counts a failed connection attempt. False when a subscriber that was
+    /// never ready has used up its ramp-up attempts: it must stop.
+    pub fn failed(&mut self, kind: Kind) -> bool {
+        self.error(kind);
+        if self.ready {
+            return true;
+        }
+        self.ramp_failures += 1;
+        if self.ramp_failures >= RAMP_ATTEMPTS {
+            self.settle();
+            return false;
+        }
+        true
+    }
+
+    /// Runs `fut`, unless the subscriber is not ready yet and the ramp-up
+    /// ends first (then `None`: the subscriber must stop).
+    pub async fn guard<F: std::future::Future>(&self, fut: F) -> Option<F::Output> {
+        if self.ready {
+            return Some(fut.await);
+        }
+        tokio::select! {
+            biased;
+            _ = self.env.ramp_over.cancelled() => None,
+            out = fut => Some(out),
+        }
+    }
+
+    /// Sleeps before a reconnect or retry: the backoff's next delay, after
+    /// `retry_after` when the server asked for one. False when the
+    /// subscriber must stop.
+    pub async fn pause(&self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+        let d = retry_after.unwrap_or_default() + backoff.next_delay();
+        self.guard(tokio::time::sleep(d)).await.is_some()
+    }
+
+    /// Connects the subscriber's HTTP client: its own HTTP/1.1
+    /// connection, or a stream handle of its shared HTTP/2 one (`--http2`).
+    pub async fn http_connect(&self) -> Result<crate::proto::http2::SubConn, Kind> {
+        let env = &self.env;
+        let h2 = env.h2.as_ref().map(|p| p.conn(self.idx));
+        crate::proto::http2::SubConn::connect(
+            h2.as_deref(),
+            env.addr,
+            env.plan.sub.tls.as_ref(),
+            env.plan.timeout,
+            &self.io,
+        )
+        .await
+    }
+
+    /// Looks for this run's marker in a received payload and counts it.
+    pub fn deliver(&mut self, payload: &[u8]) {
+        let Some(m) = Marker::find(payload) else {
+            return;
+        };
+        // Other runs' markers (other load agents) reach the tally, which
+        // counts them apart and leaves them out of delivery and latency.
+        if !self.env.accepting.load(Relaxed) {
+            return;
+        }
+        let now = self.env.clock.now_us();
+        // An echo subscriber's messages are its own: it knows their fate.
+        let acks: &dyn Resolve = match &self.echo {
+            Some(own) => own,
+            None => &*self.env.acks,
+        };
+        if self.tally.record(&m, now, &self.env.shards, acks) {
+            self.env.live.delivered.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// A subscriber's whole life; returns when the run cancels it, or earlier
+/// if it never got ready.
+pub(crate) async fn run(mut sub: Sub) -> SubReport {
+    let cancel = sub.env.cancel.clone();
+    let transport = sub.env.plan.transport;
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {}
+        _ = async {
+            match transport {
+                Transport::Ws => ws::run(&mut sub).await,
+                Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
+                Transport::Sse => sse::run(&mut sub).await,
+                Transport::SocketIo => socketio::run(&mut sub).await,
+            }
+        } => {}
+    }
+    sub.settle();
+    // Only a subscriber that was ready publishes (or owes messages).
+    let echo = match sub.echo.take() {
+        Some(e) if sub.ready => Some(e.finish(&sub.env)),
+        _ => None,
+    };
+    SubReport {
+        tally: sub.tally,
+        errors: sub.errors,
+        echo,
+    }
+}
+
+/// The wait a `429` or `503` answer asks for in `Retry-After` (seconds or
+/// an HTTP date), at most [`RETRY_AFTER_MAX`]; `None` for other statuses or
+/// when the header is absent or unreadable.
+pub(crate) fn retry_after(status: u16, headers: &http::HeaderMap) -> Option<Duration> {
+    retry_after_value(status, headers.get(http::header::RETRY_AFTER)?.as_bytes())
+}
+
+/// [`retry_after`] of the header's raw value (for heads parsed without a
+/// `HeaderMap`).
+pub(crate) fn retry_after_value(status: u16, value: &[u8]) -> Option<Duration> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    // As `HeaderValue::to_str`: visible ASCII only.
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return None;
+    }
+    let v = std::str::from_utf8(value).ok()?.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs.min(RETRY_AFTER_MAX.as_secs())),
+        Err(_) => {
+            let at = httpdate::parse_http_date(v).ok()?;
+            at.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
+}
+
+/// Reconnect delays with "full jitter": the step doubles from
+/// [`BACKOFF_MIN`] to [`BACKOFF_MAX`], and each delay is drawn uniformly
+/// between zero and the current step. Subscribers cut at the same instant
+/// (a restarted server) thus come back spread over the whole step rather
+/// than in lockstep.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    step: Duration,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Backoff { step: BACKOFF_MIN }
+    }
+
+    pub fn reset(&mut self) {
+        self.step = BACKOFF_MIN;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.step.mul_f64(rand::random::<f64>());
+        self.step = (self.step * 2).min(BACKOFF_MAX);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        let mut b = Backoff::new();
+        let delays: Vec<Duration> = (0..20).map(|_| b.next_delay()).collect();
+        assert!(delays.iter().all(|d| *d <= BACKOFF_MAX));
+        assert!(delays[0] <= BACKOFF_MIN && delays[1] <= BACKOFF_MIN * 2);
+        b.reset();
+        assert!(b.next_delay() <= BACKOFF_MIN);
+    }
+
+    #[test]
+    fn backoff_jitter_spreads_over_the_whole_step() {
+        // 1,000 subscribers cut at once: their first delays must cover the
+        // step from near zero to near its end, not cluster (the chance that
+        // uniform draws miss either end by this much is below 1e-90).
+        let delays: Vec<Duration> = (0..1000).map(|_| Backoff::new().next_delay()).collect();
+        let min = delays.iter().min().unwrap();
+        let max = delays.iter().max().unwrap();
+        assert!(*min < BACKOFF_MIN / 5, "{min:?}");
+        assert!(*max > BACKOFF_MIN * 4 / 5, "{max:?}");
+        assert!(*max <= BACKOFF_MIN);
+        let in_first_half = delays.iter().filter(|d| **d < BACKOFF_MIN / 2).count();
+        assert!((350..=650).contains(&in_first_half), "{in_first_half}");
+    }
+
+    #[test]
+    fn retry_after_is_read_on_429_and_503_only_and_bounded() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(429, &h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(500, &h), None);
+        h.insert(http::header::RETRY_AFTER, "86400".parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(RETRY_AFTER_MAX));
+        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(503, &h), None);
+        let past = httpdate::fmt_http_date(std::time::SystemTime::UNIX_EPOCH);
+        h.insert(http::header::RETRY_AFTER, past.parse().unwrap());
+        assert_eq!(retry_after(503, &h), Some(Duration::ZERO));
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        h.insert(
+            http::header::RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        assert_eq!(retry_after(429, &h), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after(503, &http::HeaderMap::new()), None);
+    }
+}

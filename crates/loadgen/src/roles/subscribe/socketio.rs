@@ -1,0 +1,389 @@
+//! Socket.IO subscriber (`--transport socket.io`), in one of three modes
+//! (`--socketio-transport`):
+//!
+//! - **polling**: `GET /socket.io/?EIO=4&transport=polling` opens the
+//!   Engine.IO session (`0{"sid":..}`), a `POST` of `40` connects to the
+//!   namespace, then a `GET` loop on one keep-alive connection receives
+//!   (packets batched with `\x1e`); a server ping `2` is answered by a
+//!   `POST` of `3`.
+//! - **websocket**: one WebSocket `?EIO=4&transport=websocket` from the
+//!   start: open packet, `40`, then events as frames; pings answered there.
+//! - **upgrade** (socket.io's browser client): open and connect with
+//!   polling as above, then a WebSocket with the `sid`, `2probe` → `3probe`,
+//!   `5`, and receive there.
+//!
+//! The subscriber is ready once connected to the namespace (`40` answered)
+//! and, when upgrading, once the upgrade is done. Every `GET`, `POST` and
+//! WebSocket handshake counts as a request; a `GET` whose answer carries no
+//! event of ours is an empty poll. Socket.IO cannot resume: what is emitted
+//! while a subscriber reconnects is lost, as for a plain WebSocket client.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::header;
+use http_body_util::Full;
+use pushpoll_wire::engineio::{self, Packet, SioPacket};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::ws::{close_kind, connect as ws_connect, Ws};
+use super::{Backoff, Sub};
+use crate::config::headers::RequestKind;
+use crate::config::opts::SocketIoTransport;
+use crate::config::plan::{Plan, SocketIoPlan};
+use crate::core::error::{status_kind, ws_kind, Kind};
+use crate::net::count::SubIo;
+use crate::proto::http::{get, HttpConn};
+use crate::proto::socketio;
+
+/// Largest polling answer read, bytes.
+const MAX_BODY: usize = 16 << 20;
+/// Polls a connection may take to be answered `40` before giving up.
+const CONNECT_POLLS: usize = 16;
+
+type Conn = HttpConn<Full<Bytes>>;
+
+/// A long-polling session.
+struct Polling {
+    conn: Conn,
+    sid: String,
+    /// Longest a `GET` may be held: ping interval + ping timeout + `--timeout`.
+    hold: Duration,
+}
+
+enum Session {
+    Polling(Polling),
+    Ws(Box<Ws>),
+}
+
+pub(super) async fn run(sub: &mut Sub) {
+    let env = sub.env.clone();
+    let Some(sio) = env.plan.socketio.as_ref() else {
+        return;
+    };
+    let mut backoff = Backoff::new();
+    loop {
+        let mut early = Vec::new();
+        match sub
+            .guard(open(&env.plan, sio, env.addr, &sub.io, &mut early))
+            .await
+        {
+            None => return,
+            Some(Err(kind)) => {
+                if !sub.failed(kind) {
+                    return;
+                }
+            }
+            Some(Ok(session)) => {
+                if !sub.ready() {
+                    return;
+                }
+                backoff.reset();
+                for raw in &early {
+                    sub.deliver(raw.as_bytes());
+                }
+                let kind = match session {
+                    Session::Polling(p) => receive_polling(sub, sio, p).await,
+                    Session::Ws(ws) => receive_ws(sub, sio, *ws).await,
+                };
+                sub.error(kind);
+            }
+        }
+        if !sub.pause(&mut backoff, None).await {
+            return;
+        }
+    }
+}
+
+/// What one batch of packets asks for.
+#[derive(Default)]
+struct Batch {
+    /// Events of ours.
+    events: usize,
+    /// Pong payloads owed (`2x` → `3x`).
+    pongs: Vec<String>,
+    /// Connected to the namespace.
+    connected: bool,
+    /// `3probe` seen.
+    probed: bool,
+}
+
+/// Reads Engine.IO packets; events of ours go to `events`. Returns the
+/// error kind when the packets end the session.
+fn read<'a>(
+    packets: impl Iterator<Item = &'a str>,
+    event: &str,
+    batch: &mut Batch,
+    mut events: impl FnMut(&'a str),
+) -> Result<(), Kind> {
+    for p in packets {
+        match engineio::packet(p) {
+            Packet::Ping(d) => batch.pongs.push(engineio::pong(d)),
+            Packet::Pong("probe") => batch.probed = true,
+            Packet::Close => return Err(Kind::Borrowed("sio_close")),
+            Packet::Message(m) => match engineio::sio(m, event) {
+                SioPacket::Connect => batch.connected = true,
+                SioPacket::Event { named: true, raw } => {
+                    batch.events += 1;
+                    events(raw);
+                }
+                SioPacket::Disconnect => return Err(Kind::Borrowed("sio_disconnect")),
+                SioPacket::ConnectError => return Err(Kind::Borrowed("sio_connect_error")),
+                SioPacket::Event { .. } | SioPacket::Other => {}
+            },
+            Packet::Open(_) | Packet::Pong(_) | Packet::Other => {}
+        }
+    }
+    Ok(())
+}
+
+/// One polling `GET` (a request), its answer as text.
+async fn poll_get(
+    conn: &mut Conn,
+    plan: &Plan,
+    io: &SubIo,
+    path: &str,
+    timeout: Duration,
+) -> Result<String, Kind> {
+    let req = plan
+        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path))
+        .body(Full::default())
+        .map_err(|_| Kind::Borrowed("protocol"))?;
+    io.request();
+    let (head, body) = conn.fetch(req, timeout, MAX_BODY).await?;
+    if head.status != http::StatusCode::OK {
+        return Err(status_kind(head.status.as_u16()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| Kind::Borrowed("protocol"))
+}
+
+/// One polling `POST` of `body` (a request).
+async fn poll_post(
+    conn: &mut Conn,
+    plan: &Plan,
+    io: &SubIo,
+    path: &str,
+    body: String,
+) -> Result<(), Kind> {
+    let req = http::Request::post(path)
+        .header(header::HOST, plan.sub.authority.as_str())
+        .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+    let req = plan
+        .request_headers(RequestKind::Publish, req)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|_| Kind::Borrowed("protocol"))?;
+    io.request();
+    let (head, _) = conn.fetch(req, plan.timeout, 64 << 10).await?;
+    if head.status != http::StatusCode::OK {
+        return Err(status_kind(head.status.as_u16()));
+    }
+    Ok(())
+}
+
+/// Opens a session and connects to the namespace (and upgrades, when asked).
+/// Events that arrive meanwhile are put in `early`.
+async fn open(
+    plan: &Plan,
+    sio: &SocketIoPlan,
+    addr: SocketAddr,
+    io: &Arc<SubIo>,
+    early: &mut Vec<String>,
+) -> Result<Session, Kind> {
+    if sio.mode == SocketIoTransport::Websocket {
+        let mut ws = ws_connect(&socketio::ws_url(&plan.sub, None), plan, addr, io).await?;
+        ws_open(&mut ws, sio, plan.timeout, early).await?;
+        return Ok(Session::Ws(Box::new(ws)));
+    }
+    let mut conn: Conn = HttpConn::connect(addr, plan.sub.tls.as_ref(), plan.timeout, io).await?;
+    let first = poll_get(
+        &mut conn,
+        plan,
+        io,
+        &socketio::path(&plan.sub, "polling", None),
+        plan.timeout,
+    )
+    .await?;
+    let open = engineio::payload(&first)
+        .find_map(|p| match engineio::packet(p) {
+            Packet::Open(d) => engineio::open(d),
+            _ => None,
+        })
+        .ok_or(Kind::Borrowed("protocol"))?;
+    let hold = Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout))
+        .min(Duration::from_secs(600))
+        + plan.timeout;
+    let path = socketio::path(&plan.sub, "polling", Some(&open.sid));
+    poll_post(&mut conn, plan, io, &path, engineio::CONNECT.into()).await?;
+    let mut connected = false;
+    for _ in 0..CONNECT_POLLS {
+        let body = poll_get(&mut conn, plan, io, &path, hold).await?;
+        let mut batch = Batch::default();
+        read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+            early.push(raw.to_owned())
+        })?;
+        if batch.events == 0 {
+            io.empty_polls.fetch_add(1, Relaxed);
+        }
+        for pong in batch.pongs {
+            poll_post(&mut conn, plan, io, &path, pong).await?;
+        }
+        if batch.connected {
+            connected = true;
+            break;
+        }
+    }
+    if !connected {
+        return Err(Kind::Borrowed("sio_not_connected"));
+    }
+    if sio.mode == SocketIoTransport::Polling {
+        return Ok(Session::Polling(Polling {
+            conn,
+            sid: open.sid,
+            hold,
+        }));
+    }
+    let mut ws = ws_connect(
+        &socketio::ws_url(&plan.sub, Some(&open.sid)),
+        plan,
+        addr,
+        io,
+    )
+    .await?;
+    let upgrade = async {
+        ws.send(Message::text(engineio::PROBE))
+            .await
+            .map_err(|e| ws_kind(&e))?;
+        loop {
+            let mut batch = Batch::default();
+            let text = next_text(&mut ws).await?;
+            read(
+                std::iter::once(text.as_str()),
+                &sio.event,
+                &mut batch,
+                |raw| early.push(raw.to_owned()),
+            )?;
+            if batch.probed {
+                break;
+            }
+        }
+        ws.send(Message::text(engineio::UPGRADE))
+            .await
+            .map_err(|e| ws_kind(&e))
+    };
+    tokio::time::timeout(plan.timeout, upgrade)
+        .await
+        .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+    drop(conn);
+    Ok(Session::Ws(Box::new(ws)))
+}
+
+/// The next text frame (answering WebSocket pings on the way).
+async fn next_text(ws: &mut Ws) -> Result<String, Kind> {
+    loop {
+        match ws.next().await {
+            None => return Err(Kind::Borrowed("eof")),
+            Some(Err(e)) => return Err(ws_kind(&e)),
+            Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
+            Some(Ok(Message::Ping(_))) => ws.flush().await.map_err(|e| ws_kind(&e))?,
+            Some(Ok(Message::Close(f))) => return Err(close_kind(ws, f).await),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// WebSocket-only session: open packet, `40`, wait for the namespace.
+async fn ws_open(
+    ws: &mut Ws,
+    sio: &SocketIoPlan,
+    timeout: Duration,
+    early: &mut Vec<String>,
+) -> Result<(), Kind> {
+    let handshake = async {
+        loop {
+            let text = next_text(ws).await?;
+            if let Packet::Open(d) = engineio::packet(&text) {
+                engineio::open(d).ok_or(Kind::Borrowed("protocol"))?;
+                break;
+            }
+        }
+        ws.send(Message::text(engineio::CONNECT))
+            .await
+            .map_err(|e| ws_kind(&e))?;
+        loop {
+            let text = next_text(ws).await?;
+            let mut batch = Batch::default();
+            read(
+                std::iter::once(text.as_str()),
+                &sio.event,
+                &mut batch,
+                |raw| early.push(raw.to_owned()),
+            )?;
+            for pong in batch.pongs {
+                ws.send(Message::text(pong))
+                    .await
+                    .map_err(|e| ws_kind(&e))?;
+            }
+            if batch.connected {
+                return Ok(());
+            }
+        }
+    };
+    tokio::time::timeout(timeout, handshake)
+        .await
+        .unwrap_or(Err(Kind::Borrowed("timeout")))
+}
+
+/// Receives by long polling until the session ends; returns why it ended.
+async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> Kind {
+    let env = sub.env.clone();
+    let plan = &env.plan;
+    let path = socketio::path(&plan.sub, "polling", Some(&p.sid));
+    loop {
+        let body = match poll_get(&mut p.conn, plan, &sub.io, &path, p.hold).await {
+            Ok(b) => b,
+            Err(kind) => return kind,
+        };
+        let mut batch = Batch::default();
+        if let Err(kind) = read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+            sub.deliver(raw.as_bytes())
+        }) {
+            return kind;
+        }
+        if batch.events == 0 {
+            sub.io.empty_polls.fetch_add(1, Relaxed);
+        }
+        for pong in batch.pongs {
+            if let Err(kind) = poll_post(&mut p.conn, plan, &sub.io, &path, pong).await {
+                return kind;
+            }
+        }
+    }
+}
+
+/// Receives on a WebSocket until the session ends; returns why it ended.
+async fn receive_ws(sub: &mut Sub, sio: &SocketIoPlan, mut ws: Ws) -> Kind {
+    loop {
+        let text = match next_text(&mut ws).await {
+            Ok(t) => t,
+            Err(kind) => return kind,
+        };
+        let mut batch = Batch::default();
+        if let Err(kind) = read(
+            std::iter::once(text.as_str()),
+            &sio.event,
+            &mut batch,
+            |raw| sub.deliver(raw.as_bytes()),
+        ) {
+            return kind;
+        }
+        for pong in batch.pongs {
+            if let Err(e) = ws.send(Message::text(pong)).await {
+                return ws_kind(&e);
+            }
+        }
+    }
+}
