@@ -59,86 +59,22 @@ mod worker;
 
 pub use config::{headers, opts};
 pub use core::merge;
+pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink};
 pub use roles::autobahn;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 pub use config::opts::{
     LoadOpts, LoadTransport, Pattern, SocketIoTransport, Transport, WsSubprotocol,
 };
-pub use config::plan::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
 pub use core::error::LoadError;
+pub use core::limits::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS, MAX_WORKERS};
 pub use net::source_ip::MAX_SOURCE_IPS;
 /// The JSON contract of a run, plain data shared with the report.
 pub use pushpoll_results::result;
 pub use pushpoll_results::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
 pub use run::run;
-pub use worker::{serve_worker, MAX_WORKERS};
-
-/// Reads a server's cumulative CPU time (`None` when unknown).
-pub type CpuReader = Arc<dyn Fn() -> Option<Duration> + Send + Sync>;
-/// Receives progress reports.
-pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
-
-/// Optional extras from an embedding caller.
-#[derive(Clone, Default)]
-pub struct Hooks {
-    /// Reads the server's cumulative CPU time (when the server runs
-    /// in-process); read when publishing starts and when the grace period
-    /// ends. Takes precedence over `--server-metrics-url`.
-    pub server_cpu: Option<CpuReader>,
-    /// Called at each phase change and about once a second during a phase.
-    /// Called from the run's task: keep it quick.
-    pub progress: Option<ProgressSink>,
-    /// The program a split run (`--subscribers-per-worker`) starts as its
-    /// worker processes, as `PROGRAM load --worker`; default: the running
-    /// executable, which must then be `pushpoll` (or understand that).
-    pub worker_exe: Option<std::path::PathBuf>,
-}
-
-impl std::fmt::Debug for Hooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks")
-            .field("server_cpu", &self.server_cpu.is_some())
-            .field("progress", &self.progress.is_some())
-            .field("worker_exe", &self.worker_exe)
-            .finish()
-    }
-}
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Subscribers are connecting.
-    Connecting,
-    /// The idle window: connected, nothing published.
-    Idle,
-    /// Publishers are sending.
-    Publishing,
-    /// Publishing is over; waiting for the last deliveries.
-    Grace,
-    /// Measuring is over; the result is being put together.
-    Done,
-}
-
-/// A snapshot of a run in progress, for [`Hooks::progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Current phase.
-    pub phase: Phase,
-    /// Time since the run started.
-    pub elapsed: Duration,
-    /// Subscribers that became ready.
-    pub subscribers_ready: u64,
-    /// Messages the server accepted so far.
-    pub published: u64,
-    /// Distinct (message, subscriber) arrivals so far.
-    pub delivered: u64,
-    /// Errors of every kind so far.
-    pub errors: u64,
-}
+pub use worker::serve_worker;
 
 /// Writes a result as pretty-printed JSON (with a final newline).
 pub fn write_json(result: &RunResult, path: &Path) -> Result<(), LoadError> {

@@ -4,3 +4,4 @@
 pub mod headers;
 pub mod opts;
 pub(crate) mod plan;
+pub(crate) mod trust;

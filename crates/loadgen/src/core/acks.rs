@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::core::tally::RangeSet;
+use crate::core::ranges::RangeSet;
 
 /// How far each publisher has got, shared live with the subscribers so that
 /// they record latency only for accepted messages.

@@ -143,20 +143,6 @@ pub(crate) fn error_kind(e: &(dyn std::error::Error + 'static)) -> Kind {
     fallback
 }
 
-/// The kind of a WebSocket error.
-pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
-    use tokio_tungstenite::tungstenite::error::ProtocolError;
-    use tokio_tungstenite::tungstenite::Error as W;
-    match e {
-        W::ConnectionClosed | W::AlreadyClosed => Cow::Borrowed("eof"),
-        W::Io(io) if crate::proto::deflate::is_deflate_error(io) => Cow::Borrowed("deflate"),
-        W::Io(io) => io_kind(io),
-        W::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Cow::Borrowed("eof"),
-        W::Http(resp) => Cow::Owned(format!("bad_status_{}", resp.status().as_u16())),
-        _ => Cow::Borrowed("protocol"),
-    }
-}
-
 /// `bad_status_<code>`.
 pub(crate) fn status_kind(code: u16) -> Kind {
     Cow::Owned(format!("bad_status_{code}"))

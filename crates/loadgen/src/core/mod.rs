@@ -5,6 +5,9 @@
 
 pub(crate) mod acks;
 pub(crate) mod error;
+pub(crate) mod limits;
 pub mod merge;
+pub mod progress;
+pub(crate) mod ranges;
 pub(crate) mod schedule;
 pub(crate) mod tally;

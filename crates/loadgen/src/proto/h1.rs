@@ -50,11 +50,12 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, Sleep};
 
+use crate::config::trust::TlsTarget;
 use crate::core::error::{io_kind, Kind};
-use crate::net::count::{connect_counted, SubIo, SubStream};
-use crate::net::tls::TlsTarget;
+use crate::net::connect::{connect_counted, SubStream};
+use crate::net::count::SubIo;
 use crate::proto::decode::{decode_body, Coding};
-use crate::roles::subscribe::retry_after_value;
+use crate::proto::retry::retry_after_value;
 
 /// Longest answer head (status line and headers), and longest trailer
 /// section, in bytes.
@@ -123,7 +124,7 @@ pub(crate) struct Answer {
     /// The status code.
     pub status: u16,
     /// `Retry-After` of a `429` / `503`, bounded
-    /// ([`retry_after`](crate::roles::subscribe::retry_after)'s rules).
+    /// ([`retry_after`](crate::proto::retry::retry_after)'s rules).
     pub retry_after: Option<Duration>,
     /// The server closes the connection after this answer.
     pub close: bool,

@@ -15,9 +15,10 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
+use crate::config::trust::TlsTarget;
 use crate::core::error::{error_kind, Kind};
-use crate::net::count::{connect_counted, SubIo};
-use crate::net::tls::TlsTarget;
+use crate::net::connect::connect_counted;
+use crate::net::count::SubIo;
 use crate::proto::decode::{decode_body, Coding};
 
 /// The `User-Agent` every generator request carries.

@@ -32,9 +32,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+use crate::config::trust::TlsTarget;
 use crate::core::error::{error_kind, Kind};
-use crate::net::count::{connect_counted, SubIo};
-use crate::net::tls::TlsTarget;
+use crate::net::connect::connect_counted;
+use crate::net::count::SubIo;
 use crate::proto::http::{read_answer, HttpConn};
 
 /// The HTTP/2 connections of one run's subscribers.

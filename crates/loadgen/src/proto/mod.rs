@@ -7,4 +7,6 @@ pub(crate) mod deflate;
 pub(crate) mod h1;
 pub(crate) mod http;
 pub(crate) mod http2;
+pub(crate) mod retry;
 pub(crate) mod socketio;
+pub(crate) mod ws;

@@ -34,7 +34,7 @@ pub async fn run_client(base: &str, agent: &str) -> Result<AutobahnRun, LoadErro
     };
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
         format!("{base}/getCaseCount"),
-        Some(crate::roles::subscribe::ws_config()),
+        Some(crate::proto::ws::config()),
         false,
     )
     .await
@@ -81,12 +81,9 @@ pub async fn run_client(base: &str, agent: &str) -> Result<AutobahnRun, LoadErro
 
 /// Echoes every data message of one case until the server closes.
 async fn echo(url: &str) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
-        url,
-        Some(crate::roles::subscribe::ws_config()),
-        false,
-    )
-    .await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(crate::proto::ws::config()), false)
+            .await?;
     while let Some(msg) = ws.next().await {
         match msg? {
             m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,

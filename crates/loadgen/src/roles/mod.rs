@@ -3,4 +3,5 @@
 
 pub mod autobahn;
 pub(crate) mod publish;
+pub(crate) mod ramp;
 pub(crate) mod subscribe;

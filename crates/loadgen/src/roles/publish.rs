@@ -42,19 +42,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::headers::RequestKind;
 use crate::config::plan::{Plan, PublishTarget, Target};
+use crate::config::trust::TlsTarget;
 use crate::core::acks::Acks;
-use crate::core::error::{error_kind, status_kind, ws_kind, ErrorCounts, Kind};
+use crate::core::error::{error_kind, status_kind, ErrorCounts, Kind};
+use crate::core::progress::Live;
 use crate::core::schedule::{self, Clock};
 use crate::core::tally::RangeSet;
-use crate::net::tls::{Connector, TlsTarget};
+use crate::net::tls::Connector;
 use crate::proto::http::{body_error_kind, USER_AGENT};
 use crate::proto::socketio;
-use crate::roles::subscribe::Live;
+use crate::proto::ws::ws_kind;
 
-/// Most `POST`s one publisher may have in flight (`--publish-in-flight`);
-/// past its setting it waits (and its later messages are late, which their
-/// latency shows).
-pub(crate) const MAX_IN_FLIGHT: usize = 256;
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
 /// First delay before a publisher's WebSocket reconnects.
@@ -165,14 +163,11 @@ async fn connect_ws(
     sio: bool,
 ) -> Result<WsPub, Kind> {
     let timeout = plan.timeout;
-    let req = crate::roles::subscribe::ws_request(url, None, plan).map_err(|e| ws_kind(&e))?;
-    let tcp = crate::net::count::connect_tcp(addr, timeout).await?;
+    let req = crate::proto::ws::request(url, None, plan).map_err(|e| ws_kind(&e))?;
+    let tcp = crate::net::connect::connect_tcp(addr, timeout).await?;
     let tcp = crate::net::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
-    let handshake = tokio_tungstenite::client_async_with_config(
-        req,
-        tcp,
-        Some(crate::roles::subscribe::ws_config()),
-    );
+    let handshake =
+        tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::proto::ws::config()));
     let mut ws = match tokio::time::timeout(timeout, handshake).await {
         Err(_) => return Err(Kind::Borrowed("timeout")),
         Ok(Err(e)) => return Err(ws_kind(&e)),

@@ -13,7 +13,7 @@ use crate::core::merge::encode_histogram;
 use crate::core::tally::TallySummary;
 use crate::net::count::IoTotals;
 use crate::net::wire::WireTotals;
-use crate::result::{IdleCost, RunResult, TcpOverhead, WireOverhead};
+use pushpoll_results::{IdleCost, RunResult, TcpOverhead, WireOverhead};
 
 /// Everything [`build`] needs.
 pub(super) struct Inputs<'a> {

@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -21,20 +20,19 @@ use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::schedule::{self, Clock};
 use crate::core::tally::{RangeSet, TallySummary};
 use crate::net::count::{IoTotals, SubIo, SubState};
-use crate::result::RunResult;
 use crate::roles::publish::{self, PubEnv, PubReport, WsPub};
-use crate::roles::subscribe::{self, Env, Live, Sub, SubReport};
+use crate::roles::subscribe::{self, Env};
 use crate::worker::Pool;
+use pushpoll_results::RunResult;
 
 mod build;
 
-use crate::{Hooks, Phase, Progress, ProgressSink};
+use crate::core::progress::{Hooks, Live, Phase, Reporter, PROGRESS_EVERY};
+use crate::roles::ramp::ramp;
 use build::{build, Inputs};
 
 /// How often the grace period checks whether everything has arrived.
 const GRACE_POLL: Duration = Duration::from_millis(5);
-/// How often progress is reported.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// How long stopped subscriber tasks get to hand back their reports.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -52,9 +50,9 @@ pub async fn run(
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
     crate::net::source_ip::validate(&plan.source_ips, sub_addr)?;
-    crate::net::tls::check(&plan.sub, sub_addr, plan.timeout).await?;
+    crate::net::preflight::check(&plan.sub, sub_addr, plan.timeout).await?;
     if plan.publish.target().url != plan.sub.url {
-        crate::net::tls::check(plan.publish.target(), pub_addr, plan.timeout).await?;
+        crate::net::preflight::check(plan.publish.target(), pub_addr, plan.timeout).await?;
     }
     subscribe::check_subprotocol(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
@@ -96,112 +94,6 @@ pub async fn run(
             }
         }
     }
-}
-
-/// Calls the progress hook, at most once per [`PROGRESS_EVERY`] unless forced.
-pub(crate) struct Reporter {
-    hook: Option<ProgressSink>,
-    live: Arc<Live>,
-    start: Instant,
-    last: Option<Instant>,
-}
-
-impl Reporter {
-    /// A reporter that reports nothing (worker processes report on stdout).
-    pub(crate) fn quiet(live: Arc<Live>) -> Self {
-        Reporter {
-            hook: None,
-            live,
-            start: Instant::now(),
-            last: None,
-        }
-    }
-
-    pub(crate) fn report(&mut self, phase: Phase, force: bool) {
-        let Some(hook) = &self.hook else { return };
-        let now = Instant::now();
-        if !force && self.last.is_some_and(|l| now - l < PROGRESS_EVERY) {
-            return;
-        }
-        self.last = Some(now);
-        hook(&Progress {
-            phase,
-            elapsed: now - self.start,
-            subscribers_ready: self.live.ready.load(Relaxed),
-            published: self.live.published.load(Relaxed),
-            delivered: self.live.delivered.load(Relaxed),
-            errors: self.live.errors.load(Relaxed),
-        });
-    }
-}
-
-pub(crate) fn shard_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(4, |n| n.get() * 4)
-        .clamp(4, 64)
-}
-
-/// Phase 1: spawn the subscribers and wait until each is ready or gave up.
-pub(crate) async fn ramp(
-    env: &Arc<Env>,
-    stop: &CancellationToken,
-    reporter: &mut Reporter,
-) -> (Vec<Arc<SubIo>>, Vec<JoinHandle<SubReport>>) {
-    let plan = &env.plan;
-    let n = plan.subscribers;
-    let slots = Arc::new(Semaphore::new(plan.connect_concurrency));
-    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let start = Instant::now();
-    let deadline = start + plan.ramp_timeout;
-    let mut ios = Vec::with_capacity(n);
-    let mut handles = Vec::with_capacity(n);
-    reporter.report(Phase::Connecting, true);
-    for i in 0..n {
-        if let Some(rate) = plan.ramp {
-            let at = start + schedule::offset(i as u64, rate);
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => break,
-                _ = sleep_until(deadline) => break,
-                _ = sleep_until(at) => {}
-            }
-        }
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = sleep_until(deadline) => break,
-            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-        };
-        let io = Arc::new(SubIo::with_source(crate::net::source_ip::pick(
-            &plan.source_ips,
-            i,
-        )));
-        let sub = Sub::new(i, env.clone(), io.clone(), permit, tx.clone());
-        handles.push(tokio::spawn(subscribe::run(sub)));
-        ios.push(io);
-        reporter.report(Phase::Connecting, false);
-    }
-    drop(tx);
-    // HTTP/2 subscribers' bytes are counted per shared connection: its
-    // counters join the sums (never ready, they count no subscriber).
-    if let Some(h2) = &env.h2 {
-        ios.extend(h2.ios().cloned());
-    }
-    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
-    let mut settled = 0;
-    while settled < handles.len() {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = sleep_until(deadline) => break,
-            r = rx.recv() => match r {
-                Some(()) => settled += 1,
-                None => break,
-            },
-            _ = ticker.tick() => reporter.report(Phase::Connecting, false),
-        }
-    }
-    (ios, handles)
 }
 
 /// Phase 3 of an echo run: the subscribers publish on their own
@@ -276,12 +168,7 @@ async fn orchestrate(
         live.clone(),
         stop.clone(),
     ));
-    let mut reporter = Reporter {
-        hook: hooks.progress.clone(),
-        live: live.clone(),
-        start: Instant::now(),
-        last: None,
-    };
+    let mut reporter = Reporter::new(hooks.progress.clone(), live.clone());
     let mut run_errors = ErrorCounts::default();
     tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
 

@@ -17,11 +17,12 @@ use crate::config::opts::LoadOpts;
 use crate::config::plan::Plan;
 use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::merge::encode_histogram;
+use crate::core::progress::{Live, Reporter};
 use crate::core::schedule::Clock;
 use crate::core::tally::{RangeSet, TallySummary};
 use crate::net::count::{IoTotals, SubIo, SubState};
-use crate::roles::subscribe::{Env, Live};
-use crate::run::{ramp, Reporter};
+use crate::roles::ramp::ramp;
+use crate::roles::subscribe::Env;
 
 /// Runs this process as a worker (`pushpoll load --worker`): reads its share
 /// of a run on stdin, holds those subscribers, and reports on stdout until

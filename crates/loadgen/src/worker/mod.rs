@@ -36,11 +36,6 @@ pub(crate) use pool::Pool;
 
 use std::time::Duration;
 
-use crate::config::opts::{LoadOpts, Pattern};
-use crate::core::error::LoadError;
-
-/// Most worker processes one run may start.
-pub const MAX_WORKERS: usize = 64;
 /// How often a worker reports its live totals.
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// How often a worker checks whether its subscribers have everything.
@@ -49,36 +44,3 @@ pub(crate) const GRACE_POLL: Duration = Duration::from_millis(5);
 pub(crate) const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a worker may take to answer a command (beyond the grace period).
 pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Worker processes a run needs (0: this process holds the subscribers).
-pub(crate) fn count(o: &LoadOpts) -> Result<usize, LoadError> {
-    let per = o.subscribers_per_worker;
-    if per == 0 {
-        return Err(LoadError::InvalidOption {
-            option: "subscribers-per-worker",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if o.worker || o.subscribers <= per {
-        return Ok(0);
-    }
-    let n = o.subscribers.div_ceil(per);
-    if n > MAX_WORKERS {
-        return Err(LoadError::InvalidOption {
-            option: "subscribers-per-worker",
-            reason: format!(
-                "{} subscribers at {per} per process need {n} worker processes; at most {MAX_WORKERS}: raise it (or run several machines, see deploy/)",
-                o.subscribers
-            ),
-        });
-    }
-    if o.pattern == Pattern::Echo {
-        return Err(LoadError::InvalidOption {
-            option: "subscribers-per-worker",
-            reason: format!(
-                "echo runs are not split over worker processes; use at most {per} subscribers or raise it"
-            ),
-        });
-    }
-    Ok(n)
-}

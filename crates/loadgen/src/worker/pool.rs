@@ -22,11 +22,9 @@ use crate::config::plan::Plan;
 use crate::core::acks::Acks;
 use crate::core::error::LoadError;
 use crate::core::merge::{decode_histogram, new_histogram};
+use crate::core::progress::{Hooks, Live, Phase, Reporter};
 use crate::core::tally::{RangeSet, TallySummary};
 use crate::net::count::IoTotals;
-use crate::roles::subscribe::Live;
-use crate::run::Reporter;
-use crate::{Hooks, Phase};
 
 /// What the parent hears from a worker's stdout.
 enum Event {

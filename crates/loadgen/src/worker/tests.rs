@@ -1,5 +1,5 @@
 use super::*;
-use crate::worker::count;
+use crate::config::plan::count_workers as count;
 use clap::Parser as _;
 
 fn opts(args: &[&str]) -> LoadOpts {

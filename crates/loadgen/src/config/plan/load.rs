@@ -6,7 +6,9 @@ use crate::config::opts::{LoadOpts, LoadTransport as Transport};
 use crate::core::error::LoadError;
 use crate::core::schedule;
 
-use super::{MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS};
+use crate::core::limits::{
+    MAX_IN_FLIGHT, MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS,
+};
 
 /// Longest any duration option may be, seconds (a week).
 const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -81,13 +83,12 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
             });
         }
     }
-    if !(1..=crate::roles::publish::MAX_IN_FLIGHT).contains(&o.publish_in_flight) {
+    if !(1..=MAX_IN_FLIGHT).contains(&o.publish_in_flight) {
         return Err(LoadError::InvalidOption {
             option: "publish-in-flight",
             reason: format!(
                 "must be 1 to {}, got {}",
-                crate::roles::publish::MAX_IN_FLIGHT,
-                o.publish_in_flight
+                MAX_IN_FLIGHT, o.publish_in_flight
             ),
         });
     }

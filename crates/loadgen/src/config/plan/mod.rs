@@ -12,8 +12,11 @@ mod identity;
 mod load;
 mod protocol;
 mod target;
+mod workers;
 
 pub(crate) use target::{PublishTarget, Target};
+#[cfg(test)]
+pub(crate) use workers::count as count_workers;
 
 use std::time::Duration;
 
@@ -25,14 +28,6 @@ use crate::config::opts::{
 };
 use crate::core::error::LoadError;
 
-/// Most subscribers one run may ask for.
-pub const MAX_SUBSCRIBERS: usize = 1_000_000;
-/// Most publishers one run may ask for.
-pub const MAX_PUBLISHERS: usize = 10_000;
-/// Most messages one run may schedule (`rate × duration`).
-pub const MAX_MESSAGES: u64 = 1_000_000_000;
-/// Largest payload, bytes.
-pub const MAX_PAYLOAD: usize = 16 << 20;
 /// What Socket.IO subscribers and publishers need (`--transport socket.io`).
 #[derive(Debug, Clone)]
 pub(crate) struct SocketIoPlan {
@@ -158,7 +153,7 @@ impl Plan {
             socketio,
             http2,
             source_ips: o.source_ips.clone(),
-            workers: crate::worker::count(o)?,
+            workers: workers::count(o)?,
         })
     }
 

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use url::Url;
 
 use crate::config::opts::{LoadOpts, LoadTransport as Transport};
+use crate::config::trust::{TlsClient, TlsTarget, Trust, DEFAULT_ALPN};
 use crate::core::error::LoadError;
-use crate::net::tls::{TlsClient, TlsTarget, Trust, DEFAULT_ALPN};
 
 /// A host the generator connects to, resolved once.
 #[derive(Debug, Clone)]

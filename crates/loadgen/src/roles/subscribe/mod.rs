@@ -16,11 +16,9 @@ mod sse;
 mod ws;
 
 pub(crate) use ws::check_subprotocol;
-pub(crate) use ws::config as ws_config;
-pub(crate) use ws::request as ws_request;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +31,11 @@ use crate::config::opts::LoadTransport as Transport;
 use crate::config::plan::Plan;
 use crate::core::acks::{Acks, Resolve};
 use crate::core::error::{ErrorCounts, Kind};
+use crate::core::progress::Live;
 use crate::core::schedule::Clock;
 use crate::core::tally::{LatencyShards, Tally};
 use crate::net::count::{SubIo, SubState};
+pub(crate) use crate::proto::retry::retry_after;
 
 /// Connection attempts a subscriber makes during the ramp-up before giving up.
 const RAMP_ATTEMPTS: u32 = 3;
@@ -43,23 +43,6 @@ const RAMP_ATTEMPTS: u32 = 3;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// Longest `Retry-After` obeyed; a server asking for more gets this.
-pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(30);
-
-/// Totals read while the run is going (progress, the grace period's early end).
-#[derive(Debug, Default)]
-pub(crate) struct Live {
-    /// First arrivals of (message, subscriber) pairs.
-    pub delivered: AtomicU64,
-    /// Subscribers that became ready.
-    pub ready: AtomicU64,
-    /// Publishes the server accepted.
-    pub published: AtomicU64,
-    /// Errors of every kind.
-    pub errors: AtomicU64,
-    /// Messages echo subscribers sent or gave up on (`--pattern echo`).
-    pub echo_attempted: AtomicU64,
-}
 
 /// What all subscribers of a run share (read-only but for the atomics).
 pub(crate) struct Env {
@@ -107,7 +90,7 @@ impl Env {
             run_id,
             clock,
             live,
-            shards: LatencyShards::new(crate::run::shard_count()),
+            shards: LatencyShards::new(crate::core::tally::shard_count()),
             accepting: AtomicBool::new(true),
             ramp_over: CancellationToken::new(),
             cancel: CancellationToken::new(),
@@ -304,38 +287,6 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
     }
 }
 
-/// The wait a `429` or `503` answer asks for in `Retry-After` (seconds or
-/// an HTTP date), at most [`RETRY_AFTER_MAX`]; `None` for other statuses or
-/// when the header is absent or unreadable.
-pub(crate) fn retry_after(status: u16, headers: &http::HeaderMap) -> Option<Duration> {
-    retry_after_value(status, headers.get(http::header::RETRY_AFTER)?.as_bytes())
-}
-
-/// [`retry_after`] of the header's raw value (for heads parsed without a
-/// `HeaderMap`).
-pub(crate) fn retry_after_value(status: u16, value: &[u8]) -> Option<Duration> {
-    if status != 429 && status != 503 {
-        return None;
-    }
-    // As `HeaderValue::to_str`: visible ASCII only.
-    if !value
-        .iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-    {
-        return None;
-    }
-    let v = std::str::from_utf8(value).ok()?.trim();
-    let wait = match v.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs.min(RETRY_AFTER_MAX.as_secs())),
-        Err(_) => {
-            let at = httpdate::parse_http_date(v).ok()?;
-            at.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-        }
-    };
-    Some(wait.min(RETRY_AFTER_MAX))
-}
-
 /// Reconnect delays with "full jitter": the step doubles from
 /// [`BACKOFF_MIN`] to [`BACKOFF_MAX`], and each delay is drawn uniformly
 /// between zero and the current step. Subscribers cut at the same instant
@@ -389,28 +340,5 @@ mod tests {
         assert!(*max <= BACKOFF_MIN);
         let in_first_half = delays.iter().filter(|d| **d < BACKOFF_MIN / 2).count();
         assert!((350..=650).contains(&in_first_half), "{in_first_half}");
-    }
-
-    #[test]
-    fn retry_after_is_read_on_429_and_503_only_and_bounded() {
-        let mut h = http::HeaderMap::new();
-        h.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(503, &h), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(429, &h), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(500, &h), None);
-        h.insert(http::header::RETRY_AFTER, "86400".parse().unwrap());
-        assert_eq!(retry_after(503, &h), Some(RETRY_AFTER_MAX));
-        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(503, &h), None);
-        let past = httpdate::fmt_http_date(std::time::SystemTime::UNIX_EPOCH);
-        h.insert(http::header::RETRY_AFTER, past.parse().unwrap());
-        assert_eq!(retry_after(503, &h), Some(Duration::ZERO));
-        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
-        h.insert(
-            http::header::RETRY_AFTER,
-            httpdate::fmt_http_date(later).parse().unwrap(),
-        );
-        assert_eq!(retry_after(429, &h), Some(RETRY_AFTER_MAX));
-        assert_eq!(retry_after(503, &http::HeaderMap::new()), None);
     }
 }

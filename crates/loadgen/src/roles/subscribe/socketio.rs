@@ -35,10 +35,11 @@ use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::SocketIoTransport;
 use crate::config::plan::{Plan, SocketIoPlan};
-use crate::core::error::{status_kind, ws_kind, Kind};
+use crate::core::error::{status_kind, Kind};
 use crate::net::count::SubIo;
 use crate::proto::http::{get, HttpConn};
 use crate::proto::socketio;
+use crate::proto::ws::ws_kind;
 
 /// Largest polling answer read, bytes.
 const MAX_BODY: usize = 16 << 20;

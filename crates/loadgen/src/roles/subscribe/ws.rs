@@ -21,65 +21,21 @@ use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
 use pushpoll_wire::frame::{self, V1Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
-use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
 use super::{Backoff, Sub};
-use crate::config::headers::RequestKind;
 use crate::config::opts::WsSubprotocol;
 use crate::config::plan::Plan;
-use crate::core::error::{ws_kind, Kind, LoadError};
-use crate::net::count::{connect_counted, connect_tcp, SubIo, SubStream};
+use crate::core::error::{Kind, LoadError};
+use crate::net::connect::{connect_counted, connect_tcp, SubStream};
+use crate::net::count::SubIo;
 use crate::proto::deflate::Deflate;
-
-/// Read chunk of each subscriber connection: small, as there may be very many.
-const READ_BUFFER: usize = 8 << 10;
-/// Largest frame or message accepted from the server.
-const MAX_MESSAGE: usize = 16 << 20;
+use crate::proto::ws::{config, request, ws_kind, MAX_MESSAGE};
 
 pub(crate) type Ws = WebSocketStream<Deflate<SubStream>>;
-
-/// The configuration of every generator WebSocket: small buffers, bounded
-/// messages, frames written as soon as they are sent.
-pub(crate) fn config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
-}
-
-/// The opening handshake's request: `url` with the extra headers, asking
-/// for `protocol` if any, else for the generic `--subprotocol`s.
-pub(crate) fn request(
-    url: &str,
-    protocol: Option<WsSubprotocol>,
-    plan: &Plan,
-) -> Result<Request, WsError> {
-    let mut req = url.into_client_request()?;
-    let h = req.headers_mut();
-    for (n, v) in plan.profile.headers(RequestKind::WebSocket) {
-        h.append(n, v.clone());
-    }
-    for (n, v) in &plan.headers {
-        h.append(n, v.clone());
-    }
-    let asked = match protocol {
-        Some(p) => Some(HeaderValue::from_static(p.token())),
-        None if plan.subprotocols.is_empty() => None,
-        // Tokens were checked when the plan was made.
-        None => HeaderValue::from_str(&plan.subprotocols.join(", ")).ok(),
-    };
-    if let Some(v) = asked {
-        h.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
-    }
-    Ok(req)
-}
 
 /// Whether a handshake failed because the server did not select the
 /// subprotocol asked for (tungstenite checks the response).

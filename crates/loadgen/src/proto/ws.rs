@@ -1,0 +1,72 @@
+//! What every generator WebSocket shares, subscriber, publisher or
+//! Autobahn client: its configuration, its handshake request, and how its
+//! errors are named.
+
+use std::borrow::Cow;
+
+use http::HeaderValue;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use crate::config::headers::RequestKind;
+use crate::config::opts::WsSubprotocol;
+use crate::config::plan::Plan;
+use crate::core::error::{io_kind, Kind};
+
+/// Read chunk of each subscriber connection: small, as there may be very many.
+const READ_BUFFER: usize = 8 << 10;
+/// Largest frame or message accepted from the server.
+pub(crate) const MAX_MESSAGE: usize = 16 << 20;
+
+/// The configuration of every generator WebSocket: small buffers, bounded
+/// messages, frames written as soon as they are sent.
+pub(crate) fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// The opening handshake's request: `url` with the extra headers, asking
+/// for `protocol` if any, else for the generic `--subprotocol`s.
+pub(crate) fn request(
+    url: &str,
+    protocol: Option<WsSubprotocol>,
+    plan: &Plan,
+) -> Result<Request, WsError> {
+    let mut req = url.into_client_request()?;
+    let h = req.headers_mut();
+    for (n, v) in plan.profile.headers(RequestKind::WebSocket) {
+        h.append(n, v.clone());
+    }
+    for (n, v) in &plan.headers {
+        h.append(n, v.clone());
+    }
+    let asked = match protocol {
+        Some(p) => Some(HeaderValue::from_static(p.token())),
+        None if plan.subprotocols.is_empty() => None,
+        // Tokens were checked when the plan was made.
+        None => HeaderValue::from_str(&plan.subprotocols.join(", ")).ok(),
+    };
+    if let Some(v) = asked {
+        h.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
+    }
+    Ok(req)
+}
+
+/// The kind of a WebSocket error.
+pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    use tokio_tungstenite::tungstenite::Error as W;
+    match e {
+        W::ConnectionClosed | W::AlreadyClosed => Cow::Borrowed("eof"),
+        W::Io(io) if crate::proto::deflate::is_deflate_error(io) => Cow::Borrowed("deflate"),
+        W::Io(io) => io_kind(io),
+        W::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Cow::Borrowed("eof"),
+        W::Http(resp) => Cow::Owned(format!("bad_status_{}", resp.status().as_u16())),
+        _ => Cow::Borrowed("protocol"),
+    }
+}
