@@ -35,6 +35,7 @@ use tracing::info;
 pub mod compress;
 pub mod config;
 mod conn;
+mod connection;
 mod error;
 mod http2;
 pub mod hub;
@@ -91,7 +92,7 @@ pub(crate) struct Shared {
     pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
     /// Nothing waits on it directly: each connection holds a child token
-    /// ([`conn::state::ConnState::stop`]), so polling it takes no lock shared by
+    /// ([`connection::ConnState::stop`]), so polling it takes no lock shared by
     /// every connection.
     pub(crate) shutdown: CancellationToken,
     /// The grace period is over: drop everything now (again through child

@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use pushpoll_wire::query::{PollQuery, QueryError};
 
-use crate::conn::state::ConnState;
+use crate::connection::ConnState;
 use crate::metrics::Transport;
 use crate::response::{self, Body};
 use crate::transport::{poll, publish, sse, ws};

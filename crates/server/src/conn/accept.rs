@@ -12,9 +12,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
-use super::attribution::SocketBytes;
 use super::socket::serve_socket;
-use super::state::ConnState;
+use crate::connection::ConnState;
+use crate::connection::SocketBytes;
 use crate::metrics::Transport;
 use crate::{http2, Shared};
 

@@ -8,21 +8,16 @@
 //!
 //! Read bottom up, one job a file:
 //! - `listener`: the listen queue of the caller's listener.
-//! - `attribution`: which transport each byte of a socket belongs to, and
-//!   the socket's byte counter (a `pushpoll_netio::Counter`).
-//! - `state`: what a socket's task shares with the router and handlers (its
-//!   attribution, the WebSocket upgrade slot, kill and stop signals). The
-//!   router and the transports import this and nothing else from here.
+//! - (below this folder) [`crate::connection`]: what a socket's task shares
+//!   with the router and handlers, and its byte attribution.
 //! - `socket`: serving one ready socket: hyper's settings, HTTP/1 (then the
 //!   WebSocket session) or HTTP/2.
 //! - `accept`: the accept loop, the connection limit (503 past it), the TLS
 //!   handshake, and shutdown.
 
 mod accept;
-mod attribution;
 mod listener;
 mod socket;
-pub(crate) mod state;
 
 pub(crate) use accept::serve;
 pub(crate) use listener::set_backlog;

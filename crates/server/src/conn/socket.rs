@@ -11,8 +11,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
-use super::state::ConnState;
 use crate::config::Limits;
+use crate::connection::ConnState;
 use crate::transport::ws;
 use crate::{http2, router, Shared};
 

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use pushpoll_wire::poll::{ErrorBody, PollResponse, PolledMessage};
 use pushpoll_wire::query::{PollQuery, QueryError};
 
-use crate::conn::state::ConnState;
+use crate::connection::ConnState;
 use crate::hub::{Gap, Message, Snapshot};
 use crate::metrics::Transport;
 use crate::response::{self, Body};

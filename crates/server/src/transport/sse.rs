@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::conn::state::ConnState;
+use crate::connection::ConnState;
 use crate::hub::{Recv, Subscriber};
 use crate::metrics::Transport;
 use crate::response::{self, Body};

@@ -18,7 +18,7 @@ use pushpoll_wire::frame::SUBPROTOCOL;
 use pushpoll_wire::query::{PollQuery, QueryError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::conn::state::{ConnState, PendingUpgrade};
+use crate::connection::{ConnState, PendingUpgrade};
 use crate::response::{self, Body};
 use crate::Shared;
 

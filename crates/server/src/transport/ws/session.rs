@@ -19,7 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::conn::state::{ConnState, PendingUpgrade};
+use crate::connection::{ConnState, PendingUpgrade};
 use crate::hub::{Gap, Recv, Subscriber};
 use crate::metrics::{PerTransport, Transport};
 use crate::transport::{lag_guard, Delivered, Interrupted};
