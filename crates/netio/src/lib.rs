@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod count;
+mod forward;
 pub mod tls;
 
 pub use count::{ByteCounts, Counted, Counter};
