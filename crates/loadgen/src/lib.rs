@@ -23,27 +23,30 @@
 //! (latencies are buffered per task and merged into a few HdrHistogram
 //! shards), summed when the run ends.
 //!
-//! Map of the crate:
-//! - `opts` / `result`: the command line ([`LoadOpts`]) and the JSON contract
-//!   ([`RunResult`], plain data from `pushpoll-results`, re-exported here).
-//! - `plan`: validation of the options; `schedule`: the open-loop schedule and the run's clock.
-//! - `run`: the phases; `publish`: publishers (WebSocket frames or `POST`).
-//! - `subscribe`: one module per transport (`ws`, `poll`, `sse`, `socketio`),
-//!   plus `echo`, the publishing half of `--pattern echo` subscribers.
-//! - `socketio`: where Engine.IO requests go on the target (the packets
-//!   themselves are [`pushpoll_wire::engineio`], spoken by the generator itself).
-//! - `worker`: runs split over worker processes (more subscribers than one
-//!   process can hold) and their exact merge; `source_ip`: `--source-ips`;
-//!   [`merge`]: the serialised latency histogram (its codec lives in
-//!   `pushpoll-results`).
-//! - `count`: each subscriber's socket counters (counted through
-//!   `pushpoll_netio::Counted`); `tally`: delivery accounting and latency;
-//!   `http`: a one-connection HTTP/1.1 client; `h1`: the lean HTTP/1.1
-//!   client of polls (no hyper, head rendered once); `http2`: subscribers as
-//!   streams of shared HTTP/2 connections (`--http2`); [`headers`]: header profiles
-//!   (`--header-profile`); `decode`: compressed answers; `error`: [`LoadError`] and error kinds.
-//! - `tls`: `wss://` and `https://` (rustls, between the counting socket and
-//!   the protocol, so TLS records are counted too).
+//! Map of the crate, in layers, lowest first; a file imports only its own
+//! layer or lower ones (`scripts/check-layers.sh` checks it in CI), so the
+//! crate reads bottom up and each piece can be tested alone:
+//! 1. `core`: errors and error kinds, [`limits`](MAX_SUBSCRIBERS), the
+//!    open-loop schedule and the run's clock, delivery accounting (`tally`,
+//!    `ranges`, `acks`: what publishers resolved, read live), progress
+//!    ([`Hooks`], [`Phase`], [`Progress`]) and the histogram codec
+//!    ([`merge`], from `pushpoll-results`).
+//! 2. `config`: the command line ([`LoadOpts`]), header profiles
+//!    ([`headers`]), TLS trust, and the validated `plan` (grouped by what
+//!    the options are about: load, protocol, identity, targets, workers).
+//! 3. `net`: connecting (source addresses, TLS handshakes, the pre-run
+//!    check), each subscriber's socket counters (counted through
+//!    `pushpoll_netio::Counted`), WebSocket frame accounting and `TCP_INFO`.
+//! 4. `proto`: the lean HTTP/1.1 client of polls (`h1`), hyper's HTTP/1.1
+//!    and HTTP/2, answer decoding, `Retry-After`, WebSocket configuration
+//!    and permessage-deflate, Socket.IO addressing (its packets are
+//!    [`pushpoll_wire::engineio`]).
+//! 5. `roles`: subscribers (one module per transport, plus `echo`),
+//!    publishers, the ramp-up, and the Autobahn client ([`autobahn`]).
+//! 6. `worker`: runs split over worker processes (the protocol, the
+//!    parent's pool, the child) and their exact merge.
+//! 7. `run`: the phases of one [`run`], and the sums ([`RunResult`], plain
+//!    data from `pushpoll-results`).
 //!
 //! The generator never links the server: it talks to it only over sockets,
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.

@@ -4,7 +4,7 @@
 //! each case connect to `/runCase?case=N&agent=A` and send back every data
 //! message as received (text as text, binary as binary) until the server
 //! closes, then ask for `/updateReports`. The client here is built with the
-//! same [`crate::roles::subscribe`] configuration every subscriber uses, so the
+//! same WebSocket configuration (`proto::ws`) every subscriber uses, so the
 //! conformance report speaks for the load generator's own WebSocket stack.
 
 use futures_util::{SinkExt, StreamExt};
