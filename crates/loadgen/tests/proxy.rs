@@ -11,10 +11,9 @@ use std::time::Duration;
 use clap::Parser as _;
 use pushpoll_loadgen::proxy::{KillMode, Proxy, ProxyOpts};
 use pushpoll_loadgen::LoadError;
+use pushpoll_testkit::{dead_addr, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-use crate::support::dead_addr;
 use tokio::time::{sleep, Instant};
 
 const MS: Duration = Duration::from_millis(1);
@@ -78,18 +77,6 @@ fn received(got: &Arrivals) -> usize {
     got.lock().unwrap().iter().map(|(_, b)| b.len()).sum()
 }
 
-/// Sleeps 1 ms (virtual) at a time until `cond` holds, at most `limit`.
-async fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        sleep(MS).await;
-    }
-    cond()
-}
-
 fn proxy_opts(upstream: SocketAddr, args: &[&str]) -> ProxyOpts {
     let up = upstream.to_string();
     let mut v = vec!["proxy", "--upstream", &up];
@@ -143,13 +130,13 @@ async fn bytes_are_held_for_the_delay_and_not_longer() {
     c.write_all(b"a").await.unwrap();
     sleep(299 * MS).await;
     assert_eq!(received(&got), 0, "delivered before the handshake's delay");
-    assert!(within(10 * MS, || received(&got) == 1).await);
+    assert!(eventually(10 * MS, || received(&got) == 1).await);
     // Then every chunk waits one delay.
     for (i, byte) in [b"b", b"c", b"d"].into_iter().enumerate() {
         c.write_all(byte).await.unwrap();
         sleep(99 * MS).await;
         assert_eq!(received(&got), i + 1, "delivered before the delay");
-        assert!(within(10 * MS, || received(&got) == i + 2).await);
+        assert!(eventually(10 * MS, || received(&got) == i + 2).await);
     }
 }
 
@@ -169,7 +156,7 @@ async fn jitter_never_reorders_bytes() {
         c.write_all(&i.to_be_bytes()).await.unwrap();
         sleep(MS).await;
     }
-    assert!(within(Duration::from_secs(1), || received(&got) == 4 * N as usize).await);
+    assert!(eventually(Duration::from_secs(1), || received(&got) == 4 * N as usize).await);
     let arrivals = got.lock().unwrap().clone();
     let bytes: Vec<u8> = arrivals.iter().flat_map(|(_, b)| b.clone()).collect();
     let numbers: Vec<u32> = bytes
@@ -266,7 +253,7 @@ async fn a_slow_release_pushes_back_instead_of_buffering() {
     let peak = proxy.stats().peak_buffered_bytes;
     assert!(peak > 0 && peak <= cap as u64, "{peak}");
     // Then everything arrives, in order, never more than the cap held.
-    assert!(within(Duration::from_secs(3600), || received(&got) == TOTAL).await);
+    assert!(eventually(Duration::from_secs(3600), || received(&got) == TOTAL).await);
     let _ = writer.await.unwrap();
     let all: Vec<u8> = got
         .lock()
@@ -337,7 +324,7 @@ async fn kill_mode_cuts_random_connections_a_bounded_number_of_times() {
             assert_eq!(fate(&mut c).await, Fate::Alive);
             conns.push(c);
         }
-        assert!(within(Duration::from_secs(10), || proxy.stats().killed() == 3).await);
+        assert!(eventually(Duration::from_secs(10), || proxy.stats().killed() == 3).await);
         // The bound holds however long the proxy runs.
         sleep(Duration::from_secs(5)).await;
         let stats = proxy.stats();

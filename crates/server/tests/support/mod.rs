@@ -1,17 +1,13 @@
-//! Test clients: a server on port 0, HTTP over hyper's client connection,
-//! SSE via `pushpoll_wire::sse::Parser`, WebSocket via tokio-tungstenite,
-//! and a socket wrapper that counts the client's own bytes.
+//! Test clients of the server (which `pushpoll_testkit::TestServer` starts):
+//! HTTP over hyper's client connection, SSE via `pushpoll_wire::sse::Parser`,
+//! WebSocket via tokio-tungstenite, each over a socket that counts the
+//! client's own bytes (`pushpoll_testkit::Counted`).
 
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -20,141 +16,23 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use pushpoll_server::{Config, ServerError};
+use pushpoll_testkit::{read_to_close, within, Counted, Counts};
 use pushpoll_wire::frame::{self, V1Frame};
 use pushpoll_wire::poll::PollResponse;
 use pushpoll_wire::sse::{Event, Parser};
 use pushpoll_wire::Kind;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-/// Guard against hangs; tests assert outcomes, never durations.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Awaits `f` or panics after [`PATIENCE`] naming `what`.
-pub async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-/// A server on `127.0.0.1:0`, stopped by [`Server::stop`] or on drop.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<Result<(), ServerError>>>,
-}
-
-impl Server {
-    pub async fn start(config: Config) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(pushpoll_server::run(listener, config, async move {
-            let _ = rx.await;
-        }));
-        Server {
-            addr,
-            stop: Some(tx),
-            handle: Some(handle),
-        }
-    }
-
-    pub async fn start_default() -> Server {
-        Server::start(Config::default()).await
-    }
-
-    /// Asks for shutdown and waits for `run` to return.
-    pub async fn stop(mut self) -> Result<(), ServerError> {
-        let _ = self.stop.take().unwrap().send(());
-        let handle = self.handle.take().unwrap();
-        within("the server to stop", handle).await.unwrap()
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("ws://{}{}", self.addr, path)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// Bytes a client wrote and read at its socket.
-#[derive(Debug, Default)]
-pub struct Counts {
-    pub written: AtomicU64,
-    pub read: AtomicU64,
-}
-
-impl Counts {
-    pub fn get(&self) -> (u64, u64) {
-        (self.written.load(Relaxed), self.read.load(Relaxed))
-    }
-}
-
-/// A socket that counts what goes through it.
-pub struct Counted<S> {
-    inner: S,
-    pub counts: Arc<Counts>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.counts
-            .read
-            .fetch_add((buf.filled().len() - before) as u64, Relaxed);
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            this.counts.written.fetch_add(n as u64, Relaxed);
-        }
-        r
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
+/// A plain TCP connection whose bytes are counted, Nagle off.
 pub async fn counted_tcp(addr: SocketAddr) -> Counted<TcpStream> {
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    Counted {
-        inner: stream,
-        counts: Arc::default(),
-    }
+    Counted::new(stream)
 }
 
 /// A TCP connection with a tiny receive buffer, to make a client that does
@@ -163,10 +41,7 @@ pub async fn small_window_tcp(addr: SocketAddr) -> Counted<TcpStream> {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    Counted {
-        inner: stream,
-        counts: Arc::default(),
-    }
+    Counted::new(stream)
 }
 
 /// An answer, read to its end.
@@ -326,51 +201,6 @@ pub async fn publish_all(addr: SocketAddr, samples: &[(Kind, Vec<u8>)]) -> Vec<u
         seqs.push(http.publish(*kind, payload).await);
     }
     seqs
-}
-
-// ---- metrics ----
-
-/// `/metrics` parsed into `name{labels}` → value.
-pub async fn metrics(addr: SocketAddr) -> HashMap<String, f64> {
-    let reply = get(addr, "/metrics").await;
-    assert_eq!(reply.status, StatusCode::OK);
-    parse_metrics(std::str::from_utf8(&reply.body).unwrap())
-}
-
-pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_owned(), v.parse().unwrap())
-        })
-        .collect()
-}
-
-pub fn metric(m: &HashMap<String, f64>, name: &str, transport: Option<&str>) -> f64 {
-    let key = match transport {
-        Some(t) => format!("{name}{{transport=\"{t}\"}}"),
-        None => name.to_owned(),
-    };
-    *m.get(&key).unwrap_or_else(|| panic!("no metric {key}"))
-}
-
-/// Polls `/metrics` until `ok` holds (counters settle as sockets close).
-pub async fn metrics_until(
-    addr: SocketAddr,
-    what: &str,
-    ok: impl Fn(&HashMap<String, f64>) -> bool,
-) -> HashMap<String, f64> {
-    within(what, async {
-        loop {
-            let m = metrics(addr).await;
-            if ok(&m) {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
 }
 
 // ---- SSE ----
@@ -552,16 +382,5 @@ pub async fn ws_send(ws: &mut Ws, kind: Kind, payload: &[u8]) {
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    within("the server to close", async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&read_to_close(&mut s).await).into_owned()
 }
