@@ -1,7 +1,9 @@
 //! One message end to end over loopback, per transport: publish, then the
-//! subscriber has it. The server runs on its own runtime (the same embedded
-//! server `compare` uses) on `127.0.0.1:0`; the client side runs on the
-//! bench's current-thread runtime. One element = one delivered message.
+//! subscriber has it. The server runs on its own runtime and thread (the
+//! test kit's `TestServer::start_threaded`, one worker, as `compare`'s
+//! embedded server with `--server-threads 1`) on `127.0.0.1:0`; the client
+//! side runs on the bench's current-thread runtime. One element = one
+//! delivered message.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use pushpoll::embedded::EmbeddedServer;
+use pushpoll_testkit::TestServer;
 use pushpoll_wire::poll::PollResponse;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -55,8 +57,8 @@ fn last_seq(body: &[u8]) -> u64 {
 }
 
 fn delivery(c: &mut Criterion) {
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).expect("server");
-    let addr = server.addr();
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
+    let addr = server.addr;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -146,7 +148,7 @@ fn delivery(c: &mut Criterion) {
     });
     g.finish();
     drop(rt);
-    server.stop();
+    drop(server);
 }
 
 criterion_group!(benches, delivery);

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pushpoll::document::Document;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use pushpoll_testkit::metrics;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -96,16 +96,9 @@ fn serve(extra: &[&str]) -> (Proc, SocketAddr) {
     (Proc(child), addr)
 }
 
-/// One counter of the server's `/metrics`.
+/// One unlabelled counter of the server's `/metrics`.
 async fn metric(server: SocketAddr, name: &str) -> u64 {
-    let mut s = TcpStream::connect(server).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).await.unwrap();
-    pushpoll_wire::prometheus::value(&text, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
-        as u64
+    pushpoll_testkit::metric(&metrics(server).await, name, None) as u64
 }
 
 /// The kernel's listen-queue counters (`TcpExt` in `/proc/net/netstat`):

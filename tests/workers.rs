@@ -2,15 +2,17 @@
 //! (`--subscribers-per-worker`), subscribers bound to several source
 //! addresses (`--source-ips`), several load agents against one server, and
 //! `pushpoll report --merge`. The `pushpoll` binary runs as a child (worker
-//! processes are that binary again); the server runs in this process.
+//! processes are that binary again); the server runs in this process, on a
+//! thread of its own.
 //! Every assertion is a count.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use pushpoll::document;
-use pushpoll::embedded::EmbeddedServer;
 use pushpoll_loadgen::RunResult;
+use pushpoll_testkit::{parse_metrics, scrape_metrics_blocking, TestServer};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pushpoll-workers-{}-{name}", std::process::id()));
@@ -47,11 +49,11 @@ fn assert_exact(r: &RunResult, subscribers: u64) {
 /// one exact result, as if one process had held them all.
 #[test]
 fn a_split_run_over_workers_and_source_addresses_is_exact() {
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
     let dir = scratch("split");
     let json = dir.join("split.json");
-    let url = format!("ws://{}/ws", server.addr());
-    let metrics = format!("http://{}/metrics", server.addr());
+    let url = format!("ws://{}/ws", server.addr);
+    let metrics = format!("http://{}/metrics", server.addr);
     let out = pushpoll(&[
         "load",
         "--url",
@@ -89,17 +91,17 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
     assert!(r.server_cpu_s.is_some(), "{r:?}");
     assert!(r.generator_cpu_s.is_some_and(|c| c > 0.0), "{r:?}");
     assert!(r.total_cpu_us_per_delivered.is_some(), "{r:?}");
-    server.stop();
+    drop(server);
     std::fs::remove_dir_all(dir).ok();
 }
 
 /// Polling works split too: the parent's acknowledged sets reach the workers.
 #[test]
 fn a_split_long_poll_run_is_exact() {
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
     let dir = scratch("split-lp");
     let json = dir.join("lp.json");
-    let url = format!("http://{}/messages", server.addr());
+    let url = format!("http://{}/messages", server.addr);
     let out = pushpoll(&[
         "load",
         "--url",
@@ -123,7 +125,7 @@ fn a_split_long_poll_run_is_exact() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_exact(&only_run(&json), 12);
-    server.stop();
+    drop(server);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -132,9 +134,9 @@ fn a_split_long_poll_run_is_exact() {
 /// --merge` sums them into one schema-valid document.
 #[test]
 fn two_agents_on_one_server_merge_exactly() {
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
     let dir = scratch("agents");
-    let url = format!("ws://{}/ws", server.addr());
+    let url = format!("ws://{}/ws", server.addr);
     let files: Vec<PathBuf> = (0..2)
         .map(|i| dir.join(format!("agent-{i}.json")))
         .collect();
@@ -217,7 +219,7 @@ fn two_agents_on_one_server_merge_exactly() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    server.stop();
+    drop(server);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -255,10 +257,10 @@ fn bad_big_run_options_are_named() {
 #[test]
 fn ctrl_c_ends_a_split_run_with_everything_measured() {
     use std::os::unix::process::CommandExt as _;
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
     let dir = scratch("ctrl-c");
     let json = dir.join("stopped.json");
-    let url = format!("ws://{}/ws", server.addr());
+    let url = format!("ws://{}/ws", server.addr);
     let child = Command::new(env!("CARGO_BIN_EXE_pushpoll"))
         .args([
             "load",
@@ -281,13 +283,7 @@ fn ctrl_c_ends_a_split_run_with_everything_measured() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Wait until it has published something: its document does not exist
-    // yet, so watch the server's hub instead, boundedly.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    while std::time::Instant::now() < deadline && server_published(&server) < 5 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_published(&server, 5, Duration::from_secs(2));
     let status = Command::new("kill")
         .args(["-s", "INT", "--", &format!("-{pid}")])
         .status()
@@ -298,21 +294,26 @@ fn ctrl_c_ends_a_split_run_with_everything_measured() {
     let r = only_run(&json);
     assert!(r.published < 600, "stopped early: {}", r.published);
     assert_exact(&r, 12);
-    server.stop();
+    drop(server);
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// Waits until a child run has published `n` messages, after `settle` and
+/// at most 30 s: its document does not exist until it ends, so watch the
+/// server's hub instead, boundedly.
+fn wait_for_published(server: &TestServer, n: u64, settle: Duration) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    std::thread::sleep(settle);
+    while std::time::Instant::now() < deadline && server_published(server) < n {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Messages the server has accepted, from its `/metrics`.
-fn server_published(server: &EmbeddedServer) -> u64 {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut s) = std::net::TcpStream::connect(server.addr()) else {
-        return 0;
-    };
-    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    pushpoll_wire::prometheus::value(&body, "pushpoll_messages_published_total")
-        .map_or(0, |v| v as u64)
+fn server_published(server: &TestServer) -> u64 {
+    let m = parse_metrics(&scrape_metrics_blocking(server.addr));
+    m.get("pushpoll_messages_published_total")
+        .map_or(0, |v| *v as u64)
 }
 
 /// A worker that dies mid-run fails the run with an error naming it, at
@@ -320,8 +321,8 @@ fn server_published(server: &EmbeddedServer) -> u64 {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_dead_worker_is_a_clear_error() {
-    let server = EmbeddedServer::start(pushpoll_server::Config::default(), 1).unwrap();
-    let url = format!("ws://{}/ws", server.addr());
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
+    let url = format!("ws://{}/ws", server.addr);
     let child = Command::new(env!("CARGO_BIN_EXE_pushpoll"))
         .args([
             "load",
@@ -343,11 +344,7 @@ fn a_dead_worker_is_a_clear_error() {
         .unwrap();
     let pid = child.id();
     let children = format!("/proc/{pid}/task/{pid}/children");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    while std::time::Instant::now() < deadline && server_published(&server) < 3 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_published(&server, 3, Duration::from_secs(1));
     let workers = std::fs::read_to_string(&children).unwrap();
     let first = workers.split_whitespace().next().expect("a worker process");
     assert!(Command::new("kill")
@@ -362,5 +359,5 @@ fn a_dead_worker_is_a_clear_error() {
         stderr.contains("worker process") && stderr.contains(&format!("pid {first}")),
         "{stderr}"
     );
-    server.stop();
+    drop(server);
 }

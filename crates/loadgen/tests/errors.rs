@@ -1,9 +1,10 @@
 //! Failures during a run are data, not errors.
 
 use pushpoll_loadgen::{run, Hooks};
+use pushpoll_testkit::dead_addr;
 
 use crate::support::http_hub::{Hub, HubOpts};
-use crate::support::{dead_addr, never, opts};
+use crate::support::{never, opts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_counted_and_the_run_still_reports() {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
 use pushpoll_proxy::{Proxy, ProxyStats};
+use pushpoll_testkit::{dead_addr, TestServer};
 use pushpoll_wire::frame;
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,30 +28,15 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::ws_relay::{Relay, Rules};
-use crate::support::{dead_addr, never, opts};
-
-/// pushpoll's server on `127.0.0.1:0`, stopped when the sender drops.
-async fn server() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(pushpoll_server::run(
-        listener,
-        pushpoll_server::Config::default(),
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    (addr, tx)
-}
+use crate::support::{never, opts};
 
 /// One transport, ten subscribers behind a proxy that cuts a connection
 /// about every 100 ms (RST or close, at most 8, all within 1.2 s), 20 msg/s
 /// for 2 s, published straight to the server.
 async fn killed_run(transport: &str, url_path: &str, extra: &[&str]) -> (RunResult, ProxyStats) {
-    let (server, _stop) = server().await;
+    let server = TestServer::start_default().await;
     let proxy = Proxy::start(&{
-        let mut o = pushpoll_proxy::ProxyOpts::to(server);
+        let mut o = pushpoll_proxy::ProxyOpts::to(server.addr);
         o.kill_every = Some(0.1);
         o.kill_max = 8;
         o
@@ -59,7 +45,7 @@ async fn killed_run(transport: &str, url_path: &str, extra: &[&str]) -> (RunResu
     .unwrap();
     let scheme = if transport == "ws" { "ws" } else { "http" };
     let url = format!("{scheme}://{}{url_path}", proxy.addr());
-    let publish = format!("http://{server}/messages");
+    let publish = format!("http://{}/messages", server.addr);
     let mut args = vec![
         "--url",
         &url,

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use pushpoll_loadgen::headers::{HeaderProfile, Profile, RequestKind};
 use pushpoll_loadgen::{run, Hooks, RunResult};
+use pushpoll_testkit::{eventually, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{eventually, never, opts};
+use crate::support::{never, opts};
 
 /// What one connection through the tap carried, each way.
 #[derive(Default)]
@@ -102,31 +103,17 @@ async fn pipe(
     let _ = to.shutdown().await;
 }
 
-async fn server() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(pushpoll_server::run(
-        listener,
-        pushpoll_server::Config::default(),
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    (addr, tx)
-}
-
 /// Two subscribers of `transport` through a tap, 10 messages.
 async fn tapped_run(transport: &str, path: &str, profile: &str) -> (RunResult, Tap, Profile) {
-    let (server, stop) = server().await;
-    let tap = Tap::start(server).await;
+    let server = TestServer::start_default().await;
+    let tap = Tap::start(server.addr).await;
     let url = format!("http://{}{path}", tap.addr);
     let url = if transport == "ws" {
         url.replacen("http", "ws", 1)
     } else {
         url
     };
-    let publish = format!("http://{server}/messages");
+    let publish = format!("http://{}/messages", server.addr);
     let args = [
         "--url",
         &url,
@@ -160,7 +147,7 @@ async fn tapped_run(transport: &str, path: &str, profile: &str) -> (RunResult, T
         tap.totals(),
         (r.bytes_up, r.bytes_down)
     );
-    drop(stop);
+    drop(server);
     let page = format!("http://{}", tap.addr);
     let p = Profile::new(&profile.parse::<HeaderProfile>().unwrap(), &page).unwrap();
     (r, tap, p)

@@ -9,48 +9,26 @@ use std::net::SocketAddr;
 
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
 use pushpoll_proxy::{Proxy, ProxyOpts};
-use tokio::net::TcpListener;
+use pushpoll_testkit::{metrics, TestServer};
 
 use crate::support::{never, opts};
 
-/// pushpoll's server on `127.0.0.1:0`, stopped when the sender drops.
-async fn server() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(pushpoll_server::run(
-        listener,
-        pushpoll_server::Config::default(),
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    (addr, tx)
-}
-
-/// The server's `pushpoll_<name>_total{transport="t"}`.
+/// The server's `pushpoll_<name>_total{transport="t"}` (0 where absent).
 async fn server_metric(addr: SocketAddr, name: &str, transport: &str) -> f64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).await.unwrap();
-    let name = format!("pushpoll_{name}_total");
-    pushpoll_wire::prometheus::labelled(&text, &name, &[("transport", transport)]).unwrap_or(0.0)
+    let key = format!("pushpoll_{name}_total{{transport=\"{transport}\"}}");
+    metrics(addr).await.get(&key).copied().unwrap_or(0.0)
 }
 
 /// 12 subscribers, 5 streams to a connection (so 3 connections through a
 /// counting proxy), 20 messages published straight to the server.
-async fn h2_run(transport: &str, path: &str) -> (RunResult, u64, SocketAddr) {
-    let (server, stop) = server().await;
-    let proxy = Proxy::start(&ProxyOpts::to(server)).await.unwrap();
+async fn h2_run(transport: &str, path: &str) -> (RunResult, u64, TestServer) {
+    let server = TestServer::start_default().await;
+    let proxy = Proxy::start(&ProxyOpts::to(server.addr)).await.unwrap();
     let url = format!("http://{}{path}", proxy.addr());
     // One WebSocket publisher: its frames reach the server in order (open-
     // loop POSTs may overtake one another on a loaded machine, which every
     // subscriber would then see as reordering).
-    let publish = format!("ws://{server}/ws");
+    let publish = format!("ws://{}/ws", server.addr);
     let o = opts(&[
         "--url",
         &url,
@@ -75,7 +53,6 @@ async fn h2_run(transport: &str, path: &str) -> (RunResult, u64, SocketAddr) {
     let r = run(&o, Hooks::default(), never()).await.unwrap();
     let connections = proxy.stats().connections;
     // The server lives on until the caller is done reading its metrics.
-    std::mem::forget(stop);
     (r, connections, server)
 }
 
@@ -129,13 +106,13 @@ async fn long_poll_over_http2_delivers_exactly_once() {
     // One request per stream: the first poll of each, at least one more
     // per answer that carried messages, and the server saw them all.
     assert!(r.requests >= 12 * 2, "{}", r.requests);
-    let seen = server_metric(server, "requests", "long_poll").await as u64;
+    let seen = server_metric(server.addr, "requests", "long_poll").await as u64;
     assert!(
         r.requests >= seen && r.requests <= seen + 12,
         "{} vs {seen}",
         r.requests
     );
-    assert_bytes_close_to_the_servers(&r, server, &["long_poll", "short_poll"]).await;
+    assert_bytes_close_to_the_servers(&r, server.addr, &["long_poll", "short_poll"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,14 +120,14 @@ async fn short_poll_over_http2_delivers_exactly_once() {
     let (r, connections, server) = h2_run("short-poll", "/messages").await;
     assert_exactly_once(&r);
     assert_eq!(connections, 3);
-    let seen = server_metric(server, "requests", "short_poll").await as u64;
+    let seen = server_metric(server.addr, "requests", "short_poll").await as u64;
     assert!(
         r.requests >= seen && r.requests <= seen + 12,
         "{} vs {seen}",
         r.requests
     );
     assert!(r.empty_polls > 0);
-    assert_bytes_close_to_the_servers(&r, server, &["short_poll"]).await;
+    assert_bytes_close_to_the_servers(&r, server.addr, &["short_poll"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,8 +137,8 @@ async fn sse_over_http2_delivers_exactly_once() {
     assert_eq!(connections, 3);
     // One stream per subscriber, nothing more.
     assert_eq!(r.requests, 12);
-    assert_eq!(server_metric(server, "requests", "sse").await, 12.0);
-    assert_bytes_close_to_the_servers(&r, server, &["sse"]).await;
+    assert_eq!(server_metric(server.addr, "requests", "sse").await, 12.0);
+    assert_bytes_close_to_the_servers(&r, server.addr, &["sse"]).await;
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use pushpoll_loadgen::{run, Hooks, LoadError};
+use pushpoll_testkit::eventually;
 
 use crate::support::http_hub::{Hub, HubOpts};
 use crate::support::ws_relay::{Relay, Rules};
-use crate::support::{eventually, never, opts};
+use crate::support::{never, opts};
 
 fn ws_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![

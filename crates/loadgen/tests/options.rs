@@ -2,8 +2,9 @@
 //! that names the option.
 
 use pushpoll_loadgen::{run, write_json, Hooks, LoadError, RunResult};
+use pushpoll_testkit::dead_addr;
 
-use crate::support::{dead_addr, never, opts};
+use crate::support::{never, opts};
 
 async fn err(args: &[&str]) -> LoadError {
     run(&opts(args), Hooks::default(), never())

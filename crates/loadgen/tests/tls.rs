@@ -2,95 +2,18 @@
 //! the Socket.IO test server) measured with `--ca-cert` or `--insecure`,
 //! exactly once; certificates nobody trusts stop the run with advice, or,
 //! where they turn up mid-run, are counted by kind. Certificates are made at
-//! test time with rcgen: a private CA and a leaf for `127.0.0.1` /
-//! `localhost` it signs.
+//! test time (`pushpoll_testkit::make_pki`, and rcgen for a self-signed
+//! one): a private CA and a leaf for `127.0.0.1` / `localhost` it signs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use pushpoll_loadgen::{run, Hooks, LoadError, RunResult};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use pushpoll_testkit::{make_pki, make_pki_for, Pki, TempFile, TestServer};
 use tokio::net::TcpListener;
 
 use crate::support::engineio::{SioOpts, SioServer};
 use crate::support::{never, opts};
-
-/// A private CA (its PEM in a file, for `--ca-cert`) and a server
-/// certificate it signed.
-struct Pki {
-    ca_file: TempFile,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn make_pki(tag: &str) -> Pki {
-    make_pki_for(tag, &["127.0.0.1", "localhost"])
-}
-
-fn make_pki_for(tag: &str, names: &[&str]) -> Pki {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, format!("pushpoll test CA {tag}"));
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki {
-        ca_file: TempFile::new(&format!("{tag}-ca.pem"), &ca.pem()),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
-
-/// A file in the temporary folder, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, text: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "pushpoll-loadgen-tls-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::write(&path, text).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// pushpoll's server over TLS on `127.0.0.1:0`; stops when the sender drops.
-async fn tls_server(pki: &Pki) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let tls = pushpoll_server::TlsConfig::from_pem(
-        pki.cert_pem.as_bytes(),
-        pki.key_pem.as_bytes(),
-        pushpoll_server::tls::DEFAULT_ALPN,
-    )
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let config = pushpoll_server::Config {
-        tls: Some(tls),
-        ..pushpoll_server::Config::default()
-    };
-    tokio::spawn(pushpoll_server::run(listener, config, async move {
-        let _ = rx.await;
-    }));
-    (addr, tx)
-}
 
 /// A small run of `transport` at `url` with `trust` arguments.
 async fn small_run(transport: &str, url: &str, trust: &[&str]) -> Result<RunResult, LoadError> {
@@ -125,7 +48,8 @@ fn assert_exactly_once(r: &RunResult) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_transport_over_tls_delivers_exactly_once() {
     let pki = make_pki("all");
-    let (addr, _stop) = tls_server(&pki).await;
+    let server = TestServer::start(pki.server_config()).await;
+    let addr = server.addr;
     let ca = ["--ca-cert", pki.ca_file.path()];
     let insecure = ["--insecure"];
     let metrics = format!("https://{addr}/metrics");
@@ -150,7 +74,8 @@ async fn every_transport_over_tls_delivers_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_over_tls_negotiates_h2() {
     let pki = make_pki("h2");
-    let (addr, _stop) = tls_server(&pki).await;
+    let server = TestServer::start(pki.server_config()).await;
+    let addr = server.addr;
     let url = format!("https://{addr}");
     for transport in ["sse", "long-poll", "short-poll"] {
         let trust = ["--ca-cert", pki.ca_file.path(), "--http2"];
@@ -165,11 +90,13 @@ async fn a_self_signed_certificate_is_trusted_through_ca_cert() {
     // its own issuer; `--ca-cert` with that very file trusts it.
     let own = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
     let pki = Pki {
+        ca_der: own.cert.der().clone(),
         ca_file: TempFile::new("self-signed.pem", &own.cert.pem()),
         cert_pem: own.cert.pem(),
         key_pem: own.signing_key.serialize_pem(),
     };
-    let (addr, _stop) = tls_server(&pki).await;
+    let server = TestServer::start(pki.server_config()).await;
+    let addr = server.addr;
     let r = small_run(
         "ws",
         &format!("wss://{addr}"),
@@ -183,14 +110,10 @@ async fn a_self_signed_certificate_is_trusted_through_ca_cert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_bytes_are_counted_at_the_socket() {
     let pki = make_pki("bytes");
-    let (tls_addr, _stop) = tls_server(&pki).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let plain_addr = listener.local_addr().unwrap();
-    tokio::spawn(pushpoll_server::run(
-        listener,
-        pushpoll_server::Config::default(),
-        never(),
-    ));
+    let server = TestServer::start(pki.server_config()).await;
+    let tls_addr = server.addr;
+    let plain_server = TestServer::start_default().await;
+    let plain_addr = plain_server.addr;
     let plain = small_run("ws", &format!("ws://{plain_addr}"), &[])
         .await
         .unwrap();
@@ -281,7 +204,8 @@ async fn tls_front(pki: &Pki, upstream: SocketAddr) -> SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_or_missing_tls_server_stops_the_run_with_advice() {
     let pki = make_pki("untrusted");
-    let (addr, _stop) = tls_server(&pki).await;
+    let server = TestServer::start(pki.server_config()).await;
+    let addr = server.addr;
     let e = small_run("ws", &format!("wss://{addr}"), &[])
         .await
         .unwrap_err();
@@ -297,7 +221,8 @@ async fn an_untrusted_or_missing_tls_server_stops_the_run_with_advice() {
 
     // A trusted certificate for another name.
     let elsewhere = make_pki_for("elsewhere", &["chat.example"]);
-    let (other, _stop2) = tls_server(&elsewhere).await;
+    let other_server = TestServer::start(elsewhere.server_config()).await;
+    let other = other_server.addr;
     let e = small_run(
         "sse",
         &format!("https://{other}"),
@@ -311,13 +236,8 @@ async fn an_untrusted_or_missing_tls_server_stops_the_run_with_advice() {
     );
 
     // A plain server behind an https:// URL.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let plain = listener.local_addr().unwrap();
-    tokio::spawn(pushpoll_server::run(
-        listener,
-        pushpoll_server::Config::default(),
-        never(),
-    ));
+    let plain_server = TestServer::start_default().await;
+    let plain = plain_server.addr;
     let e = small_run("long-poll", &format!("https://{plain}"), &["--insecure"])
         .await
         .unwrap_err();
@@ -335,8 +255,10 @@ async fn tls_failures_during_a_run_are_counted_by_kind() {
     // counted as `metrics_tls_unknown_issuer`, and the run goes on.
     let trusted = make_pki("trusted");
     let stranger = make_pki("stranger");
-    let (addr, _stop) = tls_server(&trusted).await;
-    let (other, _stop2) = tls_server(&stranger).await;
+    let server = TestServer::start(trusted.server_config()).await;
+    let addr = server.addr;
+    let other_server = TestServer::start(stranger.server_config()).await;
+    let other = other_server.addr;
     let metrics = format!("https://{other}/metrics");
     let r = small_run(
         "sse",

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use pushpoll_loadgen::{run, Hooks, Phase, Progress};
+use pushpoll_testkit::eventually;
 
 use crate::support::ws_relay::{Relay, Rules};
-use crate::support::{eventually, never, opts};
+use crate::support::{never, opts};
 
 fn set(keys: &[(usize, u32, u64)]) -> HashSet<(usize, u32, u64)> {
     keys.iter().copied().collect()

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use pushpoll_testkit::{metric, metrics, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
@@ -37,7 +38,7 @@ async fn assert_counts(addr: SocketAddr, transports: &[&str], client: (u64, u64)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_bytes() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let stream = counted_tcp(server.addr).await;
     let counts = std::sync::Arc::clone(stream.counter());
     let mut ws = ws_connect_over(stream, server.addr, "/ws", Some("pushpoll.v1")).await;
@@ -59,7 +60,7 @@ async fn websocket_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_bytes() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     publish_all(
         server.addr,
         &[(Kind::Text, b"a".to_vec()), (Kind::Text, b"b".to_vec())],

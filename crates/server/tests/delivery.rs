@@ -2,6 +2,7 @@
 //! kind, to many subscribers at once.
 
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{within, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
@@ -14,7 +15,7 @@ fn expected() -> Vec<(Kind, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_plain() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut clients = Vec::new();
     for _ in 0..SUBSCRIBERS {
         clients.push(ws_connect(server.addr, "/ws", None).await);
@@ -36,7 +37,7 @@ async fn websocket_plain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_v1() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut clients = Vec::new();
     for _ in 0..SUBSCRIBERS {
         let mut ws = ws_connect(server.addr, "/ws", Some("pushpoll.v1")).await;
@@ -58,7 +59,7 @@ async fn websocket_v1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_senders_are_included_in_the_broadcast() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut a = ws_connect(server.addr, "/ws", None).await;
     let mut b = ws_connect(server.addr, "/ws", Some("pushpoll.v1")).await;
     assert_eq!(ws_next(&mut b, true).await, Got::Hello(0));
@@ -87,7 +88,7 @@ async fn websocket_senders_are_included_in_the_broadcast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sent_events() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut clients = Vec::new();
     for _ in 0..SUBSCRIBERS {
         let sse = Sse::open(server.addr, "/events", &[]).await;
@@ -140,7 +141,7 @@ async fn poll_all(
 
 async fn polling(wait: Option<&'static str>) {
     // A small batch limit exercises `"more": true`.
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             max_poll_batch: 7,
             ..Limits::default()
@@ -175,7 +176,7 @@ async fn short_polling() {
 
 #[tokio::test]
 async fn batches_say_more() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             max_poll_batch: 3,
             ..Limits::default()
@@ -198,7 +199,7 @@ async fn batches_say_more() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_sse_streams_get_keepalive_comments() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut sse = Sse::open(server.addr, "/events", &[]).await;
     while !sse.raw.ends_with(b"retry: 1000\n\n") {
         assert!(sse.read_chunk().await);

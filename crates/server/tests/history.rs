@@ -2,13 +2,14 @@
 //! is answered explicitly on every transport.
 
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
 
 /// History of 5, 20 messages published: held are 16..=20.
-async fn server_with_evictions() -> Server {
-    let server = Server::start(Config {
+async fn server_with_evictions() -> TestServer {
+    let server = TestServer::start(Config {
         limits: Limits {
             history: 5,
             ..Limits::default()

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use pushpoll_server::Limits;
+use pushpoll_testkit::{metric, metrics, metrics_until, within};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

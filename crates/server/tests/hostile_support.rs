@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics_until, within, TestServer};
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -41,12 +42,12 @@ pub fn hostile_limits() -> Limits {
 }
 
 /// A server with [`hostile_limits`] and its witnesses, connected.
-pub async fn setup() -> (Server, Witnesses) {
+pub async fn setup() -> (TestServer, Witnesses) {
     setup_with(hostile_limits()).await
 }
 
-pub async fn setup_with(limits: Limits) -> (Server, Witnesses) {
-    let server = Server::start(Config {
+pub async fn setup_with(limits: Limits) -> (TestServer, Witnesses) {
+    let server = TestServer::start(Config {
         limits,
         ..Config::default()
     })
@@ -172,20 +173,9 @@ pub async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     read_to_close(&mut s).await
 }
 
-/// Everything the server writes until it closes `s`.
+/// Everything the server writes until it closes `s`, as text.
 pub async fn read_to_close(s: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    within("the server to close the socket", async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&pushpoll_testkit::read_to_close(s).await).into_owned()
 }
 
 /// The status code of the first answer in `answer`, if any.

@@ -14,6 +14,9 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{
+    metric, metrics, metrics_until, read_until_closed, within, within_for, Counts, TestServer,
+};
 use pushpoll_wire::poll::PollResponse;
 use pushpoll_wire::sse::{Event, Parser};
 use pushpoll_wire::Kind;
@@ -21,13 +24,10 @@ use tokio::task::JoinHandle;
 
 use crate::support::*;
 
-/// As [`within`], with room for holds of paused-clock tests (the clock
-/// jumps, so a long patience costs no real time).
-async fn patient<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(600), f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
+/// The limit of [`within_for`] in place of [`within`]'s, with room for
+/// holds of paused-clock tests (the clock jumps, so a long patience costs
+/// no real time).
+const PAUSED_PATIENCE: Duration = Duration::from_secs(600);
 
 /// One HTTP/2 connection (prior knowledge), its bytes counted at the socket.
 struct H2 {
@@ -64,7 +64,7 @@ impl H2 {
     async fn send(&self, path: &str) -> hyper::Response<Incoming> {
         let mut tx = self.tx.clone();
         let req = self.request(path);
-        patient("an HTTP/2 answer", async move {
+        within_for(PAUSED_PATIENCE, "an HTTP/2 answer", async move {
             tx.ready().await.unwrap();
             tx.send_request(req).await.unwrap()
         })
@@ -75,7 +75,7 @@ impl H2 {
         let resp = self.send(path).await;
         assert_eq!(resp.version(), Version::HTTP_2);
         let status = resp.status();
-        let body = patient("a body", resp.into_body().collect())
+        let body = within_for(PAUSED_PATIENCE, "a body", resp.into_body().collect())
             .await
             .unwrap()
             .to_bytes();
@@ -113,7 +113,7 @@ async fn sse_messages(body: &mut Incoming, n: usize) -> Vec<(Kind, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prior_knowledge_beside_http1_and_websocket() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let addr = server.addr;
     let h2 = H2::connect(addr).await;
     let mut h1 = Http::connect(addr).await;
@@ -184,7 +184,7 @@ async fn prior_knowledge_beside_http1_and_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_over_http2_is_refused_with_505() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let h2 = H2::connect(server.addr).await;
     let (status, body) = h2.get("/ws").await;
     assert_eq!(status, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
@@ -199,7 +199,7 @@ async fn websocket_over_http2_is_refused_with_505() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_byte_of_the_socket_is_counted() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let addr = server.addr;
     let h2 = H2::connect(addr).await;
     for _ in 0..3 {
@@ -231,7 +231,7 @@ async fn every_byte_of_the_socket_is_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_over_the_limit_wait_their_turn() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             h2_max_concurrent_streams: 2,
             ..Limits::default()
@@ -275,7 +275,7 @@ async fn streams_over_the_limit_wait_their_turn() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_answers_held_polls_and_ends_sse_streams() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             shutdown_grace: Duration::from_secs(60),
             ..Limits::default()
@@ -305,7 +305,7 @@ async fn shutdown_answers_held_polls_and_ends_sse_streams() {
     let started = tokio::time::Instant::now();
     let stopped = tokio::spawn(server.stop());
     for p in polls {
-        let body = patient("a held poll", p).await.unwrap();
+        let body = within_for(PAUSED_PATIENCE, "a held poll", p).await.unwrap();
         let answer: PollResponse = serde_json::from_slice(&body).unwrap();
         assert!(answer.messages.is_empty());
     }
@@ -332,7 +332,7 @@ async fn shutdown_answers_held_polls_and_ends_sse_streams() {
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_connection_is_sent_goaway() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             header_read_timeout: Duration::from_secs(10),
             long_poll_max: Duration::from_secs(30),
@@ -350,7 +350,7 @@ async fn an_idle_connection_is_sent_goaway() {
     assert!(!h2.conn.is_finished());
     // Then nothing: GOAWAY within two periods, and the connection ends.
     let idle_from = tokio::time::Instant::now();
-    patient("GOAWAY on the idle connection", h2.conn)
+    within_for(PAUSED_PATIENCE, "GOAWAY on the idle connection", h2.conn)
         .await
         .unwrap()
         .unwrap();
@@ -363,7 +363,7 @@ async fn an_idle_connection_is_sent_goaway() {
 
 #[tokio::test(start_paused = true)]
 async fn a_silent_socket_is_closed_after_header_read_timeout() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             header_read_timeout: Duration::from_secs(10),
             ..Limits::default()
@@ -377,17 +377,21 @@ async fn a_silent_socket_is_closed_after_header_read_timeout() {
     stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
     let started = tokio::time::Instant::now();
     let mut buf = [0u8; 16];
-    let n = patient("the server to close", stream.read(&mut buf))
-        .await
-        .unwrap_or(0);
+    let n = within_for(
+        PAUSED_PATIENCE,
+        "the server to close",
+        stream.read(&mut buf),
+    )
+    .await
+    .unwrap_or(0);
     assert_eq!(n, 0);
     assert!(started.elapsed() >= Duration::from_secs(10));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_preface_alone_is_answered_then_dropped() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = Server::start(Config {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(Config {
         limits: Limits {
             header_read_timeout: Duration::from_secs(2),
             close_timeout: Duration::from_secs(1),
@@ -402,16 +406,11 @@ async fn a_preface_alone_is_answered_then_dropped() {
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         .await
         .unwrap();
-    let mut got = Vec::new();
-    patient("the server to drop the socket", async {
-        let mut buf = [0u8; 256];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
+    let got = within_for(
+        PAUSED_PATIENCE,
+        "the server to drop the socket",
+        read_until_closed(&mut stream),
+    )
     .await;
     // Frames: SETTINGS (type 4) first, and a GOAWAY (type 7) before the end.
     assert!(got.len() >= 9 && got[3] == 4, "{got:?}");

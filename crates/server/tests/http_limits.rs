@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics, within, TestServer};
 use pushpoll_wire::Kind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -12,7 +13,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn body_over_the_limit_is_413() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     let reply = http
         .request(
@@ -39,7 +40,7 @@ async fn body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn text_must_be_utf8_and_binary_is_octet_stream() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     let bad = http
         .request(
@@ -81,7 +82,7 @@ async fn text_must_be_utf8_and_binary_is_octet_stream() {
 
 #[tokio::test]
 async fn oversized_request_heads_are_431() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     let big = "v".repeat(20 * 1024);
     let reply = http
@@ -102,7 +103,7 @@ async fn oversized_request_heads_are_431() {
 
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     // `/` is the chat page now (page.rs).
     for path in ["/nope", "/messages/1", "/chat"] {
         let reply = get(server.addr, path).await;
@@ -125,7 +126,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn bad_websocket_handshakes() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     let plain = http.get("/ws").await;
     assert_eq!(plain.status, 426);
@@ -197,7 +198,7 @@ async fn bad_websocket_handshakes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_messages_over_the_limit_close_with_1009() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             ws_max_message_bytes: 1024,
             ws_max_frame_bytes: 1024,
@@ -218,7 +219,7 @@ async fn websocket_messages_over_the_limit_close_with_1009() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_connection_limit_is_503() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             max_connections: 1,
             ..Limits::default()
@@ -252,7 +253,7 @@ async fn over_the_connection_limit_is_503() {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_head_that_never_ends_is_dropped() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
         .await
@@ -267,7 +268,7 @@ async fn a_request_head_that_never_ends_is_dropped() {
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_keep_alive_socket_is_closed() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
         .await

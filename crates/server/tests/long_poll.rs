@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics, TestServer};
 use pushpoll_wire::Kind;
 use tokio::time::Instant;
 
@@ -12,7 +13,7 @@ use crate::support::*;
 
 #[tokio::test(start_paused = true)]
 async fn holds_until_a_message_arrives() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let addr = server.addr;
     let started = Instant::now();
     let poll = tokio::spawn(async move { get(addr, "/messages?since=0&wait=30").await.poll() });
@@ -39,7 +40,7 @@ async fn holds_until_a_message_arrives() {
 
 #[tokio::test(start_paused = true)]
 async fn answers_empty_when_wait_runs_out() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let started = Instant::now();
     let answer = get(server.addr, "/messages?since=0&wait=2.5").await.poll();
     assert!(answer.messages.is_empty());
@@ -54,7 +55,7 @@ async fn answers_empty_when_wait_runs_out() {
 
 #[tokio::test(start_paused = true)]
 async fn wait_is_clamped_to_the_cap() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             long_poll_max: Duration::from_secs(3),
             ..Limits::default()
@@ -74,7 +75,7 @@ async fn wait_is_clamped_to_the_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn wait_zero_and_no_since_answer_at_once() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let started = Instant::now();
     assert!(get(server.addr, "/messages?since=0&wait=0")
         .await
@@ -100,7 +101,7 @@ async fn wait_zero_and_no_since_answer_at_once() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_with_their_name() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     for (query, name) in [
         ("since=-1", "`since`"),
         ("since=abc&wait=1", "`since`"),

@@ -1,6 +1,7 @@
 //! `/metrics` exposes every name of the protocol and counts what happened;
 //! `/healthz` says ok.
 
+use pushpoll_testkit::{metric, metrics_until, parse_metrics, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
@@ -22,7 +23,7 @@ const NAMES: [&str; 12] = [
 
 #[tokio::test]
 async fn exposes_every_name() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let reply = get(server.addr, "/metrics").await;
     assert_eq!(
         reply.header("content-type"),
@@ -57,7 +58,7 @@ async fn exposes_every_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_publishes_and_deliveries() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut streams = Vec::new();
     for _ in 0..3 {
         streams.push(Sse::open(server.addr, "/events", &[]).await);
@@ -110,7 +111,7 @@ async fn counts_publishes_and_deliveries() {
 
 #[tokio::test]
 async fn healthz() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let reply = get(server.addr, "/healthz").await;
     assert_eq!(reply.status, 200);
     assert_eq!(&reply.body[..], b"ok");

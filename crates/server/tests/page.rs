@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use http::Method;
+use pushpoll_testkit::{metric, metrics, TestServer};
 
 use crate::support::*;
 
@@ -23,7 +24,7 @@ fn linked(html: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn serves_the_chat_page() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let reply = get(server.addr, "/").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
@@ -56,7 +57,7 @@ async fn serves_the_chat_page() {
 
 #[tokio::test]
 async fn loads_nothing_from_elsewhere() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     let html = http.get("/").await.body;
     let html = std::str::from_utf8(&html).unwrap();
@@ -80,7 +81,7 @@ async fn loads_nothing_from_elsewhere() {
 
 #[tokio::test]
 async fn serves_script_and_style_with_their_types() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     for (path, content_type, needle) in [
         (
@@ -103,7 +104,7 @@ async fn serves_script_and_style_with_their_types() {
 /// of turning a string into markup or code.
 #[tokio::test]
 async fn script_never_parses_messages_as_html() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let js = get(server.addr, "/chat.js").await.body;
     let js = std::str::from_utf8(&js).unwrap();
     assert!(js.contains(".textContent"));
@@ -122,7 +123,7 @@ async fn script_never_parses_messages_as_html() {
 
 #[tokio::test]
 async fn page_paths_take_only_get() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut http = Http::connect(server.addr).await;
     for path in ["/", "/chat.js", "/chat.css"] {
         let reply = http.request(Method::POST, path, &[], Bytes::new()).await;

@@ -1,6 +1,7 @@
 //! A client that disconnects and resumes from the last seq it saw loses
 //! nothing and gets nothing twice.
 
+use pushpoll_testkit::{metric, metrics_until, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
@@ -16,7 +17,7 @@ fn batch(from: usize, n: usize) -> Vec<(Kind, Vec<u8>)> {
 
 #[tokio::test]
 async fn websocket_v1_since() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let first = batch(0, 10);
     publish_all(server.addr, &first).await;
     let mut ws = ws_connect(server.addr, "/ws?since=0", Some("pushpoll.v1")).await;
@@ -55,7 +56,7 @@ async fn websocket_v1_since() {
 
 #[tokio::test]
 async fn websocket_plain_since_replays_then_continues() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let msgs = batch(0, 8);
     publish_all(server.addr, &msgs).await;
     let mut ws = ws_connect(server.addr, "/ws?since=5", None).await;
@@ -74,7 +75,7 @@ async fn websocket_plain_since_replays_then_continues() {
 
 #[tokio::test]
 async fn sse_last_event_id_wins_over_since() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut sse = Sse::open(server.addr, "/events?since=0", &[]).await;
     let first = batch(0, 10);
     publish_all(server.addr, &first).await;
@@ -99,7 +100,7 @@ async fn sse_last_event_id_wins_over_since() {
 
 #[tokio::test]
 async fn polls_since() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let msgs = batch(0, 6);
     publish_all(server.addr, &msgs).await;
     let a = get(server.addr, "/messages?since=0").await.poll();
@@ -115,7 +116,7 @@ async fn polls_since() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_replay_arrives_whole_and_in_order() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut publisher = ws_connect(server.addr, "/ws", None).await;
     for i in 0..1500u32 {
         ws_send(&mut publisher, Kind::Binary, &i.to_be_bytes()).await;

@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics_until, within, TestServer};
 use tokio::net::TcpStream;
 
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_are_told_and_run_returns() {
-    let server = Server::start(Config {
+    let server = TestServer::start(Config {
         limits: Limits {
             // Less than the time a hanging client may take to answer the
             // Close, so the deadline is what ends it.

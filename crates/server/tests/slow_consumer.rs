@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics, metrics_until, within, TestServer};
 use pushpoll_wire::Kind;
 use tokio::sync::watch;
 
@@ -66,7 +67,7 @@ async fn publish_until_disconnect(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_that_never_reads_is_closed_with_1008() {
-    let server = Server::start(config()).await;
+    let server = TestServer::start(config()).await;
     let addr = server.addr;
     let mut slow = ws_connect_over(
         small_window_tcp(addr).await,
@@ -130,7 +131,7 @@ async fn a_websocket_that_never_reads_is_closed_with_1008() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_stream_that_is_not_read_ends_with_a_gap() {
-    let server = Server::start(config()).await;
+    let server = TestServer::start(config()).await;
     let addr = server.addr;
     let http = Http::over(small_window_tcp(addr).await, addr).await;
     let mut slow = Sse::open_over(http, "/events", &[]).await;

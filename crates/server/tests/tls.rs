@@ -2,11 +2,11 @@
 //! on `https://` / `wss://`, failed handshakes counted and bounded, the
 //! connection limit's `503` readable by a TLS client, and unusable
 //! certificate files refused with a message naming the file. Certificates
-//! are made at test time with rcgen: a private CA and a leaf for
-//! `localhost` / `127.0.0.1` that it signs.
+//! are made at test time (`pushpoll_testkit::make_pki`): a private CA and a
+//! leaf for `localhost` / `127.0.0.1` that it signs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,11 +18,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use pushpoll_server::tls::DEFAULT_ALPN;
 use pushpoll_server::{Config, Limits, TlsConfig};
+use pushpoll_testkit::{make_pki, parse_metrics, read_to_close, within, Pki, TempFile, TestServer};
 use pushpoll_wire::frame::{self, V1Frame};
 use pushpoll_wire::poll::PollResponse;
 use pushpoll_wire::sse::{Event, Parser};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,50 +31,9 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{parse_metrics, within, Server};
-
-/// A private CA and a server certificate it signed.
-struct Pki {
-    ca: CertificateDer<'static>,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn make_pki() -> Pki {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "pushpoll test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki {
-        ca: ca.der().clone(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
-
-fn tls_config(pki: &Pki) -> Config {
-    Config {
-        tls: Some(
-            TlsConfig::from_pem(
-                pki.cert_pem.as_bytes(),
-                pki.key_pem.as_bytes(),
-                DEFAULT_ALPN,
-            )
-            .unwrap(),
-        ),
-        ..Config::default()
-    }
-}
-
 fn connector(pki: &Pki) -> TlsConnector {
     let mut roots = RootCertStore::empty();
-    roots.add(pki.ca.clone()).unwrap();
+    roots.add(pki.ca_der.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -149,8 +108,8 @@ impl Https {
 
 #[tokio::test]
 async fn every_transport_and_the_page_are_served_over_tls() {
-    let pki = make_pki();
-    let server = Server::start(tls_config(&pki)).await;
+    let pki = make_pki("server");
+    let server = TestServer::start(pki.server_config()).await;
     let c = connector(&pki);
 
     // The chat page; its script picks wss:// when the page came over https.
@@ -278,31 +237,15 @@ impl ToOwnedFrame for V1Frame<'_> {
     }
 }
 
-/// Reads until the server closes the socket (or errors); what was read.
-async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    within("the server to close", async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    out
-}
-
 #[tokio::test]
 async fn failed_and_silent_handshakes_are_dropped_and_counted() {
-    let pki = make_pki();
-    let server = Server::start(Config {
+    let pki = make_pki("server");
+    let server = TestServer::start(Config {
         limits: Limits {
             header_read_timeout: Duration::from_millis(300),
             ..Limits::default()
         },
-        ..tls_config(&pki)
+        ..pki.server_config()
     })
     .await;
     let c = connector(&pki);
@@ -328,13 +271,13 @@ async fn failed_and_silent_handshakes_are_dropped_and_counted() {
 
 #[tokio::test]
 async fn a_tls_client_over_the_connection_limit_reads_the_503() {
-    let pki = make_pki();
-    let server = Server::start(Config {
+    let pki = make_pki("server");
+    let server = TestServer::start(Config {
         limits: Limits {
             max_connections: 1,
             ..Limits::default()
         },
-        ..tls_config(&pki)
+        ..pki.server_config()
     })
     .await;
     let c = connector(&pki);
@@ -351,7 +294,7 @@ async fn a_tls_client_over_the_connection_limit_reads_the_503() {
 /// A TLS client offering `h2`, then `http/1.1`, as browsers do.
 fn h2_connector(pki: &Pki) -> TlsConnector {
     let mut roots = RootCertStore::empty();
-    roots.add(pki.ca.clone()).unwrap();
+    roots.add(pki.ca_der.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -366,13 +309,13 @@ fn h2_connector(pki: &Pki) -> TlsConnector {
 /// SETTINGS, then GOAWAY refusing every stream with the reason.
 #[tokio::test]
 async fn an_h2_client_over_the_connection_limit_reads_goaway() {
-    let pki = make_pki();
-    let server = Server::start(Config {
+    let pki = make_pki("server");
+    let server = TestServer::start(Config {
         limits: Limits {
             max_connections: 1,
             ..Limits::default()
         },
-        ..tls_config(&pki)
+        ..pki.server_config()
     })
     .await;
     let mut held = Https::connect(server.addr, &connector(&pki)).await;
@@ -411,42 +354,27 @@ async fn an_h2_client_over_the_connection_limit_reads_goaway() {
     assert!(reason.contains("limit of 1 connections"), "{reason}");
 }
 
-/// A file in the temporary folder, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, text: &str) -> TempFile {
-        let path =
-            std::env::temp_dir().join(format!("pushpoll-tls-test-{}-{name}", std::process::id()));
-        std::fs::write(&path, text).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 fn unusable_certificate_files_are_named() {
-    let pki = make_pki();
-    let other = make_pki();
+    let pki = make_pki("server");
+    let other = make_pki("other");
     let cert = TempFile::new("cert.pem", &pki.cert_pem);
     let key = TempFile::new("key.pem", &pki.key_pem);
     let other_key = TempFile::new("other-key.pem", &other.key_pem);
     let empty = TempFile::new("empty.pem", "nothing here\n");
     let err = |c: &TempFile, k: &TempFile| {
-        TlsConfig::from_pem_files(&c.0, &k.0, DEFAULT_ALPN)
+        TlsConfig::from_pem_files(Path::new(c.path()), Path::new(k.path()), DEFAULT_ALPN)
             .unwrap_err()
             .to_string()
     };
 
-    assert!(TlsConfig::from_pem_files(&cert.0, &key.0, DEFAULT_ALPN).is_ok());
+    assert!(
+        TlsConfig::from_pem_files(Path::new(cert.path()), Path::new(key.path()), DEFAULT_ALPN)
+            .is_ok()
+    );
 
     let missing = std::env::temp_dir().join("pushpoll-tls-test-no-such-file.pem");
-    let e = TlsConfig::from_pem_files(&missing, &key.0, DEFAULT_ALPN)
+    let e = TlsConfig::from_pem_files(&missing, Path::new(key.path()), DEFAULT_ALPN)
         .unwrap_err()
         .to_string();
     assert!(
@@ -481,8 +409,8 @@ fn unusable_certificate_files_are_named() {
 /// `http/1.1` (a WebSocket's, above) still gets HTTP/1.1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpn_h2_serves_polls_and_sse_over_http2() {
-    let pki = make_pki();
-    let server = Server::start(tls_config(&pki)).await;
+    let pki = make_pki("server");
+    let server = TestServer::start(pki.server_config()).await;
     let tls = tls_connect(server.addr, &h2_connector(&pki)).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     let (tx, conn) = hyper::client::conn::http2::handshake(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use pushpoll_server::{Config, Limits};
+use pushpoll_testkit::{metric, metrics, within, TestServer};
 use pushpoll_wire::Kind;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -23,7 +24,7 @@ fn quick_pings() -> Config {
 
 #[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped() {
-    let server = Server::start(quick_pings()).await;
+    let server = TestServer::start(quick_pings()).await;
     let mut ws = ws_connect(server.addr, "/ws", None).await;
     // Never read (so never pong) for a while.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -43,7 +44,7 @@ async fn a_silent_peer_is_dropped() {
 
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_answers_pings_stays() {
-    let server = Server::start(quick_pings()).await;
+    let server = TestServer::start(quick_pings()).await;
     let mut ws = ws_connect(server.addr, "/ws", None).await;
     let reader = tokio::spawn(async move {
         let mut pings = 0;
@@ -74,7 +75,7 @@ async fn a_peer_that_answers_pings_stays() {
 
 #[tokio::test]
 async fn the_server_answers_pings() {
-    let server = Server::start_default().await;
+    let server = TestServer::start_default().await;
     let mut ws = ws_connect(server.addr, "/ws", None).await;
     ws.send(Message::Ping(bytes::Bytes::from_static(b"are you there")))
         .await

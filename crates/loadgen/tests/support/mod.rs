@@ -1,4 +1,6 @@
-//! Small known-good (and known-bad) servers for the generator to measure.
+//! Small known-good (and known-bad) servers for the generator to measure,
+//! and how the tests build its options. What every package's tests share
+//! (pushpoll's own server, PKI, bounded waits) is `pushpoll_testkit`.
 
 #![allow(dead_code)]
 
@@ -6,19 +8,7 @@ pub mod engineio;
 pub mod http_hub;
 pub mod ws_relay;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use pushpoll_loadgen::LoadOpts;
-
-/// A loopback address nothing listens on (its listener was bound, then
-/// dropped): connections to it are refused.
-pub fn dead_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
 
 /// Builds options the way `pushpoll load` would parse them.
 pub fn opts(args: &[&str]) -> LoadOpts {
@@ -32,22 +22,3 @@ pub fn opts(args: &[&str]) -> LoadOpts {
 pub async fn never() {
     std::future::pending::<()>().await
 }
-
-/// Polls `cond` every few ms for at most `limit`; true when it held.
-pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
-}
-
-/// Bytes a server read from and wrote to one connection.
-pub type ByteCount = pushpoll_netio::ByteCounts;
-
-/// The server side's own counting stream: the same one the generator uses
-/// (netio's), with its own counter.
-pub type Counting<S> = pushpoll_netio::Counted<S, Arc<ByteCount>>;

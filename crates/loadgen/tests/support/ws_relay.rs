@@ -10,14 +10,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
+use pushpoll_testkit::{Counted, Counts};
 use pushpoll_wire::marker::Marker;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-
-use super::{ByteCount, Counting};
 
 /// A message of one connection: (connection index, publisher, seq).
 pub type Key = (usize, u32, u64);
@@ -48,7 +47,7 @@ pub struct Rules {
 /// One connection as the relay saw it.
 #[derive(Debug, Default)]
 pub struct Conn {
-    pub bytes: Arc<ByteCount>,
+    pub bytes: Arc<Counts>,
     /// Sent at least one data frame (a publisher).
     pub publisher: AtomicBool,
     /// Its task is over.
@@ -184,7 +183,7 @@ async fn serve(
     rules: Arc<Rules>,
     received: Arc<AtomicU64>,
 ) {
-    let stream = Counting::new(tcp, conn.bytes.clone());
+    let stream = Counted::new(tcp, conn.bytes.clone());
     let (c2, r2) = (conn.clone(), rules.clone());
     // The error type is the one tungstenite's callback asks for.
     #[allow(clippy::result_large_err)]

@@ -1,13 +1,13 @@
-//! Test clients: a server on port 0, HTTP over hyper's client connection,
-//! SSE via `pushpoll_wire::sse::Parser`, WebSocket via tokio-tungstenite,
-//! and a socket wrapper that counts the client's own bytes.
+//! Test clients of the server (which `pushpoll_testkit::TestServer` starts):
+//! HTTP over hyper's client connection, SSE via `pushpoll_wire::sse::Parser`,
+//! WebSocket via tokio-tungstenite, each over a socket that counts the
+//! client's own bytes (`pushpoll_testkit::Counted`).
 
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -16,84 +16,19 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use pushpoll_server::{Config, ServerError};
+use pushpoll_testkit::{read_to_close, within, Counted, Counts};
 use pushpoll_wire::frame::{self, V1Frame};
 use pushpoll_wire::poll::PollResponse;
-use pushpoll_wire::prometheus;
 use pushpoll_wire::sse::{Event, Parser};
 use pushpoll_wire::Kind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-/// Guard against hangs; tests assert outcomes, never durations.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Awaits `f` or panics after [`PATIENCE`] naming `what`.
-pub async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-/// A server on `127.0.0.1:0`, stopped by [`Server::stop`] or on drop.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<Result<(), ServerError>>>,
-}
-
-impl Server {
-    pub async fn start(config: Config) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(pushpoll_server::run(listener, config, async move {
-            let _ = rx.await;
-        }));
-        Server {
-            addr,
-            stop: Some(tx),
-            handle: Some(handle),
-        }
-    }
-
-    pub async fn start_default() -> Server {
-        Server::start(Config::default()).await
-    }
-
-    /// Asks for shutdown and waits for `run` to return.
-    pub async fn stop(mut self) -> Result<(), ServerError> {
-        let _ = self.stop.take().unwrap().send(());
-        let handle = self.handle.take().unwrap();
-        within("the server to stop", handle).await.unwrap()
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("ws://{}{}", self.addr, path)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// Bytes a client wrote and read at its socket.
-pub type Counts = pushpoll_netio::ByteCounts;
-
-/// A socket that counts what goes through it, with the counting stream the
-/// server itself uses.
-pub type Counted<S> = pushpoll_netio::Counted<S, Arc<Counts>>;
-
+/// A plain TCP connection whose bytes are counted, Nagle off.
 pub async fn counted_tcp(addr: SocketAddr) -> Counted<TcpStream> {
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
@@ -266,67 +201,6 @@ pub async fn publish_all(addr: SocketAddr, samples: &[(Kind, Vec<u8>)]) -> Vec<u
         seqs.push(http.publish(*kind, payload).await);
     }
     seqs
-}
-
-// ---- metrics ----
-
-/// `/metrics` parsed into `name{labels}` → value.
-pub async fn metrics(addr: SocketAddr) -> HashMap<String, f64> {
-    let reply = get(addr, "/metrics").await;
-    assert_eq!(reply.status, StatusCode::OK);
-    parse_metrics(std::str::from_utf8(&reply.body).unwrap())
-}
-
-/// Every sample of a `/metrics` text (which must be well-formed), keyed
-/// `name{label="value",...}` as the server writes it.
-pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    prometheus::samples(text)
-        .map(|s| {
-            let s = s.unwrap_or_else(|e| panic!("/metrics: {e}"));
-            let labels: Vec<String> = s
-                .labels()
-                .map(|(n, v)| {
-                    let v = v
-                        .replace('\\', "\\\\")
-                        .replace('"', "\\\"")
-                        .replace('\n', "\\n");
-                    format!("{n}=\"{v}\"")
-                })
-                .collect();
-            let key = if labels.is_empty() {
-                s.name.to_owned()
-            } else {
-                format!("{}{{{}}}", s.name, labels.join(","))
-            };
-            (key, s.value)
-        })
-        .collect()
-}
-
-pub fn metric(m: &HashMap<String, f64>, name: &str, transport: Option<&str>) -> f64 {
-    let key = match transport {
-        Some(t) => format!("{name}{{transport=\"{t}\"}}"),
-        None => name.to_owned(),
-    };
-    *m.get(&key).unwrap_or_else(|| panic!("no metric {key}"))
-}
-
-/// Polls `/metrics` until `ok` holds (counters settle as sockets close).
-pub async fn metrics_until(
-    addr: SocketAddr,
-    what: &str,
-    ok: impl Fn(&HashMap<String, f64>) -> bool,
-) -> HashMap<String, f64> {
-    within(what, async {
-        loop {
-            let m = metrics(addr).await;
-            if ok(&m) {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
 }
 
 // ---- SSE ----
@@ -508,16 +382,5 @@ pub async fn ws_send(ws: &mut Ws, kind: Kind, payload: &[u8]) {
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    within("the server to close", async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&read_to_close(&mut s).await).into_owned()
 }
