@@ -1,6 +1,6 @@
 //! Failures during a run are data, not errors.
 
-use pushpoll_loadgen::{run, Hooks};
+use pushpoll_loadgen::{run, Hooks, RunResult};
 use pushpoll_testkit::dead_addr;
 
 use crate::support::http_hub::{Hub, HubOpts};
@@ -48,14 +48,10 @@ async fn refused_connections_are_counted_and_the_run_still_reports() {
     assert_eq!(r.bytes_per_subscriber_second, None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_publishes_that_were_relayed_are_unexpected() {
-    // Every 3rd POST is relayed but answered 500: seqs 2, 5 and 8 of 10.
-    let hub = Hub::start(HubOpts {
-        fail_every_nth_post: Some(3),
-        ..HubOpts::default()
-    })
-    .await;
+/// 4 long-poll subscribers of a hub that misbehaves as `hub` says, 50
+/// messages a second for `duration` seconds.
+async fn four_long_polls_at_50_per_second(hub: HubOpts, duration: &str) -> RunResult {
+    let hub = Hub::start(hub).await;
     let url = hub.url("/messages");
     let o = opts(&[
         "--url",
@@ -67,11 +63,24 @@ async fn failed_publishes_that_were_relayed_are_unexpected() {
         "--rate",
         "50",
         "--duration",
-        "0.2",
+        duration,
         "--grace",
         "0.5",
     ]);
-    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    run(&o, Hooks::default(), never()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_publishes_that_were_relayed_are_unexpected() {
+    // Every 3rd POST is relayed but answered 500: seqs 2, 5 and 8 of 10.
+    let r = four_long_polls_at_50_per_second(
+        HubOpts {
+            fail_every_nth_post: Some(3),
+            ..HubOpts::default()
+        },
+        "0.2",
+    )
+    .await;
     assert_eq!(r.published, 7);
     assert_eq!(r.publish_errors, 3);
     assert_eq!(
@@ -93,27 +102,14 @@ async fn failed_publishes_that_were_relayed_are_unexpected() {
 async fn refused_publishes_are_unsent_deliveries() {
     // Every 3rd POST is refused with 503 and dropped: a third of the chat
     // never arrives, and the result must say so beside `lost`.
-    let hub = Hub::start(HubOpts {
-        refuse_every_nth_post: Some(3),
-        ..HubOpts::default()
-    })
-    .await;
-    let url = hub.url("/messages");
-    let o = opts(&[
-        "--url",
-        &url,
-        "--transport",
-        "long-poll",
-        "--subscribers",
-        "4",
-        "--rate",
-        "50",
-        "--duration",
+    let r = four_long_polls_at_50_per_second(
+        HubOpts {
+            refuse_every_nth_post: Some(3),
+            ..HubOpts::default()
+        },
         "0.3",
-        "--grace",
-        "0.5",
-    ]);
-    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    )
+    .await;
     assert_eq!((r.published, r.publish_errors), (10, 5));
     assert_eq!(
         r.errors.get("publish_bad_status_503"),
