@@ -312,3 +312,31 @@ async fn a_publisher_that_cannot_connect_sends_late_and_skips_nothing() {
     assert_eq!((r.delivered, r.lost), (60, 0));
     assert_eq!(r.latency_us.count, 60);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_without_a_marker_are_counted_apart() {
+    // A server that broadcasts its own representation of each message: the
+    // subscribers hear every one, none carries the marker.
+    let relay = Relay::start(Rules {
+        rewrite: true,
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "3",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+        "--grace",
+        "0.3",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.published, r.delivered, r.lost), (5, 0, 15));
+    assert_eq!(r.unmarked_frames, 15, "each subscriber heard all 5");
+    assert_eq!(r.latency_us.count, 0);
+}

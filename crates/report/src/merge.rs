@@ -193,6 +193,7 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         reordered: sum(|r| r.reordered),
         unexpected: sum(|r| r.unexpected),
         other_run_markers: sum(|r| r.other_run_markers),
+        unmarked_frames: sum(|r| r.unmarked_frames),
         latency_us: latency_summary(&histogram),
         // Fails only on a count past i64::MAX; an empty histogram beside a
         // non-zero count is then refused by any later merge.

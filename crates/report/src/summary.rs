@@ -29,6 +29,16 @@ pub fn render(r: &RunResult) -> String {
             fmt::thousands(r.unexpected)
         ));
     }
+    if r.unmarked_frames > 0 {
+        out.push_str(&format!(
+            "{} frames without a pushpoll marker (the server's own messages or rewritten payloads), not counted as deliveries\n",
+            fmt::thousands(r.unmarked_frames)
+        ));
+    }
+    if let Some(hint) = no_marker_hint(r) {
+        out.push_str(&hint);
+        out.push('\n');
+    }
     if r.other_run_markers > 0 {
         out.push_str(&format!(
             "{} arrivals of other runs' messages (other load agents), left out of every figure above\n",
@@ -44,4 +54,19 @@ pub fn render(r: &RunResult) -> String {
         out.push_str(&format!("errors: {}\n", kinds.join(", ")));
     }
     out
+}
+
+/// One line for a run that delivered nothing although its subscribers
+/// received frames: the server talks, but not in pushpoll's messages.
+pub fn no_marker_hint(r: &RunResult) -> Option<String> {
+    (r.delivered == 0 && r.published > 0 && r.unmarked_frames > 0).then(|| {
+        format!(
+            "hint: {} frames arrived but none carried this run's marker, so nothing counts as delivered. \
+             pushpoll recognises a message only when the server relays the payload it was sent, marker \
+             intact: does this server need a join or subscribe step first, a room, or a message format \
+             of its own (JSON around the text)? Look at what it sends (`websocat`, the browser's network tab) \
+             and see `pushpoll load --help` for --header, --subprotocol and --publish-url.",
+            fmt::thousands(r.unmarked_frames)
+        )
+    })
 }

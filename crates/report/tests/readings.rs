@@ -303,3 +303,24 @@ fn readings_appear_in_both_files() {
         assert!(md.contains(&first_words), "{} in md", chart.id);
     }
 }
+
+#[test]
+fn a_run_that_heard_only_unmarked_frames_gets_a_hint() {
+    let mut r = quick().runs.remove(0);
+    r.delivered = 0;
+    r.lost = r.expected_deliveries;
+    r.unmarked_frames = 150;
+    let text = pushpoll_report::summary::render(&r);
+    assert!(
+        text.contains("150 frames without a pushpoll marker"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: 150 frames arrived but none carried this run's marker"),
+        "{text}"
+    );
+    assert!(text.contains("join or subscribe step"), "{text}");
+    // Deliveries, or silence, get no hint.
+    r.unmarked_frames = 0;
+    assert!(pushpoll_report::summary::no_marker_hint(&r).is_none());
+}

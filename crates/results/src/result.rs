@@ -70,6 +70,12 @@ pub struct RunResult {
     /// distributed run shows each agent saw, and left out, the others'.
     #[serde(default)]
     pub other_run_markers: u64,
+    /// Messages, events and data frames the subscribers received that
+    /// carried no marker at all (a server's own traffic: welcome messages,
+    /// presence, or payloads it rewrote). Counted so that a run with zero
+    /// deliveries can tell "nothing arrived" from "something else arrived".
+    #[serde(default)]
+    pub unmarked_frames: u64,
     /// Delivery latency: receive time − scheduled publish time.
     pub latency_us: LatencySummary,
     /// The merged latency histogram, HdrHistogram V2 + DEFLATE, base64, so

@@ -38,6 +38,7 @@ fn fields_added_later_default_when_absent() {
         "planned_deliveries",
         "unsent",
         "other_run_markers",
+        "unmarked_frames",
         "generator_cpu_s",
         "generator_cpu_us_per_delivered",
         "total_cpu_us_per_delivered",
@@ -50,8 +51,13 @@ fn fields_added_later_default_when_absent() {
     let old: Document = serde_json::from_value(value).unwrap();
     let run = &old.runs[0];
     assert_eq!(
-        (run.planned_deliveries, run.unsent, run.other_run_markers),
-        (0, 0, 0)
+        (
+            run.planned_deliveries,
+            run.unsent,
+            run.other_run_markers,
+            run.unmarked_frames
+        ),
+        (0, 0, 0, 0)
     );
     assert_eq!(run.wire, None);
     assert_eq!(run.label, None);

@@ -100,6 +100,9 @@ pub(crate) struct Tally {
     /// Markers of other runs (other load agents on the same server): ignored
     /// for delivery and latency, counted to show they were seen.
     pub other_runs: u64,
+    /// Data frames (messages, events) that carried no marker at all: a
+    /// server's own traffic, or payloads it transformed beyond recognition.
+    pub unmarked: u64,
     shard: usize,
     /// Latencies of accepted deliveries, not yet in the shards.
     batch: Vec<u64>,
@@ -118,6 +121,8 @@ pub(crate) struct TallySummary {
     pub reordered: u64,
     #[serde(default)]
     pub other_runs: u64,
+    #[serde(default)]
+    pub unmarked: u64,
 }
 
 impl TallySummary {
@@ -127,6 +132,7 @@ impl TallySummary {
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
         self.other_runs += o.other_runs;
+        self.unmarked += o.unmarked;
     }
 }
 
@@ -140,6 +146,7 @@ impl Tally {
             reordered: 0,
             foreign: 0,
             other_runs: 0,
+            unmarked: 0,
             shard,
             batch: Vec::new(),
             pending: Vec::new(),
@@ -250,6 +257,7 @@ impl Tally {
             duplicated: self.duplicated,
             reordered: self.reordered,
             other_runs: self.other_runs,
+            unmarked: self.unmarked,
             ..TallySummary::default()
         };
         for (p, seen) in self.publishers.iter().enumerate() {
@@ -317,6 +325,7 @@ mod tests {
                 duplicated: 1,
                 reordered: 1,
                 other_runs: 1,
+                unmarked: 0,
             }
         );
         let h = shards.merged();

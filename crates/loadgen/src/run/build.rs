@@ -90,6 +90,7 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         reordered: i.summary.reordered,
         unexpected: i.summary.unexpected,
         other_run_markers: i.summary.other_runs,
+        unmarked_frames: i.summary.unmarked,
         latency_us: latency_summary(&i.histogram),
         latency_histogram: encode_histogram(&i.histogram),
         requests: i.active_io.requests,

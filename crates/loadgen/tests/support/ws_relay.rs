@@ -42,6 +42,10 @@ pub struct Rules {
     pub echo: bool,
     /// Never sent to anyone: (publisher, seq).
     pub drop_any: HashSet<(u32, u64)>,
+    /// Relay every message rewritten as a JSON event of the relay's own,
+    /// without the text it was sent (a chat server that stores the message
+    /// and broadcasts its own representation).
+    pub rewrite: bool,
 }
 
 /// One connection as the relay saw it.
@@ -236,6 +240,7 @@ async fn serve(
         return;
     }
     let echo = rules.echo;
+    let rules_rewrite = rules.rewrite;
     let writer = tokio::spawn(async move {
         let mut held: Option<(Message, u32)> = None;
         while let Some(msg) = rx.recv().await {
@@ -282,6 +287,11 @@ async fn serve(
                 if matches!(msg, Message::Binary(_)) {
                     conn.binary_frames.fetch_add(1, Relaxed);
                 }
+                let msg = if rules_rewrite {
+                    Message::text(r#"{"event":"message","from":"someone"}"#)
+                } else {
+                    msg
+                };
                 for (i, tx) in clients.lock().unwrap().iter() {
                     if !echo || *i == idx {
                         let _ = tx.send(msg.clone());

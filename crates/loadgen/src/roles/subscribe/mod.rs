@@ -238,6 +238,7 @@ impl Sub {
     /// Looks for this run's marker in a received payload and counts it.
     pub fn deliver(&mut self, payload: &[u8]) {
         let Some(m) = Marker::find(payload) else {
+            self.tally.unmarked += 1;
             return;
         };
         // Other runs' markers (other load agents) reach the tally, which
