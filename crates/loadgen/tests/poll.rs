@@ -138,3 +138,48 @@ async fn idle_short_polling_costs_requests_and_bytes() {
         "generator {total} server {server}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_publishers_send_the_template_with_its_content_type() {
+    let hub = Hub::start(HubOpts::default()).await;
+    let url = hub.url("/messages");
+    let o = opts(&[
+        "--url",
+        &url,
+        "--transport",
+        "long-poll",
+        "--subscribers",
+        "2",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+        "--grace",
+        "0.5",
+        "--publish-template",
+        r#"{"room":"lobby","text":"{marker}","from":{id}}"#,
+        "--publish-content-type",
+        "application/json",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!(
+        (r.published, r.delivered, r.lost),
+        (5, 10, 0),
+        "{:?}",
+        r.errors
+    );
+    let posted = hub.state.posted.lock().unwrap().clone();
+    assert_eq!(posted.len(), 5);
+    for (content_type, body) in &posted {
+        assert_eq!(content_type, "application/json");
+        let v: serde_json::Value = serde_json::from_slice(body).expect("the body is JSON");
+        assert_eq!(v["room"], "lobby");
+        assert_eq!(
+            v["from"], 2,
+            "the publisher's {{id}} follows the 2 subscribers'"
+        );
+        assert!(v["text"].as_str().unwrap().starts_with("~pp1."));
+    }
+    // The payload counted is the message, not its wrapper.
+    assert_eq!(r.payload_bytes_per_delivered, Some(64.0));
+}

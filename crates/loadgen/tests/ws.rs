@@ -340,3 +340,94 @@ async fn frames_without_a_marker_are_counted_apart() {
     assert_eq!(r.unmarked_frames, 15, "each subscriber heard all 5");
     assert_eq!(r.latency_us.count, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_connect_steps_join_a_room_and_templates_wrap_the_payload() {
+    // A room server: nothing is heard or relayed before a join, answered
+    // with "joined". Publishers send JSON of the server's own format.
+    let relay = Relay::start(Rules {
+        join: Some(("\"join\"", "joined")),
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let base = [
+        "--url",
+        url.as_str(),
+        "--subscribers",
+        "3",
+        "--rate",
+        "50",
+        "--duration",
+        "0.1",
+        "--grace",
+        "0.5",
+    ];
+    // Without the join: connected, but the room says nothing.
+    let r = run(&opts(&base), Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.subscribers_connected, r.delivered), (3, 0));
+
+    let relay = Relay::start(Rules {
+        join: Some(("\"join\"", "joined")),
+        ..Rules::default()
+    })
+    .await;
+    let url = relay.url();
+    let mut args = base.to_vec();
+    args[1] = url.as_str();
+    args.extend([
+        "--on-connect",
+        r#"send:{"join":"lobby","user":"u{id}"}"#,
+        "--on-connect",
+        "expect:joined",
+        "--publish-template",
+        r#"{"type":"say","text":"{marker}"}"#,
+    ]);
+    let r = run(&opts(&args), Hooks::default(), never()).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!((r.subscribers_connected, r.published), (3, 5));
+    assert_eq!((r.delivered, r.lost, r.unmarked_frames), (15, 0, 0));
+    let mut joins: Vec<String> = relay
+        .all_conns()
+        .iter()
+        .filter_map(|c| c.joined.lock().unwrap().clone())
+        .collect();
+    joins.sort();
+    assert_eq!(
+        joins,
+        (0..4)
+            .map(|i| format!(r#"{{"join":"lobby","user":"u{i}"}}"#))
+            .collect::<Vec<_>>(),
+        "subscribers 0..2 and the publisher, 3, each joined once with its {{id}}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expect_step_that_never_comes_is_a_named_error() {
+    let relay = Relay::start(Rules::default()).await;
+    let url = relay.url();
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "2",
+        "--rate",
+        "10",
+        "--duration",
+        "0.1",
+        "--on-connect",
+        "expect:welcome",
+        "--timeout",
+        "0.3",
+        "--ramp-timeout",
+        "5",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!(r.subscribers_connected, 0);
+    assert_eq!(
+        r.errors.get("on_connect_expect_timeout"),
+        Some(&6),
+        "3 ramp-up attempts each: {:?}",
+        r.errors
+    );
+}

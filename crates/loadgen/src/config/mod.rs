@@ -4,4 +4,5 @@
 pub mod headers;
 pub mod opts;
 pub(crate) mod plan;
+pub(crate) mod template;
 pub(crate) mod trust;

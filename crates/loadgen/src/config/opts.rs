@@ -304,6 +304,34 @@ pub struct LoadOpts {
     #[arg(long)]
     pub binary: bool,
 
+    /// A step run on every WebSocket connection (subscribers and WebSocket
+    /// publishers) right after its handshake, in order (repeatable), for
+    /// servers that relay nothing until a client joins or subscribes:
+    /// `send:TEXT` sends a text frame, `expect:TEXT` waits (within
+    /// `--timeout`) for a frame containing TEXT. `{id}` is the connection's
+    /// index (subscribers 0..S-1, publishers S..S+P-1). A connection that
+    /// fails a step is not connected; its error kind names the step
+    /// (`on_connect_expect_timeout`, `on_connect_send_<kind>`, ...).
+    #[arg(long = "on-connect", value_name = "STEP")]
+    #[serde(default)]
+    pub on_connect: Vec<String>,
+
+    /// What a publisher sends instead of the bare payload: a WebSocket text
+    /// frame, or the `POST` body. Must contain `{marker}`, the payload (the
+    /// marker padded to --payload-bytes, plain ASCII, safe inside a JSON
+    /// string); `{id}` is the publisher's connection index. Other braces are
+    /// literal, so JSON needs no escaping:
+    /// `--publish-template '{"type":"say","text":"{marker}"}'`.
+    #[arg(long, value_name = "TEXT")]
+    #[serde(default)]
+    pub publish_template: Option<String>,
+
+    /// `Content-Type` of `POST` publishes (default `text/plain`; with
+    /// `--publish-template` usually `application/json`).
+    #[arg(long, value_name = "TYPE")]
+    #[serde(default)]
+    pub publish_content_type: Option<String>,
+
     /// Who receives what. `broadcast`: every subscriber receives every
     /// published message. `echo` (`--transport ws` only): every subscriber
     /// connection is also its own publisher, sending its share of `--rate`
@@ -349,6 +377,13 @@ pub struct LoadOpts {
     /// run arrives on stdin; it reports on stdout).
     #[arg(long, hide = true)]
     pub worker: bool,
+
+    /// Internal: the run-wide index of this process's first subscriber (a
+    /// worker's share starts past the others'), so `{id}` is the same
+    /// whether or not a run is split.
+    #[arg(skip)]
+    #[serde(default)]
+    pub first_id: usize,
 }
 
 /// Parses `--run-id`: 1 to 8 hex digits.

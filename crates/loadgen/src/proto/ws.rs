@@ -3,6 +3,12 @@
 //! errors are named.
 
 use std::borrow::Cow;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use http::HeaderValue;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,6 +19,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use crate::config::headers::RequestKind;
 use crate::config::opts::WsSubprotocol;
 use crate::config::plan::Plan;
+use crate::config::template::Step;
 use crate::core::error::{io_kind, Kind};
 
 /// Read chunk of each subscriber connection: small, as there may be very many.
@@ -69,4 +76,63 @@ pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
         W::Http(resp) => Cow::Owned(format!("bad_status_{}", resp.status().as_u16())),
         _ => Cow::Borrowed("protocol"),
     }
+}
+
+/// Runs the `--on-connect` steps on a fresh WebSocket, as connection `id`,
+/// each within `timeout`. Frames the server sends meanwhile are read and
+/// dropped (they come before any message of the run). The error kind names
+/// the step that failed: `on_connect_send_<kind>`, `on_connect_expect_timeout`,
+/// `on_connect_expect_<kind>`, `on_connect_closed`, `on_connect_eof`.
+pub(crate) async fn run_steps<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    steps: &[Step],
+    id: usize,
+    timeout: Duration,
+) -> Result<(), Kind> {
+    for step in steps {
+        match step {
+            Step::Send(t) => {
+                let frame = Message::text(t.render(id, ""));
+                match tokio::time::timeout(timeout, ws.send(frame)).await {
+                    Err(_) => return Err(Cow::Borrowed("on_connect_send_timeout")),
+                    Ok(Err(e)) => {
+                        return Err(Cow::Owned(format!("on_connect_send_{}", ws_kind(&e))))
+                    }
+                    Ok(Ok(())) => {}
+                }
+            }
+            Step::Expect(t) => {
+                let want = t.render(id, "");
+                let wait = async {
+                    loop {
+                        match ws.next().await {
+                            None => return Err(Cow::Borrowed("on_connect_eof")),
+                            Some(Err(e)) => {
+                                return Err(Cow::Owned(format!(
+                                    "on_connect_expect_{}",
+                                    ws_kind(&e)
+                                )))
+                            }
+                            Some(Ok(Message::Text(text))) if text.as_str().contains(&want) => {
+                                return Ok(())
+                            }
+                            Some(Ok(Message::Binary(b)))
+                                if b.windows(want.len()).any(|w| w == want.as_bytes()) =>
+                            {
+                                return Ok(())
+                            }
+                            Some(Ok(Message::Close(_))) => {
+                                return Err(Cow::Borrowed("on_connect_closed"))
+                            }
+                            Some(Ok(_)) => {}
+                        }
+                    }
+                };
+                tokio::time::timeout(timeout, wait)
+                    .await
+                    .unwrap_or(Err(Cow::Borrowed("on_connect_expect_timeout")))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -139,61 +139,84 @@ impl Drop for WsPub {
     }
 }
 
-/// Opens a publisher's connection: a WebSocket, or a Socket.IO connection
-/// over the WebSocket transport.
-pub(crate) async fn connect(plan: &Plan, addr: SocketAddr) -> Result<WsPub, Kind> {
+/// Opens publisher `p`'s connection: a WebSocket (which then runs the
+/// `--on-connect` steps), or a Socket.IO connection over the WebSocket
+/// transport.
+pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<WsPub, Kind> {
     match &plan.publish {
-        PublishTarget::Ws(t) => connect_ws(t.url.as_str(), t, addr, plan, false).await,
+        PublishTarget::Ws(t) => {
+            let mut ws = handshake(t.url.as_str(), t, addr, plan).await?;
+            crate::proto::ws::run_steps(&mut ws, &plan.steps, publisher_id(plan, p), plan.timeout)
+                .await?;
+            Ok(WsPub::over(ws, false))
+        }
         PublishTarget::SocketIo(t) => {
-            connect_ws(&socketio::ws_url(t, None), t, addr, plan, true).await
+            let mut ws = handshake(&socketio::ws_url(t, None), t, addr, plan).await?;
+            tokio::time::timeout(plan.timeout, sio_connect(&mut ws))
+                .await
+                .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+            Ok(WsPub::over(ws, true))
         }
         PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
     }
 }
 
+/// Publisher `p`'s `{id}`: past every subscriber's.
+fn publisher_id(plan: &Plan, p: usize) -> usize {
+    plan.subscribers + p
+}
+
+/// What publisher `p` sends for one message: the payload, or the
+/// `--publish-template` around it.
+fn message_text(plan: &Plan, p: usize, payload: String) -> String {
+    match &plan.publish_template {
+        Some(t) => t.render(publisher_id(plan, p), &payload),
+        None => payload,
+    }
+}
+
 /// Opens a publisher WebSocket (with the extra headers and generic
-/// subprotocols of the plan, never `pushpoll.v1`). With `sio`, it then opens
-/// a Socket.IO session on it (open packet, `40`, wait for the namespace),
-/// and its reader answers the server's pings.
-async fn connect_ws(
+/// subprotocols of the plan, never `pushpoll.v1`).
+async fn handshake(
     url: &str,
     target: &Target,
     addr: SocketAddr,
     plan: &Plan,
-    sio: bool,
-) -> Result<WsPub, Kind> {
+) -> Result<PubStream, Kind> {
     let timeout = plan.timeout;
     let req = crate::proto::ws::request(url, None, plan).map_err(|e| ws_kind(&e))?;
     let tcp = crate::net::connect::connect_tcp(addr, timeout).await?;
     let tcp = crate::net::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
     let handshake =
         tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::proto::ws::config()));
-    let mut ws = match tokio::time::timeout(timeout, handshake).await {
-        Err(_) => return Err(Kind::Borrowed("timeout")),
-        Ok(Err(e)) => return Err(ws_kind(&e)),
-        Ok(Ok((ws, _))) => ws,
-    };
-    if sio {
-        tokio::time::timeout(timeout, sio_connect(&mut ws))
-            .await
-            .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+    match tokio::time::timeout(timeout, handshake).await {
+        Err(_) => Err(Kind::Borrowed("timeout")),
+        Ok(Err(e)) => Err(ws_kind(&e)),
+        Ok(Ok((ws, _))) => Ok(ws),
     }
-    let (sink, mut stream) = ws.split();
-    let sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let pong = sink.clone();
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
-            if let (true, Message::Text(t)) = (sio, &msg) {
-                if let Packet::Ping(d) = engineio::packet(t.as_str()) {
-                    let answer = Message::text(engineio::pong(d));
-                    if pong.lock().await.send(answer).await.is_err() {
-                        return;
+}
+
+impl WsPub {
+    /// A publisher over an open WebSocket; with `sio` (a Socket.IO session
+    /// on it), its reader answers the server's pings.
+    fn over(ws: PubStream, sio: bool) -> WsPub {
+        let (sink, mut stream) = ws.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let pong = sink.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                if let (true, Message::Text(t)) = (sio, &msg) {
+                    if let Packet::Ping(d) = engineio::packet(t.as_str()) {
+                        let answer = Message::text(engineio::pong(d));
+                        if pong.lock().await.send(answer).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
-        }
-    });
-    Ok(WsPub { sink, reader })
+        });
+        WsPub { sink, reader }
+    }
 }
 
 /// Opens a Socket.IO session on a WebSocket transport and connects to the
@@ -276,7 +299,7 @@ pub(crate) async fn run_ws(
             if Instant::now() >= end {
                 break 'messages;
             }
-            match tokio::time::timeout_at(end, connect(&env.plan, env.addr)).await {
+            match tokio::time::timeout_at(end, connect(&env.plan, env.addr, p)).await {
                 Ok(Ok(c)) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
@@ -294,6 +317,7 @@ pub(crate) async fn run_ws(
         i += 1;
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
+        let payload = message_text(&env.plan, p, payload);
         let frame = match event {
             Some(event) => Message::text(engineio::emit(event, &payload)),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
@@ -356,7 +380,7 @@ async fn post(
 ) -> Result<(), PostError> {
     let req = Request::post(uri.clone())
         .header(header::HOST, plan.publish.target().authority.as_str())
-        .header(header::CONTENT_TYPE, "text/plain");
+        .header(header::CONTENT_TYPE, plan.publish_content_type.clone());
     let req = plan
         .request_headers(RequestKind::Publish, req)
         .body(Full::new(payload))
@@ -471,9 +495,10 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
             continue;
         }
         let (client, uri, env2) = (client.clone(), uri.clone(), env.clone());
-        let payload = Bytes::from(marker.payload(env.plan.payload_bytes));
+        let payload = marker.payload(env.plan.payload_bytes);
+        let len = payload.len();
+        let payload = Bytes::from(message_text(&env.plan, p, payload));
         in_flight.spawn(async move {
-            let len = payload.len();
             let (result, connect_failures) =
                 post_until(&client, &uri, &env2.plan, payload, end).await;
             drop(permit);

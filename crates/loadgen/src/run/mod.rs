@@ -204,7 +204,7 @@ async fn orchestrate(
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     if !matches!(plan.publish, PublishTarget::Post(_)) && !stop.is_cancelled() && !plan.echo() {
-        let connects = (0..plan.publishers).map(|_| publish::connect(&plan, pub_addr));
+        let connects = (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p));
         tokio::select! {
             _ = stop.cancelled() => {}
             conns = futures_util::future::join_all(connects) => {

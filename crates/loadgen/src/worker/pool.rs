@@ -74,6 +74,7 @@ fn worker_opts(o: &LoadOpts, share: usize, first: usize, run_id: u32) -> LoadOpt
     // The parent reads the server's CPU around the whole run.
     w.server_metrics_url = None;
     w.run_id = Some(run_id);
+    w.first_id = first;
     w.ramp = o.ramp.map(|r| r * fraction);
     w.connect_concurrency = ((o.connect_concurrency as f64 * fraction).ceil() as usize).max(1);
     // Round-robin over the whole run: subscriber `first` of the run is the

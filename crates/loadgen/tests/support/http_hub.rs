@@ -55,6 +55,8 @@ pub struct State {
     pub refused: AtomicU64,
     /// `Origin` headers seen (one per request that had one).
     pub origins: Mutex<Vec<String>>,
+    /// `Content-Type` of every `POST`, and its body.
+    pub posted: Mutex<Vec<(String, Bytes)>>,
 }
 
 pub struct Hub {
@@ -95,6 +97,7 @@ impl Hub {
             scrapes: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             origins: Mutex::default(),
+            posted: Mutex::default(),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -158,7 +161,14 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     match (req.method().as_str(), req.uri().path()) {
         ("POST", "/messages") => {
             let n = st.posts.fetch_add(1, Relaxed) + 1;
+            let content_type = req
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             let body = req.into_body().collect().await.unwrap().to_bytes();
+            st.posted.lock().unwrap().push((content_type, body.clone()));
             if st.opts.refuse_every_nth_post.is_some_and(|k| n % k == 0) {
                 return full(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -46,6 +46,10 @@ pub struct Rules {
     /// without the text it was sent (a chat server that stores the message
     /// and broadcasts its own representation).
     pub rewrite: bool,
+    /// A chat room with a join step: a connection hears nothing, and what
+    /// it sends is not relayed, until it sends a frame containing `.0`; the
+    /// relay answers that frame with `.1`.
+    pub join: Option<(&'static str, &'static str)>,
 }
 
 /// One connection as the relay saw it.
@@ -64,6 +68,8 @@ pub struct Conn {
     pub refused: AtomicBool,
     /// Binary data frames received.
     pub binary_frames: AtomicU64,
+    /// The join frame it sent (`Rules::join`).
+    pub joined: Mutex<Option<String>>,
 }
 
 type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>)>>>;
@@ -97,14 +103,17 @@ impl Relay {
                 };
                 // Subscribe before the handshake completes, so nothing
                 // published after the client sees it open can be missed.
+                // (With a join step, only once it has joined.)
                 let (tx, rx) = mpsc::unbounded_channel();
-                clients.lock().unwrap().push((idx, tx));
+                if rules.join.is_none() {
+                    clients.lock().unwrap().push((idx, tx.clone()));
+                }
                 tokio::spawn(serve(
                     idx,
                     tcp,
                     conn,
                     clients.clone(),
-                    rx,
+                    (tx, rx),
                     rules.clone(),
                     r2.clone(),
                 ));
@@ -183,7 +192,10 @@ async fn serve(
     tcp: tokio::net::TcpStream,
     conn: Arc<Conn>,
     clients: Clients,
-    mut rx: mpsc::UnboundedReceiver<Message>,
+    (tx, mut rx): (
+        mpsc::UnboundedSender<Message>,
+        mpsc::UnboundedReceiver<Message>,
+    ),
     rules: Arc<Rules>,
     received: Arc<AtomicU64>,
 ) {
@@ -241,6 +253,7 @@ async fn serve(
     }
     let echo = rules.echo;
     let rules_rewrite = rules.rewrite;
+    let join_step = rules.join;
     let writer = tokio::spawn(async move {
         let mut held: Option<(Message, u32)> = None;
         while let Some(msg) = rx.recv().await {
@@ -281,6 +294,18 @@ async fn serve(
     });
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
+            Message::Text(ref t)
+                if join_step.is_some() && conn.joined.lock().unwrap().is_none() =>
+            {
+                let (want, reply) = join_step.unwrap();
+                if t.as_str().contains(want) {
+                    *conn.joined.lock().unwrap() = Some(t.as_str().to_owned());
+                    let _ = tx.send(Message::text(reply));
+                    clients.lock().unwrap().push((idx, tx.clone()));
+                }
+            }
+            Message::Text(_) | Message::Binary(_)
+                if join_step.is_some() && conn.joined.lock().unwrap().is_none() => {}
             Message::Text(_) | Message::Binary(_) => {
                 conn.publisher.store(true, Relaxed);
                 received.fetch_add(1, Relaxed);
@@ -306,6 +331,8 @@ async fn serve(
         }
     }
     clients.lock().unwrap().retain(|(i, _)| *i != idx);
+    // The writer ends when every sender of its channel is gone.
+    drop(tx);
     let _ = writer.await;
     conn.closed.store(true, Relaxed);
 }

@@ -84,6 +84,15 @@ pub(crate) struct Plan {
     pub source_ips: Vec<std::net::IpAddr>,
     /// Worker processes holding the subscribers (0: this process holds them).
     pub workers: usize,
+    /// Steps every WebSocket connection runs after its handshake
+    /// (`--on-connect`).
+    pub steps: Vec<crate::config::template::Step>,
+    /// What publishers send around each payload (`--publish-template`).
+    pub publish_template: Option<crate::config::template::Template>,
+    /// `Content-Type` of `POST` publishes.
+    pub publish_content_type: HeaderValue,
+    /// The run-wide `{id}` of this process's subscriber 0.
+    pub first_id: usize,
 }
 
 impl Plan {
@@ -115,6 +124,7 @@ impl Plan {
             Pattern::Echo => o.subscribers,
         };
 
+        let speech = protocol::speech(o, &publish)?;
         let metrics = target::metrics(o)?;
         let (mut sub, mut publish, mut metrics) = (sub, publish, metrics);
         target::tls_targets(
@@ -154,6 +164,10 @@ impl Plan {
             http2,
             source_ips: o.source_ips.clone(),
             workers: workers::count(o)?,
+            steps: speech.steps,
+            publish_template: speech.template,
+            publish_content_type: speech.content_type,
+            first_id: o.first_id,
         })
     }
 
@@ -231,6 +245,74 @@ mod tests {
         assert_eq!(p.sub.path_and_query, "/events");
         let p = plan(&["--url", "ws://h/ws", "--publish-url", "http://h/messages"]).unwrap();
         assert!(matches!(&p.publish, PublishTarget::Post(_)));
+    }
+
+    #[test]
+    fn on_connect_and_templates_are_checked_before_the_run() {
+        let err = |args: &[&str]| plan(args).unwrap_err().to_string();
+        let e = err(&[
+            "--url",
+            "http://h:8",
+            "--transport",
+            "long-poll",
+            "--on-connect",
+            "send:hi",
+        ]);
+        assert!(
+            e.starts_with("--on-connect: only WebSocket connections"),
+            "{e}"
+        );
+        // A ws:// publisher of a polling run does run them.
+        let p = plan(&[
+            "--url",
+            "http://h:8",
+            "--transport",
+            "sse",
+            "--publish-url",
+            "ws://h:8/ws",
+            "--on-connect",
+            "send:hi",
+        ])
+        .unwrap();
+        assert_eq!(p.steps.len(), 1);
+        let e = err(&[
+            "--url",
+            "ws://h:8",
+            "--publish-template",
+            "{\"text\":\"hi\"}",
+        ]);
+        assert!(
+            e.starts_with("--publish-template: ") && e.contains("has no {marker}"),
+            "{e}"
+        );
+        let e = err(&["--url", "ws://h:8", "--publish-template", "{room}:{marker}"]);
+        assert!(e.contains("unknown placeholder {room}"), "{e}");
+        let e = err(&[
+            "--url",
+            "ws://h:8",
+            "--publish-content-type",
+            "application/json",
+        ]);
+        assert!(
+            e.starts_with("--publish-content-type: only POST publishers"),
+            "{e}"
+        );
+        let p = plan(&[
+            "--url",
+            "http://h:8",
+            "--transport",
+            "long-poll",
+            "--publish-template",
+            "{\"text\":\"{marker}\"}",
+            "--publish-content-type",
+            "application/json",
+        ])
+        .unwrap();
+        assert_eq!(p.publish_content_type, "application/json");
+        assert_eq!(
+            p.publish_template.unwrap().render(9, "m"),
+            "{\"text\":\"m\"}"
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use crate::config::opts::{LoadOpts, LoadTransport as Transport, Pattern, SocketIoTransport};
 use crate::core::error::LoadError;
 
-use super::SocketIoPlan;
+use http::HeaderValue;
+
+use super::{PublishTarget, SocketIoPlan};
+use crate::config::template::{Step, Template};
 
 /// WebSocket-only options given with another transport.
 pub(super) fn ws_options(o: &LoadOpts) -> Result<(), LoadError> {
@@ -140,4 +143,88 @@ pub(super) fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
         });
     }
     Ok(Some(n))
+}
+
+/// What connections say beyond pushpoll's own protocol: `--on-connect`
+/// steps, the `--publish-template` around each payload, and the `POST`
+/// body's content type, checked against the connections the run has.
+pub(super) struct Speech {
+    pub steps: Vec<Step>,
+    pub template: Option<Template>,
+    pub content_type: HeaderValue,
+}
+
+pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, LoadError> {
+    let ws_publishers = matches!(publish, PublishTarget::Ws(_));
+    let steps = o
+        .on_connect
+        .iter()
+        .map(|raw| Step::parse(raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !steps.is_empty() {
+        if o.transport == Transport::SocketIo {
+            return Err(LoadError::InvalidOption {
+                option: "on-connect",
+                reason: "Socket.IO connections do not run --on-connect steps yet (they would need event arrays)".into(),
+            });
+        }
+        if o.transport != Transport::Ws && !ws_publishers {
+            return Err(LoadError::InvalidOption {
+                option: "on-connect",
+                reason: format!(
+                    "only WebSocket connections run --on-connect steps, and this run has none (--transport {}, publishers POST); use --transport ws or a ws:// --publish-url",
+                    o.transport
+                ),
+            });
+        }
+        if o.ws_subprotocol.is_some() {
+            return Err(LoadError::InvalidOption {
+                option: "on-connect",
+                reason:
+                    "pushpoll.v1 connections need no steps; drop --ws-subprotocol or --on-connect"
+                        .into(),
+            });
+        }
+    }
+    let template = match &o.publish_template {
+        None => None,
+        Some(raw) => {
+            let t = Template::parse("publish-template", raw, true)?;
+            if !t.has_marker() {
+                return Err(LoadError::InvalidOption {
+                    option: "publish-template",
+                    reason: format!(
+                        "{raw:?} has no {{marker}}: the generator could not recognise its messages; put {{marker}} where the text goes"
+                    ),
+                });
+            }
+            if matches!(publish, PublishTarget::SocketIo(_)) {
+                return Err(LoadError::InvalidOption {
+                    option: "publish-template",
+                    reason: "Socket.IO publishers emit --socketio-event with the payload; templates as event arrays are not supported yet".into(),
+                });
+            }
+            Some(t)
+        }
+    };
+    let content_type = match &o.publish_content_type {
+        None => HeaderValue::from_static("text/plain"),
+        Some(_) if !matches!(publish, PublishTarget::Post(_)) => {
+            return Err(LoadError::InvalidOption {
+                option: "publish-content-type",
+                reason:
+                    "only POST publishers send a Content-Type; this run's publishers send frames"
+                        .into(),
+            })
+        }
+        Some(v) => HeaderValue::from_str(v).map_err(|_| LoadError::InvalidOption {
+            option: "publish-content-type",
+            reason: format!("{v:?} cannot be a header value"),
+        })?,
+    };
+    Ok(Speech {
+        steps,
+        template,
+        content_type,
+    })
 }

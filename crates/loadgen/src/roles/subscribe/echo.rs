@@ -56,9 +56,9 @@ impl EchoPub {
         Some(t0 + schedule::offset(k, env.plan.rate))
     }
 
-    /// The next message (its time has come); the caller reports the send
-    /// with [`sent`](Self::sent).
-    pub fn take(&mut self, env: &Env, due: Instant) -> (u64, String) {
+    /// The next message (its time has come), as sent, and its payload's
+    /// length; the caller reports the send with [`sent`](Self::sent).
+    pub fn take(&mut self, env: &Env, due: Instant) -> (u64, String, usize) {
         let seq = self.next;
         self.next += 1;
         self.report.attempted += 1;
@@ -69,7 +69,14 @@ impl EchoPub {
             seq,
             scheduled_us: env.clock.unix_us(due),
         };
-        (seq, marker.payload(env.plan.payload_bytes))
+        let payload = marker.payload(env.plan.payload_bytes);
+        let len = payload.len();
+        // An echo subscriber is its own publisher: its `{id}` is its own.
+        let text = match &env.plan.publish_template {
+            Some(t) => t.render(env.plan.first_id + self.publisher, &payload),
+            None => payload,
+        };
+        (seq, text, len)
     }
 
     /// Records how the send of `seq` (`len` bytes) went.

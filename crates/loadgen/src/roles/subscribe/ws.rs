@@ -166,6 +166,8 @@ pub(super) async fn run(sub: &mut Sub) {
         let url = resume_url(&env.plan.sub.url, last_seq);
         let open = async {
             let mut ws = connect(&url, &env.plan, env.addr, &sub.io).await?;
+            let id = env.plan.first_id + sub.idx;
+            crate::proto::ws::run_steps(&mut ws, &env.plan.steps, id, env.plan.timeout).await?;
             if protocol.is_some() {
                 let hello = hello(&mut ws, env.plan.timeout).await?;
                 // On a resume the hello's last_seq may be past messages still
@@ -295,8 +297,7 @@ async fn echo_send(sub: &mut Sub, ws: &mut Ws, due: tokio::time::Instant) -> Res
     let Some(echo) = sub.echo.as_mut() else {
         return Ok(());
     };
-    let (seq, payload) = echo.take(&env, due);
-    let len = payload.len();
+    let (seq, payload, len) = echo.take(&env, due);
     let frame = if env.plan.binary {
         Message::binary(payload.into_bytes())
     } else {
