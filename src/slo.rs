@@ -204,7 +204,7 @@ impl Target {
             // Judged against what should have been carried: a publish the
             // server refused loses its deliveries as surely as a drop.
             Target::Loss(b) => {
-                let planned = r.planned_deliveries.max(r.expected_deliveries);
+                let planned = r.planned();
                 let missing = r.lost + r.unsent;
                 b.miss("lost", missing, planned).map(|m| {
                     if r.unsent > 0 {

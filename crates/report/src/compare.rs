@@ -48,7 +48,7 @@ const ROWS: &[(&str, Cell)] = &[
         format!(
             "{}/{}",
             fmt::thousands(r.unsent),
-            fmt::thousands(r.planned_deliveries.max(r.expected_deliveries))
+            fmt::thousands(r.planned())
         )
     }),
     ("lost / dup / reordered", |r| {

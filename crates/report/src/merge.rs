@@ -184,7 +184,7 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         payload_bytes: runs.iter().map(|r| r.payload_bytes).max().unwrap_or(0),
         published: sum(|r| r.published),
         publish_errors: sum(|r| r.publish_errors),
-        planned_deliveries: sum(|r| r.planned_deliveries.max(r.expected_deliveries)),
+        planned_deliveries: sum(RunResult::planned),
         unsent: sum(|r| r.unsent),
         expected_deliveries: sum(|r| r.expected_deliveries),
         delivered,

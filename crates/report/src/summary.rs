@@ -19,7 +19,7 @@ pub fn render(r: &RunResult) -> String {
         out.push_str(&format!(
             "{} of {} planned deliveries never had a chance: the server refused or never got {} publishes (see publish_* errors)\n",
             fmt::thousands(r.unsent),
-            fmt::thousands(r.planned_deliveries),
+            fmt::thousands(r.planned()),
             fmt::thousands(r.publish_errors),
         ));
     }
@@ -63,9 +63,9 @@ pub fn no_marker_hint(r: &RunResult) -> Option<String> {
         format!(
             "hint: {} frames arrived but none carried this run's marker, so nothing counts as delivered. \
              pushpoll recognises a message only when the server relays the payload it was sent, marker \
-             intact: does this server need a join or subscribe step first, a room, or a message format \
-             of its own (JSON around the text)? Look at what it sends (`websocat`, the browser's network tab) \
-             and see `pushpoll load --help` for --header, --subprotocol and --publish-url.",
+             intact: does this server need a join or subscribe step first (--on-connect send:TEXT, \
+             expect:TEXT) or a message format of its own (--publish-template with {{marker}} where the \
+             text goes)? Look at what it sends (`websocat`, the browser's network tab).",
             fmt::thousands(r.unmarked_frames)
         )
     })

@@ -145,6 +145,15 @@ pub struct RunResult {
     pub one_way_delay_ms: Option<f64>,
 }
 
+impl RunResult {
+    /// The deliveries the run planned: `planned_deliveries`, or for a
+    /// document written before that field existed (read as 0), the
+    /// expected ones, which it then equals (such runs counted no refusals).
+    pub fn planned(&self) -> u64 {
+        self.planned_deliveries.max(self.expected_deliveries)
+    }
+}
+
 /// Latency percentiles in microseconds (all 0 when nothing was delivered).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatencySummary {

@@ -329,6 +329,7 @@ pub(crate) async fn run_ws(
             Ok(Err(e)) => Err(ws_kind(&e)),
             Err(_) => Err(Kind::Borrowed("timeout")),
         };
+        env.acks.resolve(p, marker.seq, result.is_ok());
         match result {
             Ok(()) => report.ok(&env.live, marker.seq, len),
             Err(kind) => {
@@ -337,8 +338,6 @@ pub(crate) async fn run_ws(
                 retry_at = Instant::now();
             }
         }
-        env.acks
-            .resolve(p, marker.seq, report.acked.contains(marker.seq));
     }
     // Messages whose time came but that could not be sent before the
     // deadline (not those a Ctrl-C kept from falling due).
@@ -464,12 +463,11 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
             for kind in &posted.connect_failures {
                 report.connect_failed(&env.live, kind);
             }
+            env.acks.resolve(p, posted.seq, posted.result.is_ok());
             match posted.result {
                 Ok(()) => report.ok(&env.live, posted.seq, posted.len),
                 Err(kind) => report.failed(&env.live, &kind),
             }
-            env.acks
-                .resolve(p, posted.seq, report.acked.contains(posted.seq));
         }
         // Its seq is unknown here; `Tally::finish` resolves it exactly.
         Err(_) => report.failed(&env.live, "internal"),
