@@ -394,6 +394,15 @@ pub struct LoadOpts {
     #[arg(long, value_parser = parse_run_id, value_name = "HEX")]
     pub run_id: Option<u32>,
 
+    /// Read options from a TOML file: every key is a `pushpoll load`
+    /// option's long name without the dashes (`url`, `on-connect`,
+    /// `publish-template`, ...), a list for a repeatable option, `true` for
+    /// a flag. Options on the command line replace the file's. Examples:
+    /// `examples/*.toml`.
+    #[arg(long, value_name = "FILE.toml")]
+    #[serde(skip)]
+    pub scenario: Option<PathBuf>,
+
     /// Internal: this process is a worker of a bigger run (its share of the
     /// run arrives on stdin; it reports on stdout).
     #[arg(long, hide = true)]

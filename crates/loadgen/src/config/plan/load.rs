@@ -152,13 +152,15 @@ fn seconds(option: &'static str, v: f64, allow_zero: bool) -> Result<Duration, L
 fn rooms_and_publishers(o: &LoadOpts) -> Result<(usize, usize), LoadError> {
     let rooms = match o.rooms {
         None => 1,
-        Some(n) if n == 0 || n > o.subscribers => return Err(LoadError::InvalidOption {
-            option: "rooms",
-            reason: format!(
+        Some(n) if n == 0 || n > o.subscribers => {
+            return Err(LoadError::InvalidOption {
+                option: "rooms",
+                reason: format!(
                 "must be between 1 and --subscribers ({}), so every room has a subscriber; got {n}",
                 o.subscribers
             ),
-        }),
+            })
+        }
         Some(n) => n,
     };
     let publishers = o.publishers.unwrap_or(rooms);
