@@ -499,6 +499,7 @@ pub async fn run(
     let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
     let hooks = pushpoll_loadgen::Hooks {
         server_cpu: Some(server.cpu_reader()),
+        server_in_process: true,
         progress: view.live(),
         ..Default::default()
     };

@@ -124,7 +124,6 @@ pub fn load_opts(
     set("--transport", spec.transport.name().to_owned());
     if let Some(m) = &spec.mode {
         set(&spec.mode_option(), m.clone());
-        set("--label", spec.to_string());
     }
     set("--subscribers", w.subscribers.to_string());
     set("--rate", w.rate.to_string());
@@ -136,9 +135,15 @@ pub fn load_opts(
         LoadTransport::LongPoll => set("--long-poll-wait", w.long_poll_wait.to_string()),
         _ => {}
     }
-    let args = pushpoll_loadgen::scenario::expand(&LoadOpts::command(), args)?;
+    // A scenario written for `pushpoll load` may hold its verdict (`slo`);
+    // a comparison judges with its own `--slo`.
+    let cmd = LoadOpts::command().arg(clap::Arg::new("slo").long("slo"));
+    let args = pushpoll_loadgen::scenario::expand(&cmd, args)?;
     let mut argv = vec![OsString::from("load")];
-    argv.extend(args);
+    argv.extend(
+        args.into_iter()
+            .filter(|a| !a.to_string_lossy().starts_with("--slo=")),
+    );
     LoadOpts::try_parse_from(argv).with_context(|| format!("the options of the {spec} run"))
 }
 
@@ -221,9 +226,13 @@ pub async fn run(
             w.rate,
             w.duration
         ));
-        let result = pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
-            .await
-            .with_context(|| format!("running the {spec} load against {url}"))?;
+        let mut result =
+            pushpoll_loadgen::run(&load, hooks.clone(), stop.clone().cancelled_owned())
+                .await
+                .with_context(|| format!("running the {spec} load against {url}"))?;
+        // The protocol's transport is what the tables compare: its name
+        // is the column (`socket.io:polling`), as `ws` is for pushpoll's.
+        result.transport = spec.to_string();
         view.finish(&format!(
             "[{}/{}] {spec}: delivered {}/{}, lost {}",
             i + 1,
