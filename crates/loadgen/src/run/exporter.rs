@@ -327,6 +327,12 @@ impl Collector for Scrape {
             "Subscribers connected and receiving; after the run, the result's `subscribers_connected`.",
             ConstGauge::new(settled.map_or_else(|| live.ready.load(Relaxed), |f| f.connected)),
         )?;
+        single(
+            &mut enc,
+            "pushpoll_load_run_finished",
+            "1 once the run is over and these are the result's figures (served for --metrics-linger), else 0.",
+            ConstGauge::new(i64::from(settled.is_some())),
+        )?;
         let lat = live.latency.snapshot();
         let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_US
             .iter()
@@ -436,6 +442,7 @@ mod tests {
         let text = scrape(x.addr).await;
         assert_eq!(value(&text, "pushpoll_load_delivered_total"), Some(4.0));
         assert_eq!(value(&text, "pushpoll_load_errors_total"), Some(2.0));
+        assert_eq!(value(&text, "pushpoll_load_run_finished"), Some(1.0));
         x.finish(None, None::<std::future::Ready<()>>).await;
     }
 }
