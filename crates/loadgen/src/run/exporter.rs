@@ -285,7 +285,11 @@ impl Collector for Scrape {
                 settled.map_or_else(|| live.delivered.load(Relaxed), |f| f.delivered),
             ),
         )?;
-        let mut io = s.sockets.get().map(IoTotals::sum).unwrap_or_default();
+        let mut io = s
+            .sockets
+            .get()
+            .map(IoTotals::sum_counters)
+            .unwrap_or_default();
         io.up += live.remote_io.up.load(Relaxed);
         io.down += live.remote_io.down.load(Relaxed);
         io.requests += live.remote_io.requests.load(Relaxed);
@@ -324,7 +328,7 @@ impl Collector for Scrape {
         single(
             &mut enc,
             "pushpoll_load_subscribers_connected",
-            "Subscribers connected and receiving; after the run, the result's `subscribers_connected`.",
+            "Subscribers that connected and became ready (one that reconnects stays counted); after the run, the result's `subscribers_connected`.",
             ConstGauge::new(settled.map_or_else(|| live.ready.load(Relaxed), |f| f.connected)),
         )?;
         single(

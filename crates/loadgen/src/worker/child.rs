@@ -204,7 +204,7 @@ fn progress_now(live: &Live, ios: Option<&Vec<Arc<SubIo>>>) -> FromWorker {
         ready: live.ready.load(Relaxed),
         delivered: live.delivered.load(Relaxed),
         errors: live.errors.load(Relaxed),
-        io: ios.map(|ios| IoTotals::sum(ios).into()),
+        io: ios.map(|ios| IoTotals::sum_counters(ios).into()),
         latency: live.latency.snapshot(),
         error_kinds: live.error_kinds.snapshot(),
     }
