@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -46,6 +46,11 @@ use pushpoll_results::RunResult;
 
 /// The longest `--metrics-linger`.
 const MAX_LINGER_S: f64 = 3600.0;
+/// Scrapers served at once; more connections are closed at once (a
+/// Prometheus or two, a curl: never hundreds).
+const MAX_SCRAPERS: usize = 16;
+/// Longest a scraper may take to send its request head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The subscribers' socket counters, handed over when the ramp-up ends
 /// (a run with workers reads theirs from [`Live::remote_io`]).
@@ -193,6 +198,7 @@ impl Exporter {
 
 /// Accepts scrapers until `shutdown`; each connection ends with it too.
 async fn accept(listener: TcpListener, registry: Arc<Registry>, shutdown: CancellationToken) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SCRAPERS));
     loop {
         let stream = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -205,13 +211,20 @@ async fn accept(listener: TcpListener, registry: Arc<Registry>, shutdown: Cancel
                 }
             },
         };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("metrics endpoint: too many scrapers at once; connection closed");
+            continue;
+        };
         let (registry, shutdown) = (registry.clone(), shutdown.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let registry = registry.clone();
                 async move { Ok::<_, std::convert::Infallible>(answer(&req, &registry)) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = shutdown.cancelled() => {}
@@ -447,6 +460,60 @@ mod tests {
         assert_eq!(value(&text, "pushpoll_load_delivered_total"), Some(4.0));
         assert_eq!(value(&text, "pushpoll_load_errors_total"), Some(2.0));
         assert_eq!(value(&text, "pushpoll_load_run_finished"), Some(1.0));
+        x.finish(None, None::<std::future::Ready<()>>).await;
+    }
+
+    #[tokio::test]
+    async fn scrapers_beyond_the_cap_are_turned_away() {
+        use tokio::io::AsyncReadExt;
+        let opts = LoadOpts::try_parse_from([
+            "load",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let live = Arc::new(Live::default());
+        let x = bind(&opts).await.unwrap().unwrap().serve(
+            &Hooks::default(),
+            1,
+            "sse",
+            live,
+            Sockets::default(),
+        );
+        let mut idle = Vec::new();
+        for _ in 0..MAX_SCRAPERS {
+            idle.push(tokio::net::TcpStream::connect(x.addr).await.unwrap());
+        }
+        let mut extra = tokio::net::TcpStream::connect(x.addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf))
+            .await
+            .expect("the extra connection is closed, not held");
+        assert_eq!(n.unwrap_or(0), 0);
+        drop(idle);
+        // Their slots come back as they close.
+        let text = pushpoll_testkit::within("a scrape after the idle ones left", async {
+            loop {
+                let mut s = tokio::net::TcpStream::connect(x.addr).await.unwrap();
+                use tokio::io::AsyncWriteExt;
+                let _ = s
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .await;
+                let mut text = String::new();
+                let _ = s.read_to_string(&mut text).await;
+                if text.starts_with("HTTP/1.1 200") {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(
+            text.contains("pushpoll_load_run_finished{run_id=\"00000001\",transport=\"sse\"} 0"),
+            "{text}"
+        );
         x.finish(None, None::<std::future::Ready<()>>).await;
     }
 }
