@@ -1,6 +1,6 @@
 //! Layer 4, the protocols spoken over the network layer's sockets: lean
 //! HTTP/1.1, hyper's HTTP/1.1 and HTTP/2, answer decoding, WebSocket
-//! permessage-deflate and Socket.IO's addressing.
+//! permessage-deflate, Socket.IO's addressing and SockJS's framing.
 
 pub(crate) mod decode;
 pub(crate) mod deflate;
@@ -8,5 +8,7 @@ pub(crate) mod h1;
 pub(crate) mod http;
 pub(crate) mod http2;
 pub(crate) mod retry;
+pub(crate) mod sockjs;
+pub(crate) mod sockjs_ws;
 pub(crate) mod socketio;
 pub(crate) mod ws;

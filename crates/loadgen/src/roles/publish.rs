@@ -50,7 +50,7 @@ use crate::core::schedule::{self, Clock};
 use crate::core::tally::RangeSet;
 use crate::net::tls::Connector;
 use crate::proto::http::{body_error_kind, USER_AGENT};
-use crate::proto::socketio;
+use crate::proto::{sockjs, socketio};
 use crate::proto::ws::ws_kind;
 
 /// Largest publish answer read, bytes.
@@ -140,8 +140,8 @@ impl Drop for WsPub {
 }
 
 /// Opens publisher `p`'s connection: a WebSocket (which then runs the
-/// `--on-connect` steps), or a Socket.IO connection over the WebSocket
-/// transport.
+/// `--on-connect` steps), a Socket.IO connection over the WebSocket
+/// transport, or a SockJS session over WebSocket (steps as messages).
 pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<WsPub, Kind> {
     match &plan.publish {
         PublishTarget::Ws(t) => {
@@ -156,6 +156,16 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
                 .await
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
             Ok(WsPub::over(ws, true))
+        }
+        PublishTarget::SockJs(t) => {
+            let path = sockjs::Paths::new(t.url.path(), t.url.query())
+                .session(&sockjs::SessionId::random(), "websocket");
+            let scheme = if t.url.scheme() == "https" { "wss" } else { "ws" };
+            let url = format!("{scheme}://{}{path}", t.authority);
+            let mut ws = handshake(&url, t, addr, plan).await?;
+            let id = publisher_id(plan, p);
+            crate::proto::sockjs_ws::open(&mut ws, &plan.steps, id, plan.timeout).await?;
+            Ok(WsPub::over(ws, false))
         }
         PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
     }
@@ -277,6 +287,7 @@ pub(crate) async fn run_ws(
     mut conn: Option<WsPub>,
 ) -> PubReport {
     let event = env.plan.socketio.as_ref().map(|s| s.event.as_str());
+    let sockjs = matches!(env.plan.publish, PublishTarget::SockJs(_));
     let timeout = env.plan.timeout;
     let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
@@ -320,6 +331,7 @@ pub(crate) async fn run_ws(
         let payload = message_text(&env.plan, p, payload);
         let frame = match event {
             Some(event) => Message::text(engineio::emit(event, &payload)),
+            None if sockjs => Message::text(sockjs::encode(&[&payload])),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
             None => Message::text(payload),
         };

@@ -6,14 +6,16 @@
 //! file, and [`Plan::new`] runs the groups in a fixed order (the first
 //! problem found is the error): [`load`] (rate, counts, durations),
 //! [`protocol`] (options only some transports speak), [`identity`]
-//! (headers, origin, subprotocols), [`target`] (URLs and TLS).
+//! (headers, origin, subprotocols), [`sockjs`], [`target`] (URLs and TLS).
 
 mod identity;
 mod load;
 mod protocol;
+mod sockjs;
 mod target;
 mod workers;
 
+pub(crate) use sockjs::SockJsPlan;
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;
@@ -78,6 +80,8 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// SockJS settings (`--transport sockjs` only).
+    pub sockjs: Option<SockJsPlan>,
     /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
     pub http2: Option<usize>,
     /// Local addresses subscribers bind to, round-robin (`--source-ips`).
@@ -102,6 +106,7 @@ impl Plan {
         protocol::ws_options(o)?;
         let headers = identity::headers(o)?;
         let socketio = protocol::pattern_and_socketio(o)?;
+        let sockjs = sockjs::plan(o)?;
         let (sub, publish) = target::targets(o)?;
         // The page the requests come from is served by the same origin.
         let page_scheme = match sub.url.scheme() {
@@ -161,6 +166,7 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            sockjs,
             http2,
             source_ips: o.source_ips.clone(),
             workers: workers::count(o)?,
@@ -259,7 +265,7 @@ mod tests {
             "send:hi",
         ]);
         assert!(
-            e.starts_with("--on-connect: only WebSocket connections"),
+            e.starts_with("--on-connect: only WebSocket and SockJS connections"),
             "{e}"
         );
         // A ws:// publisher of a polling run does run them.
