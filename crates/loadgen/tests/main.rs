@@ -12,6 +12,7 @@ mod opaque;
 mod options;
 mod poll;
 mod socketio;
+mod sockjs;
 mod sse;
 mod stop;
 mod tls;

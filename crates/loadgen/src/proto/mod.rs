@@ -8,7 +8,7 @@ pub(crate) mod h1;
 pub(crate) mod http;
 pub(crate) mod http2;
 pub(crate) mod retry;
+pub(crate) mod socketio;
 pub(crate) mod sockjs;
 pub(crate) mod sockjs_ws;
-pub(crate) mod socketio;
 pub(crate) mod ws;

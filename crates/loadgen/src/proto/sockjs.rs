@@ -20,9 +20,6 @@ use crate::core::error::Kind;
 pub(crate) const BAD_FRAME: Kind = Cow::Borrowed("sockjs_bad_frame");
 /// A frame (a streaming line) longer than the limit.
 pub(crate) const TOO_LARGE: Kind = Cow::Borrowed("sockjs_frame_too_large");
-/// Smallest frame limit, bytes: messages of the run are far smaller, but a
-/// chat server may send history or presence frames of its own.
-pub(crate) const MIN_FRAME: usize = 1 << 20;
 
 /// One server frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +40,6 @@ impl Frame {
     pub fn close_kind(code: i64) -> Kind {
         Cow::Owned(format!("sockjs_closed_{code}"))
     }
-}
-
-/// The frame limit of a run: [`MIN_FRAME`], or room for a batch of a few
-/// hundred messages of `payload_bytes` when they are larger.
-pub(crate) fn frame_limit(payload_bytes: usize) -> usize {
-    MIN_FRAME.max(payload_bytes.saturating_mul(256))
 }
 
 /// Parses one frame (no trailing newline).
@@ -251,7 +242,17 @@ mod tests {
             })
         );
         for bad in [
-            "", "oo", "x", "a", "a[", "a{\"x\":1}", "c[]", "c[1]", "c\"x\"", "hx", "ah",
+            "",
+            "oo",
+            "x",
+            "a",
+            "a[",
+            "a{\"x\":1}",
+            "c[]",
+            "c[1]",
+            "c\"x\"",
+            "hx",
+            "ah",
         ] {
             assert_eq!(parse(bad), Err(BAD_FRAME), "{bad:?}");
         }
@@ -260,7 +261,10 @@ mod tests {
 
     #[test]
     fn streamed_frames_may_span_reads() {
-        let stream = format!("{}\no\na[\"one\",\"t\\nwo\"]\nh\nc[3000,\"bye\"]\n", "h".repeat(2048));
+        let stream = format!(
+            "{}\no\na[\"one\",\"t\\nwo\"]\nh\nc[3000,\"bye\"]\n",
+            "h".repeat(2048)
+        );
         // Every split point, including inside the prelude and inside JSON.
         for cut in 0..stream.len() {
             let mut lines = Lines::new(4096);
@@ -315,8 +319,6 @@ mod tests {
         assert!(lines.held() <= 100);
         let mut lines = Lines::new(100);
         assert_eq!(lines.feed(b"a[\"\xff\"]\n", &mut out), Err(BAD_FRAME));
-        assert_eq!(frame_limit(64), MIN_FRAME);
-        assert_eq!(frame_limit(1 << 20), 256 << 20);
     }
 
     #[test]

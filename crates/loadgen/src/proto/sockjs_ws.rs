@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::config::plan::SOCKJS_MIN_FRAME as MIN_FRAME;
 use crate::config::template::Step;
 use crate::core::error::Kind;
 use crate::proto::sockjs::{self, Frame};
@@ -25,7 +26,7 @@ async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(
             None => return Err(Cow::Borrowed("eof")),
             Some(Err(e)) => return Err(ws_kind(&e)),
             Some(Ok(Message::Text(t))) => {
-                if t.len() > sockjs::MIN_FRAME {
+                if t.len() > MIN_FRAME {
                     return Err(sockjs::TOO_LARGE);
                 }
                 return sockjs::parse(t.as_str());

@@ -50,8 +50,8 @@ use crate::core::schedule::{self, Clock};
 use crate::core::tally::RangeSet;
 use crate::net::tls::Connector;
 use crate::proto::http::{body_error_kind, USER_AGENT};
-use crate::proto::{sockjs, socketio};
 use crate::proto::ws::ws_kind;
+use crate::proto::{socketio, sockjs};
 
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
@@ -160,7 +160,11 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
         PublishTarget::SockJs(t) => {
             let path = sockjs::Paths::new(t.url.path(), t.url.query())
                 .session(&sockjs::SessionId::random(), "websocket");
-            let scheme = if t.url.scheme() == "https" { "wss" } else { "ws" };
+            let scheme = if t.url.scheme() == "https" {
+                "wss"
+            } else {
+                "ws"
+            };
             let url = format!("{scheme}://{}{path}", t.authority);
             let mut ws = handshake(&url, t, addr, plan).await?;
             let id = publisher_id(plan, p);

@@ -247,9 +247,9 @@ async fn orchestrate(
             for (p, conn) in ws_pubs.drain(..).enumerate() {
                 let env = pub_env.clone();
                 tasks.push(match plan.publish {
-                    PublishTarget::Ws(_) | PublishTarget::SocketIo(_) | PublishTarget::SockJs(_) => {
-                        tokio::spawn(publish::run_ws(env, p, t0, conn))
-                    }
+                    PublishTarget::Ws(_)
+                    | PublishTarget::SocketIo(_)
+                    | PublishTarget::SockJs(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }

@@ -15,7 +15,7 @@ mod sockjs;
 mod target;
 mod workers;
 
-pub(crate) use sockjs::SockJsPlan;
+pub(crate) use sockjs::{SockJsPlan, MIN_FRAME as SOCKJS_MIN_FRAME};
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;

@@ -4,6 +4,16 @@
 use crate::config::opts::{LoadOpts, LoadTransport as Transport, SockJsTransport};
 use crate::core::error::LoadError;
 
+/// Smallest frame limit, bytes: messages of the run are far smaller, but a
+/// chat server may send history or presence frames of its own.
+pub(crate) const MIN_FRAME: usize = 1 << 20;
+
+/// The frame limit of a run: [`MIN_FRAME`], or room for a batch of a few
+/// hundred messages of `payload_bytes` when they are larger.
+fn frame_limit(payload_bytes: usize) -> usize {
+    MIN_FRAME.max(payload_bytes.saturating_mul(256))
+}
+
 /// What SockJS subscribers and publishers need (`--transport sockjs`).
 #[derive(Debug, Clone)]
 pub(crate) struct SockJsPlan {
@@ -30,6 +40,15 @@ pub(super) fn plan(o: &LoadOpts) -> Result<Option<SockJsPlan>, LoadError> {
     }
     Ok(Some(SockJsPlan {
         mode: o.sockjs_transport.unwrap_or(SockJsTransport::Websocket),
-        max_frame: crate::proto::sockjs::frame_limit(o.payload_bytes),
+        max_frame: frame_limit(o.payload_bytes),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_frame_limit_grows_with_the_payload() {
+        assert_eq!(super::frame_limit(64), super::MIN_FRAME);
+        assert_eq!(super::frame_limit(1 << 20), 256 << 20);
+    }
 }

@@ -204,8 +204,8 @@ async fn info(conn: &mut Conn, ctx: &Ctx<'_>) -> Result<sockjs::Info, Kind> {
 /// then the `--on-connect` steps. Messages that arrive meanwhile go to `early`.
 async fn open(ctx: &Ctx<'_>, id: usize, early: &mut Vec<String>) -> Result<Session, Kind> {
     let plan = ctx.plan;
-    let mut conn: Conn = HttpConn::connect(ctx.addr, plan.sub.tls.as_ref(), plan.timeout, ctx.io)
-        .await?;
+    let mut conn: Conn =
+        HttpConn::connect(ctx.addr, plan.sub.tls.as_ref(), plan.timeout, ctx.io).await?;
     let info = info(&mut conn, ctx).await?;
     let sid = SessionId::random();
     let recv = match ctx.sj.mode {
