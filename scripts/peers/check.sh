@@ -64,9 +64,10 @@ if want socketio; then
   done
 fi
 
+# The scenario files under examples/ (their port replaced by the peer's).
 run_sockjs() { # MODE URL
-  echo "== pushpoll load against sockjs, --sockjs-transport $1 ($2)"
-  timeout 120 "$pushpoll" load --url "$2" --transport sockjs --sockjs-transport "$1" \
+  echo "== pushpoll load against sockjs, examples/sockjs-$1.toml ($2)"
+  timeout 120 "$pushpoll" load --scenario "$here/../../examples/sockjs-$1.toml" --url "$2" \
     --subscribers 100 --rate 20 --duration 3 --payload-bytes 64 \
     --json "$out/sockjs-$1.json" --slo loss=0,dup=0,reorder=0
 }

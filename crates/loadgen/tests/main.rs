@@ -11,6 +11,7 @@ mod http2;
 mod opaque;
 mod options;
 mod poll;
+mod rooms;
 mod socketio;
 mod sockjs;
 mod sse;

@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+use crate::config::plan::Target;
+use crate::config::template::Vars;
 use crate::core::error::Kind;
 
 /// A frame that is not one of the four, or whose JSON does not parse.
@@ -170,6 +172,12 @@ pub(crate) struct Paths {
 }
 
 impl Paths {
+    /// The paths of one connection (placeholders of `--url` filled in).
+    pub fn of(target: &Target, vars: &Vars<'_>) -> Paths {
+        let url = target.url_for(vars);
+        Paths::new(url.path(), url.query())
+    }
+
     /// From the prefix URL's path and query.
     pub fn new(path: &str, query: Option<&str>) -> Paths {
         Paths {
@@ -190,6 +198,17 @@ impl Paths {
             self.prefix, id.server, id.session, self.query
         )
     }
+}
+
+/// The `ws://` (`wss://`) URL of a session's WebSocket on `target`.
+pub(crate) fn ws_url(target: &Target, vars: &Vars<'_>, id: &SessionId) -> String {
+    let scheme = if target.url.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let path = Paths::of(target, vars).session(id, "websocket");
+    format!("{scheme}://{}{path}", target.authority)
 }
 
 /// A session's address: a random server id of 3 digits (for load

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::plan::SOCKJS_MIN_FRAME as MIN_FRAME;
-use crate::config::template::Step;
+use crate::config::template::{Step, Vars};
 use crate::core::error::Kind;
 use crate::proto::sockjs::{self, Frame};
 use crate::proto::ws::ws_kind;
@@ -39,13 +39,13 @@ async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Waits (within `timeout`) for the session's `o` frame, then runs `steps`
-/// as connection `id`: `send:` as a one-message array, `expect:` until a
+/// as the connection of `vars`: `send:` as a one-message array, `expect:` until a
 /// message contains the text. Error kinds as for WebSocket steps
 /// (`on_connect_expect_timeout`, ...), or `sockjs_closed_<code>`.
 pub(crate) async fn open<S: AsyncRead + AsyncWrite + Unpin>(
     ws: &mut WebSocketStream<S>,
     steps: &[Step],
-    id: usize,
+    vars: &Vars<'_>,
     timeout: Duration,
 ) -> Result<(), Kind> {
     let opened = async {
@@ -64,14 +64,14 @@ pub(crate) async fn open<S: AsyncRead + AsyncWrite + Unpin>(
     for step in steps {
         match step {
             Step::Send(t) => {
-                let frame = Message::text(sockjs::encode(&[&t.render(id, "")]));
+                let frame = Message::text(sockjs::encode(&[&t.render(vars, "")]));
                 tokio::time::timeout(timeout, ws.send(frame))
                     .await
                     .unwrap_or(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed))
                     .map_err(|e| Cow::Owned(format!("on_connect_send_{}", ws_kind(&e))))?;
             }
             Step::Expect(t) => {
-                let want = t.render(id, "");
+                let want = t.render(vars, "");
                 let wait = async {
                     loop {
                         match next_frame(ws).await? {

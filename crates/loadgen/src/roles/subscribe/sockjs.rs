@@ -37,8 +37,8 @@ use super::ws::{close_kind, connect as ws_connect, Ws};
 use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::SockJsTransport as Mode;
-use crate::config::plan::{Plan, SockJsPlan, Target};
-use crate::config::template::Step;
+use crate::config::plan::{Plan, SockJsPlan};
+use crate::config::template::{Step, Vars};
 use crate::core::error::{error_kind, status_kind, Kind, LoadError};
 use crate::net::count::SubIo;
 use crate::proto::http::{body_error_kind, get, HttpConn};
@@ -77,6 +77,8 @@ struct Ctx<'a> {
     sj: &'a SockJsPlan,
     addr: SocketAddr,
     io: &'a Arc<SubIo>,
+    /// The connection's placeholders.
+    vars: Vars<'a>,
     paths: Paths,
 }
 
@@ -86,18 +88,19 @@ pub(super) async fn run(sub: &mut Sub) {
         return;
     };
     let io = sub.io.clone();
+    let vars = env.plan.sub_vars(sub.idx);
     let ctx = Ctx {
         plan: &env.plan,
         sj,
         addr: env.addr,
         io: &io,
-        paths: paths(&env.plan.sub),
+        paths: Paths::of(&env.plan.sub, &vars),
+        vars,
     };
-    let id = env.plan.first_id + sub.idx;
     let mut backoff = Backoff::new();
     loop {
         let mut early = Vec::new();
-        match sub.guard(open(&ctx, id, &mut early)).await {
+        match sub.guard(open(&ctx, &mut early)).await {
             None => return,
             Some(Err(kind)) => {
                 if !sub.failed(kind) {
@@ -122,11 +125,6 @@ pub(super) async fn run(sub: &mut Sub) {
     }
 }
 
-/// The request paths of the prefix `target`.
-fn paths(target: &Target) -> Paths {
-    Paths::new(target.url.path(), target.url.query())
-}
-
 /// A counted `POST` of `body` to `path`; the answer's head.
 async fn post(
     conn: &mut Conn,
@@ -145,7 +143,7 @@ async fn post(
         RequestKind::Publish
     };
     let req = plan
-        .request_headers(kind, req)
+        .request_headers(kind, req, &ctx.vars)
         .body(Full::new(body))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     ctx.io.request();
@@ -186,6 +184,7 @@ async fn info(conn: &mut Conn, ctx: &Ctx<'_>) -> Result<sockjs::Info, Kind> {
         .request_headers(
             RequestKind::Poll,
             get(&plan.sub.authority, &ctx.paths.info()),
+            &ctx.vars,
         )
         .body(Full::default())
         .map_err(|_| Kind::Borrowed("protocol"))?;
@@ -202,7 +201,7 @@ async fn info(conn: &mut Conn, ctx: &Ctx<'_>) -> Result<sockjs::Info, Kind> {
 
 /// Opens a session: `/info`, the transport's first request, the `o` frame,
 /// then the `--on-connect` steps. Messages that arrive meanwhile go to `early`.
-async fn open(ctx: &Ctx<'_>, id: usize, early: &mut Vec<String>) -> Result<Session, Kind> {
+async fn open(ctx: &Ctx<'_>, early: &mut Vec<String>) -> Result<Session, Kind> {
     let plan = ctx.plan;
     let mut conn: Conn =
         HttpConn::connect(ctx.addr, plan.sub.tls.as_ref(), plan.timeout, ctx.io).await?;
@@ -214,8 +213,10 @@ async fn open(ctx: &Ctx<'_>, id: usize, early: &mut Vec<String>) -> Result<Sessi
                 return Err(Kind::Borrowed("sockjs_websocket_disabled"));
             }
             drop(conn);
-            let url = ws_url(&plan.sub, &ctx.paths.session(&sid, "websocket"));
-            Recv::Ws(Box::new(ws_connect(&url, plan, ctx.addr, ctx.io).await?))
+            let url = sockjs::ws_url(&plan.sub, &ctx.vars, &sid);
+            Recv::Ws(Box::new(
+                ws_connect(&url, plan, &ctx.vars, ctx.addr, ctx.io).await?,
+            ))
         }
         Mode::XhrPolling => Recv::Polling(conn),
         Mode::XhrStreaming => Recv::Streaming {
@@ -255,27 +256,16 @@ async fn open(ctx: &Ctx<'_>, id: usize, early: &mut Vec<String>) -> Result<Sessi
     tokio::time::timeout(plan.timeout, opened)
         .await
         .unwrap_or(Err(Kind::Borrowed("sockjs_open_timeout")))?;
-    run_steps(&mut session, ctx, id, early).await?;
+    run_steps(&mut session, ctx, early).await?;
     Ok(session)
 }
 
-/// The `ws://` URL of a session path on `target`.
-fn ws_url(target: &Target, path: &str) -> String {
-    let scheme = if target.url.scheme() == "https" {
-        "wss"
-    } else {
-        "ws"
-    };
-    format!("{scheme}://{}{path}", target.authority)
-}
-
-/// Runs the `--on-connect` steps on an open session, as connection `id`.
+/// Runs the `--on-connect` steps on an open session.
 /// The error kind names the step: `on_connect_send_<kind>`,
 /// `on_connect_expect_timeout`, `on_connect_expect_<kind>`.
 async fn run_steps(
     session: &mut Session,
     ctx: &Ctx<'_>,
-    id: usize,
     early: &mut Vec<String>,
 ) -> Result<(), Kind> {
     let timeout = ctx.plan.timeout;
@@ -283,14 +273,14 @@ async fn run_steps(
     for step in &ctx.plan.steps {
         match step {
             Step::Send(t) => {
-                let text = t.render(id, "");
+                let text = t.render(&ctx.vars, "");
                 tokio::time::timeout(timeout, session.send(ctx, &[&text]))
                     .await
                     .unwrap_or(Err(Kind::Borrowed("timeout")))
                     .map_err(|k| Kind::Owned(format!("on_connect_send_{k}")))?;
             }
             Step::Expect(t) => {
-                let want = t.render(id, "");
+                let want = t.render(&ctx.vars, "");
                 let wait = async {
                     loop {
                         frames.clear();
@@ -455,12 +445,14 @@ pub(crate) async fn check_info(plan: &Plan, addr: SocketAddr) -> Result<(), Load
         return Ok(());
     }
     let scratch = Arc::new(SubIo::default());
+    let vars = plan.sub_vars(0);
     let ctx = Ctx {
         plan,
         sj,
         addr,
         io: &scratch,
-        paths: paths(&plan.sub),
+        paths: Paths::of(&plan.sub, &vars),
+        vars,
     };
     let Ok(mut conn) = HttpConn::connect(addr, plan.sub.tls.as_ref(), plan.timeout, &scratch).await
     else {
