@@ -89,6 +89,20 @@ async fn xhr_streaming_reopens_on_the_same_session_after_the_response_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_closes_every_connection_gets_new_ones() {
+    for (mode, limit) in [("xhr-polling", 128 << 10), ("xhr-streaming", 4 << 10)] {
+        let server = SockJsServer::start(Fault::CloseConnections, limit).await;
+        let r = chat(&server, mode, &["--payload-bytes", "1000"]).await;
+        assert_exact(&r);
+        let c = &server.counts;
+        let http_requests = c.info.load(Relaxed) + c.polls.load(Relaxed) + c.streams.load(Relaxed);
+        assert_eq!(r.requests, http_requests, "{mode}");
+        // One connection per HTTP request, plus the publishers' WebSockets.
+        assert_eq!(c.connections.load(Relaxed), http_requests + 2, "{mode}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_connect_steps_are_sockjs_messages() {
     let server = SockJsServer::start(Fault::None, 128 << 10).await;
     // Each connection announces itself and waits to hear its own echo.

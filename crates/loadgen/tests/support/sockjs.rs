@@ -39,10 +39,15 @@ pub enum Fault {
     CloseAtOpen,
     /// After `o`, a 2 MiB frame (without a newline on the xhr transports).
     Oversized,
+    /// Every HTTP answer says `Connection: close` (not a fault: HTTP/1.0
+    /// proxies do it), so every poll and stream needs a new connection.
+    CloseConnections,
 }
 
 #[derive(Debug, Default)]
 pub struct Counts {
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
     pub info: AtomicU64,
     pub polls: AtomicU64,
     pub streams: AtomicU64,
@@ -98,6 +103,7 @@ impl SockJsServer {
         });
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
+                shared.counts.connections.fetch_add(1, Relaxed);
                 tokio::spawn(serve(shared.clone(), tcp));
             }
         });
@@ -180,6 +186,15 @@ async fn next_frame(sh: &Shared, s: &Session) -> String {
 }
 
 async fn http(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let mut resp = answer(&sh, req).await;
+    if sh.fault == Fault::CloseConnections {
+        resp.headers_mut()
+            .insert("connection", http::HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn answer(sh: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if path == "/chat/info" {
         sh.counts.info.fetch_add(1, Relaxed);
@@ -195,7 +210,7 @@ async fn http(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let Some((id, transport)) = route(&path) else {
         return reply(StatusCode::NOT_FOUND, "no");
     };
-    let s = session(&sh, &id);
+    let s = session(sh, &id);
     match transport.as_str() {
         "xhr_send" => {
             sh.counts.sends.fetch_add(1, Relaxed);
@@ -203,15 +218,15 @@ async fn http(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             let Ok(msgs) = serde_json::from_slice::<Vec<String>>(&body) else {
                 return reply(StatusCode::INTERNAL_SERVER_ERROR, "Broken JSON encoding.");
             };
-            broadcast(&sh, msgs);
+            broadcast(sh, msgs);
             reply(StatusCode::NO_CONTENT, "")
         }
         "xhr" => {
             sh.counts.polls.fetch_add(1, Relaxed);
             if !s.opened.swap(true, Relaxed) {
-                return reply(StatusCode::OK, opening(&sh).0 + "\n");
+                return reply(StatusCode::OK, opening(sh).0 + "\n");
             }
-            reply(StatusCode::OK, next_frame(&sh, &s).await + "\n")
+            reply(StatusCode::OK, next_frame(sh, &s).await + "\n")
         }
         "xhr_streaming" => {
             sh.counts.streams.fetch_add(1, Relaxed);

@@ -125,7 +125,9 @@ pub(super) async fn run(sub: &mut Sub) {
     }
 }
 
-/// A counted `POST` of `body` to `path`; the answer's head.
+/// A counted `POST` of `body` to `path`; the answer's head. A connection
+/// the server closed after its last answer is replaced first, as a browser
+/// would open a new one.
 async fn post(
     conn: &mut Conn,
     ctx: &Ctx<'_>,
@@ -134,6 +136,9 @@ async fn post(
     timeout: Duration,
 ) -> Result<hyper::Response<Incoming>, Kind> {
     let plan = ctx.plan;
+    if conn.is_closed() {
+        *conn = HttpConn::connect(ctx.addr, plan.sub.tls.as_ref(), plan.timeout, ctx.io).await?;
+    }
     let req = http::Request::post(path)
         .header(header::HOST, plan.sub.authority.as_str())
         .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
