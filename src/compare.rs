@@ -3,6 +3,12 @@
 //!
 //! Runs are sequential, not concurrent, so each transport has the machine to
 //! itself and the server's CPU time during a run belongs to that transport.
+//! With `--url`, the same runs go to a server running elsewhere
+//! ([`remote`]).
+
+mod remote;
+
+pub use remote::TransportSpec;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,9 +55,11 @@ pub struct CompareOpts {
     /// path alone [default: 0].
     #[arg(long, value_delimiter = ',')]
     pub rtt: Vec<f64>,
-    /// Transports to run, in order.
-    #[arg(long, value_delimiter = ',', default_values_t = Transport::ALL)]
-    pub transports: Vec<Transport>,
+    /// Transports to run, in order: `ws`, `sse`, `long-poll`, `short-poll`;
+    /// with `--url` also a protocol's own transports as `PROTOCOL:MODE`
+    /// (`socket.io:polling`, `bayeux:long-polling`, `sockjs:xhr-streaming`).
+    #[arg(long, value_delimiter = ',', default_values = ["ws", "sse", "long-poll", "short-poll"])]
+    pub transports: Vec<TransportSpec>,
     /// The small preset for tests and CI: the same comparison in about 10 s.
     #[arg(long)]
     pub quick: bool,
@@ -78,6 +86,30 @@ pub struct CompareOpts {
     /// `short-poll-browser-http2`) run when named.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<Variant>,
+    /// Against a server running elsewhere (`--url`).
+    #[command(flatten)]
+    pub remote: RemoteOpts,
+}
+
+/// `pushpoll compare --url`: a server running elsewhere, yours or a peer's.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RemoteOpts {
+    /// Compare the transports of the server at this URL (the same tables
+    /// and report) instead of pushpoll's in-process one: its base URL, e.g.
+    /// `http://127.0.0.1:8000/faye` for Faye, the SockJS prefix, or
+    /// `http://host:port` for socket.io; `ws://`/`http://` is swapped per
+    /// transport.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// With `--url`: the server's protocol as a `pushpoll load` scenario
+    /// (join steps, templates, channels); this comparison's transport and
+    /// workload replace the file's.
+    #[arg(long, value_name = "FILE.toml", requires = "url")]
+    pub scenario: Option<PathBuf>,
+    /// With `--url`: the server's process id on this machine, whose CPU
+    /// time (`/proc/PID/stat`) gives server CPU per delivered message.
+    #[arg(long, value_name = "PID", requires = "url")]
+    pub server_pid: Option<u32>,
 }
 
 /// A variant of a transport that `compare` runs besides the plain four.
@@ -209,6 +241,9 @@ impl Variant {
 
 /// The runs `compare` makes in all: the plan's and the variants'.
 pub fn total_runs(opts: &CompareOpts) -> usize {
+    if opts.remote.url.is_some() {
+        return remote::planned(opts).len();
+    }
     plan(opts).len() + Variant::selected(opts).len()
 }
 
@@ -418,7 +453,7 @@ pub fn plan(opts: &CompareOpts) -> Vec<Step> {
     let matrix = Workload::matrix(opts);
     let mut steps: Vec<Step> = Vec::new();
     for workload in &matrix {
-        for &transport in &opts.transports {
+        for transport in opts.transports.iter().filter_map(TransportSpec::own) {
             let redundant = transport != Transport::ShortPoll
                 && steps.iter().any(|s| {
                     s.transport == transport
@@ -444,6 +479,14 @@ pub async fn run(
     stop: tokio_util::sync::CancellationToken,
     view: &crate::progress::View,
 ) -> anyhow::Result<Vec<RunResult>> {
+    if let Some(url) = &opts.remote.url {
+        return remote::run(opts, url, stop, view).await;
+    }
+    if let Some(s) = opts.transports.iter().find(|s| s.own().is_none()) {
+        anyhow::bail!(
+            "--transports {s}: pushpoll's own server speaks ws, sse, long-poll and short-poll; give --url to compare another server's"
+        );
+    }
     anyhow::ensure!(
         opts.rtt.iter().all(|r| r.is_finite() && *r >= 0.0),
         "--rtt takes round-trip times in milliseconds, 0 or more (got {:?})",
@@ -456,6 +499,7 @@ pub async fn run(
     let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
     let hooks = pushpoll_loadgen::Hooks {
         server_cpu: Some(server.cpu_reader()),
+        server_in_process: true,
         progress: view.live(),
         ..Default::default()
     };

@@ -404,6 +404,20 @@ pub struct LoadOpts {
     #[arg(long, value_name = "NAME")]
     pub socketio_event: Option<String>,
 
+    /// Socket.IO namespace subscribers and publishers connect to
+    /// (`--transport socket.io`; default `/`), e.g. `/chat`.
+    #[arg(long, value_name = "/NS")]
+    #[serde(default)]
+    pub socketio_namespace: Option<String>,
+
+    /// The `auth` object sent in every Socket.IO connect packet (`--transport
+    /// socket.io`), which the server's middleware reads as
+    /// `socket.handshake.auth`; placeholders allowed, e.g.
+    /// `{"token":"{user.token}"}`.
+    #[arg(long, value_name = "JSON")]
+    #[serde(default)]
+    pub socketio_auth: Option<String>,
+
     /// SockJS transport of the subscribers (`--transport sockjs`; default
     /// `websocket`). Publishers always use `websocket` unless `--publish-url`
     /// says otherwise; a server whose `/info` says `websocket: false` is

@@ -23,6 +23,11 @@ pub struct Hooks {
     /// in-process); read when publishing starts and when the grace period
     /// ends. Takes precedence over `--server-metrics-url`.
     pub server_cpu: Option<CpuReader>,
+    /// Whether that server runs in this process (`compare`'s embedded one):
+    /// its CPU is then taken out of the process's, which is the generator's
+    /// CPU. A server in another process (`compare --url --server-pid`)
+    /// leaves the generator's CPU whole.
+    pub server_in_process: bool,
     /// Called at each phase change and about once a second during a phase.
     /// Called from the run's task: keep it quick.
     pub progress: Option<ProgressSink>,
@@ -36,6 +41,7 @@ impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("server_cpu", &self.server_cpu.is_some())
+            .field("server_in_process", &self.server_in_process)
             .field("progress", &self.progress.is_some())
             .field("worker_exe", &self.worker_exe)
             .finish()

@@ -342,7 +342,7 @@ async fn orchestrate(
         // An in-process server (`compare`) shares the process's CPU time.
         // With workers this is the parent's share (the publishers); the
         // workers' own is added once they have reported.
-        let server_share = if hooks.server_cpu.is_some() {
+        let server_share = if hooks.server_cpu.is_some() && hooks.server_in_process {
             server_cpu_s
         } else {
             Some(0.0)
