@@ -158,6 +158,7 @@ async fn misbehaving_servers_give_counted_sockjs_errors() {
         (Fault::CloseAtOpen, "xhr-streaming", "sockjs_closed_3000"),
         (Fault::CloseAtOpen, "websocket", "sockjs_closed_3000"),
         (Fault::Oversized, "xhr-streaming", "sockjs_frame_too_large"),
+        (Fault::Oversized, "xhr-polling", "sockjs_frame_too_large"),
         (Fault::Oversized, "websocket", "sockjs_frame_too_large"),
         (Fault::WebsocketOff, "xhr-polling", ""),
     ] {

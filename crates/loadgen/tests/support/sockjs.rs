@@ -37,7 +37,8 @@ pub enum Fault {
     Garbage,
     /// The first frame is `c[3000,"Go away!"]`.
     CloseAtOpen,
-    /// After `o`, a 2 MiB frame (without a newline on the xhr transports).
+    /// After `o`, a 2 MiB frame (without a newline on xhr-streaming), or a
+    /// 2 MiB poll answer of small frames.
     Oversized,
     /// Every HTTP answer says `Connection: close` (not a fault: HTTP/1.0
     /// proxies do it), so every poll and stream needs a new connection.
@@ -224,6 +225,10 @@ async fn answer(sh: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         "xhr" => {
             sh.counts.polls.fetch_add(1, Relaxed);
             if !s.opened.swap(true, Relaxed) {
+                // Polling: 2 MiB of small frames, each under the frame limit.
+                if sh.fault == Fault::Oversized {
+                    return reply(StatusCode::OK, format!("o\n{}", "h\n".repeat(1 << 20)));
+                }
                 return reply(StatusCode::OK, opening(sh).0 + "\n");
             }
             reply(StatusCode::OK, next_frame(sh, &s).await + "\n")

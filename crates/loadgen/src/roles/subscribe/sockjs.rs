@@ -159,7 +159,9 @@ async fn post(
     Ok(resp)
 }
 
-/// Reads a whole (bounded) answer body into frames, within `timeout`.
+/// Reads a whole poll answer into frames, within `timeout`. The answer as
+/// a whole is held to `max` bytes, like one frame (sockjs-node answers a
+/// poll with one frame), so many small frames cannot add up unbounded.
 async fn body_frames(
     resp: hyper::Response<Incoming>,
     max: usize,
@@ -168,10 +170,15 @@ async fn body_frames(
 ) -> Result<(), Kind> {
     let mut lines = Lines::new(max);
     let mut body = resp.into_body();
+    let mut read_bytes = 0usize;
     let read = async {
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| error_kind(&e))?;
             if let Ok(data) = frame.into_data() {
+                read_bytes += data.len();
+                if read_bytes > max {
+                    return Err(sockjs::TOO_LARGE);
+                }
                 lines.feed(&data, out)?;
             }
         }
