@@ -7,8 +7,11 @@
 //! ([`remote`]).
 
 mod remote;
+mod rtt;
 
-pub use remote::TransportSpec;
+use rtt::proxy_for;
+
+pub use remote::{RemoteOpts, TransportSpec};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use anyhow::Context as _;
 use clap::Args;
 use pushpoll_loadgen::headers::HeaderProfile;
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
-use pushpoll_proxy::{Proxy, ProxyOpts};
+use pushpoll_proxy::Proxy;
 
 use crate::embedded::EmbeddedServer;
 
@@ -89,27 +92,6 @@ pub struct CompareOpts {
     /// Against a server running elsewhere (`--url`).
     #[command(flatten)]
     pub remote: RemoteOpts,
-}
-
-/// `pushpoll compare --url`: a server running elsewhere, yours or a peer's.
-#[derive(Debug, Clone, Default, Args)]
-pub struct RemoteOpts {
-    /// Compare the transports of the server at this URL (the same tables
-    /// and report) instead of pushpoll's in-process one: its base URL, e.g.
-    /// `http://127.0.0.1:8000/faye` for Faye, the SockJS prefix, or
-    /// `http://host:port` for socket.io; `ws://`/`http://` is swapped per
-    /// transport.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// With `--url`: the server's protocol as a `pushpoll load` scenario
-    /// (join steps, templates, channels); this comparison's transport and
-    /// workload replace the file's.
-    #[arg(long, value_name = "FILE.toml", requires = "url")]
-    pub scenario: Option<PathBuf>,
-    /// With `--url`: the server's process id on this machine, whose CPU
-    /// time (`/proc/PID/stat`) gives server CPU per delivered message.
-    #[arg(long, value_name = "PID", requires = "url")]
-    pub server_pid: Option<u32>,
 }
 
 /// A variant of a transport that `compare` runs besides the plain four.
@@ -482,11 +464,7 @@ pub async fn run(
     if let Some(url) = &opts.remote.url {
         return remote::run(opts, url, stop, view).await;
     }
-    if let Some(s) = opts.transports.iter().find(|s| s.own().is_none()) {
-        anyhow::bail!(
-            "--transports {s}: pushpoll's own server speaks ws, sse, long-poll and short-poll; give --url to compare another server's"
-        );
-    }
+    remote::only_own(opts)?;
     anyhow::ensure!(
         opts.rtt.iter().all(|r| r.is_finite() && *r >= 0.0),
         "--rtt takes round-trip times in milliseconds, 0 or more (got {:?})",
@@ -606,25 +584,6 @@ pub async fn run(
         s.stop();
     }
     Ok(results)
-}
-
-/// The delaying proxy for `rtt_ms` in front of `server`, started on first use.
-async fn proxy_for(
-    proxies: &mut Vec<(f64, Proxy)>,
-    rtt_ms: f64,
-    server: SocketAddr,
-) -> anyhow::Result<SocketAddr> {
-    if let Some((_, p)) = proxies.iter().find(|(r, _)| *r == rtt_ms) {
-        return Ok(p.addr());
-    }
-    let mut opts = ProxyOpts::to(server);
-    opts.delay = rtt_ms / 2.0;
-    let proxy = Proxy::start(&opts)
-        .await
-        .with_context(|| format!("starting the {rtt_ms} ms RTT proxy"))?;
-    let addr = proxy.addr();
-    proxies.push((rtt_ms, proxy));
-    Ok(addr)
 }
 
 #[cfg(test)]

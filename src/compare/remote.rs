@@ -12,6 +12,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,37 @@ use clap::{CommandFactory as _, Parser as _};
 use pushpoll_loadgen::{LoadOpts, LoadTransport, RunResult, Transport};
 
 use super::{CompareOpts, Workload};
+
+/// `pushpoll compare --url`: a server running elsewhere, yours or a peer's.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RemoteOpts {
+    /// Compare the transports of the server at this URL (the same tables
+    /// and report) instead of pushpoll's in-process one: its base URL, e.g.
+    /// `http://127.0.0.1:8000/faye` for Faye, the SockJS prefix, or
+    /// `http://host:port` for socket.io; `ws://`/`http://` is swapped per
+    /// transport.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// With `--url`: the server's protocol as a `pushpoll load` scenario
+    /// (join steps, templates, channels); this comparison's transport and
+    /// workload replace the file's.
+    #[arg(long, value_name = "FILE.toml", requires = "url")]
+    pub scenario: Option<PathBuf>,
+    /// With `--url`: the server's process id on this machine, whose CPU
+    /// time (`/proc/PID/stat`) gives server CPU per delivered message.
+    #[arg(long, value_name = "PID", requires = "url")]
+    pub server_pid: Option<u32>,
+}
+
+/// Without `--url` every transport must be one of pushpoll's own.
+pub(super) fn only_own(opts: &CompareOpts) -> anyhow::Result<()> {
+    if let Some(s) = opts.transports.iter().find(|s| s.own().is_none()) {
+        anyhow::bail!(
+            "--transports {s}: pushpoll's own server speaks ws, sse, long-poll and short-poll; give --url to compare another server's"
+        );
+    }
+    Ok(())
+}
 
 /// One transport of a server as `--transports` names it: `ws`, `sse`,
 /// `long-poll`, `short-poll`, or a protocol with its own transports as

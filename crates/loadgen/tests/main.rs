@@ -8,6 +8,7 @@ mod errors;
 mod faults;
 mod headers;
 mod http2;
+mod metrics;
 mod opaque;
 mod options;
 mod poll;

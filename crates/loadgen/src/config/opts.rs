@@ -274,6 +274,22 @@ pub struct LoadOpts {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
+    /// Serve the run's live figures for Prometheus on this address
+    /// (`GET /metrics`, e.g. `0.0.0.0:9464`): `pushpoll_load_published_total`,
+    /// `pushpoll_load_delivered_total`, requests, bytes, errors by kind,
+    /// connected subscribers and a latency histogram, labelled with the run
+    /// id and transport (docs/metrics.md). Bound before the run starts.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(default)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// With `--metrics-addr`: seconds to keep serving the final numbers
+    /// once the run is over, so that a scraper sees them before the
+    /// process exits (at most 3600; Ctrl-C ends it early).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[serde(default)]
+    pub metrics_linger: f64,
+
     /// A name for this run in results and reports (e.g. the network
     /// condition it ran under); runs that differ only in label are shown apart.
     #[arg(long)]

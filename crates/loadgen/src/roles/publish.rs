@@ -99,16 +99,17 @@ impl PubReport {
 
     pub(crate) fn failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publish failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors.add(Kind::Owned(format!("publish_{kind}")));
+        let kind = format!("publish_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 
     /// A connection attempt failed (no message is lost by it: they wait).
     fn connect_failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publisher connection failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors
-            .add(Kind::Owned(format!("publisher_connect_{kind}")));
+        let kind = format!("publisher_connect_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 }
 
