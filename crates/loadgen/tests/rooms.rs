@@ -20,11 +20,14 @@ fn users_file(n: usize) -> TempFile {
 }
 
 /// The error a run with these options stops with, before it starts.
-async fn run_error(args: Vec<&str>) -> String {
-    run(&opts(&args), Hooks::default(), never())
-        .await
-        .unwrap_err()
-        .to_string()
+fn run_error(args: Vec<&str>) -> impl std::future::Future<Output = String> + 'static {
+    let o = opts(&args);
+    async move {
+        run(&o, Hooks::default(), never())
+            .await
+            .unwrap_err()
+            .to_string()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
