@@ -14,6 +14,7 @@ mod poll;
 mod socketio;
 mod sse;
 mod stop;
+mod timeline;
 mod tls;
 mod wire;
 mod ws;

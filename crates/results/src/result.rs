@@ -143,6 +143,10 @@ pub struct RunResult {
     /// measures latency in transits of this delay.
     #[serde(default)]
     pub one_way_delay_ms: Option<f64>,
+    /// The run second by second, from the first subscriber's connect to the
+    /// end of the grace period (empty for documents written before it existed).
+    #[serde(default)]
+    pub timeline: Vec<crate::timeline::TimelineEntry>,
 }
 
 impl RunResult {

@@ -4,5 +4,6 @@
 pub mod headers;
 pub mod opts;
 pub(crate) mod plan;
+pub(crate) mod stages;
 pub(crate) mod template;
 pub(crate) mod trust;

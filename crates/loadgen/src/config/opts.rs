@@ -144,6 +144,12 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
 
+    /// Shape the publish rate over time, k6's way: `DUR:TARGET,…` (e.g.
+    /// `30s:100,2m:100,30s:0`), linear from 0 msg/s to each stage's target
+    /// over its duration. The stages' sum replaces --duration and --rate.
+    #[arg(long, value_name = "DUR:TARGET,...")]
+    pub rate_stages: Option<String>,
+
     /// Seconds between short polls. Below 0.001 (the timer's resolution)
     /// each poll is sent as soon as the previous answer arrived, as a
     /// benchmark tool such as wrk does.
@@ -240,6 +246,11 @@ pub struct LoadOpts {
     /// Write the full result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+
+    /// Write the run's per-second timeline as CSV to this file (header row
+    /// `t_s,…`; docs/timeline.md).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 
     /// A name for this run in results and reports (e.g. the network
     /// condition it ran under); runs that differ only in label are shown apart.

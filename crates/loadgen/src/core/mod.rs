@@ -10,4 +10,6 @@ pub mod merge;
 pub mod progress;
 pub(crate) mod ranges;
 pub(crate) mod schedule;
+pub(crate) mod sketch;
 pub(crate) mod tally;
+pub(crate) mod timeline;

@@ -23,6 +23,8 @@ use pushpoll_wire::marker::Marker;
 
 use crate::core::acks::Resolve;
 pub(crate) use crate::core::ranges::RangeSet;
+use crate::core::schedule::Schedule;
+use crate::core::timeline::{self, Timeline};
 
 /// Latencies a subscriber buffers before adding them to a shared shard.
 const BATCH: usize = 64;
@@ -35,8 +37,9 @@ pub(crate) fn shard_count() -> usize {
         .clamp(4, 64)
 }
 
-/// The run's latency histograms: a few shards behind mutexes, filled by
-/// subscribers in batches, merged at the end.
+/// The run's latency histograms and per-second delivery counts: a few
+/// shards behind mutexes, filled by subscribers in batches, merged at the
+/// end.
 ///
 /// A full HdrHistogram per subscriber (3 significant figures, up to an hour)
 /// is ~190 KB: a hundred thousand subscribers could not afford one each.
@@ -44,24 +47,27 @@ pub(crate) fn shard_count() -> usize {
 /// deliveries, spread over the shards).
 #[derive(Debug)]
 pub(crate) struct LatencyShards {
-    shards: Vec<Mutex<Histogram<u64>>>,
+    shards: Vec<Mutex<(Histogram<u64>, Timeline)>>,
 }
 
 impl LatencyShards {
     pub fn new(count: usize) -> Self {
         LatencyShards {
             shards: (0..count.max(1))
-                .map(|_| Mutex::new(new_histogram()))
+                .map(|_| Mutex::new((new_histogram(), Timeline::default())))
                 .collect(),
         }
     }
 
-    fn record_all(&self, shard: usize, values: &[u64]) {
-        let mut h = self.shards[shard % self.shards.len()]
+    /// Records `(received at, Unix µs; latency, µs)` pairs.
+    fn record_all(&self, shard: usize, values: &[(u64, u64)]) {
+        let mut g = self.shards[shard % self.shards.len()]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        for &v in values {
+        let (h, t) = &mut *g;
+        for &(at, v) in values {
             h.saturating_record(v);
+            t.delivery(at, v);
         }
     }
 
@@ -69,9 +75,18 @@ impl LatencyShards {
     pub fn merged(&self) -> Histogram<u64> {
         let mut all = new_histogram();
         for s in &self.shards {
-            let h = s.lock().unwrap_or_else(|p| p.into_inner());
+            let g = s.lock().unwrap_or_else(|p| p.into_inner());
             // Same bounds everywhere, so adding cannot fail.
-            let _ = all.add(&*h);
+            let _ = all.add(&g.0);
+        }
+        all
+    }
+
+    /// The deliveries per second of all shards.
+    pub fn timeline(&self) -> Timeline {
+        let mut all = Timeline::default();
+        for s in &self.shards {
+            all.merge(&s.lock().unwrap_or_else(|p| p.into_inner()).1);
         }
         all
     }
@@ -104,12 +119,35 @@ pub(crate) struct Tally {
     /// server's own traffic, or payloads it transformed beyond recognition.
     pub unmarked: u64,
     shard: usize,
-    /// Latencies of accepted deliveries, not yet in the shards.
-    batch: Vec<u64>,
-    /// Deliveries whose publish is unresolved: (slot, seq, latency µs).
-    pending: Vec<(u32, u64, u64)>,
+    /// Accepted deliveries not yet in the shards: (received at, Unix µs;
+    /// latency, µs).
+    batch: Vec<(u64, u64)>,
+    /// Deliveries whose publish is unresolved: (slot, seq, received at,
+    /// latency µs).
+    pending: Vec<(u32, u64, u64, u64)>,
     /// Pending length at which they are checked again (amortised).
     pending_check: usize,
+}
+
+/// Expected deliveries that never arrived, by the second of publishing
+/// their message was scheduled in, for the run's timeline.
+#[derive(Debug)]
+pub(crate) struct LostBySecond<'a> {
+    pub schedule: &'a Schedule,
+    pub publishers: usize,
+    /// The Unix second publishing started on.
+    pub t0_s: u64,
+    pub timeline: Timeline,
+}
+
+impl LostBySecond<'_> {
+    /// Counts `missed`, messages of publisher `p`.
+    pub fn add(&mut self, missed: &RangeSet, p: usize) {
+        let (t0, tl) = (self.t0_s, &mut self.timeline);
+        timeline::by_second(missed, p, self.publishers, self.schedule, |s, n| {
+            tl.at(t0 + s).lost += n;
+        });
+    }
 }
 
 /// What a [`Tally`] amounts to once the published sets are known.
@@ -194,10 +232,10 @@ impl Tally {
         }
         let latency = now_us.saturating_sub(m.scheduled_us);
         match acks.status(slot, m.seq) {
-            Some(true) => self.push_latency(latency, shards),
+            Some(true) => self.push_latency(now_us, latency, shards),
             // Failed publish: counted as unexpected in `finish`, no latency.
             Some(false) => {}
-            None => self.pending.push((slot as u32, m.seq, latency)),
+            None => self.pending.push((slot as u32, m.seq, now_us, latency)),
         }
         if !self.pending.is_empty() && self.pending.len() >= self.pending_check {
             self.resolve_pending(acks, shards);
@@ -205,11 +243,11 @@ impl Tally {
         true
     }
 
-    fn push_latency(&mut self, latency: u64, shards: &LatencyShards) {
+    fn push_latency(&mut self, at: u64, latency: u64, shards: &LatencyShards) {
         if self.batch.capacity() == 0 {
             self.batch.reserve_exact(BATCH);
         }
-        self.batch.push(latency);
+        self.batch.push((at, latency));
         if self.batch.len() >= BATCH {
             self.flush(shards);
         }
@@ -221,9 +259,9 @@ impl Tally {
     pub fn resolve_pending(&mut self, acks: &dyn Resolve, shards: &LatencyShards) {
         let mut pending = std::mem::take(&mut self.pending);
         pending.retain(
-            |&(slot, seq, latency)| match acks.status(slot as usize, seq) {
+            |&(slot, seq, at, latency)| match acks.status(slot as usize, seq) {
                 Some(true) => {
-                    self.push_latency(latency, shards);
+                    self.push_latency(at, latency, shards);
                     false
                 }
                 Some(false) => false,
@@ -243,12 +281,26 @@ impl Tally {
     }
 
     /// Final counts against the acknowledged set of each publisher; pending
-    /// latencies of accepted messages are recorded now.
-    pub fn finish(mut self, published: &[RangeSet], shards: &LatencyShards) -> TallySummary {
+    /// latencies of accepted messages are recorded now. With `lost`, the
+    /// subscriber was expected to receive every accepted message: those it
+    /// missed are counted there in the second they were scheduled in.
+    pub fn finish(
+        mut self,
+        published: &[RangeSet],
+        shards: &LatencyShards,
+        lost: Option<&mut LostBySecond<'_>>,
+    ) -> TallySummary {
         let empty = RangeSet::default();
-        for (slot, seq, latency) in std::mem::take(&mut self.pending) {
+        for (slot, seq, at, latency) in std::mem::take(&mut self.pending) {
             if published.get(slot as usize).unwrap_or(&empty).contains(seq) {
-                self.push_latency(latency, shards);
+                self.push_latency(at, latency, shards);
+            }
+        }
+        if let Some(lost) = lost {
+            for (slot, seen) in self.publishers.iter().enumerate() {
+                let acked = published.get(slot).unwrap_or(&empty);
+                let p = self.base as usize + slot;
+                lost.add(&acked.difference(&seen.set), p);
             }
         }
         self.flush(shards);
@@ -316,7 +368,7 @@ mod tests {
         ));
         assert!(!t.record(&m(5, 0), 1_500, &shards, &Unresolved));
         let published = [set(&[0, 1, 2, 3, 4, 5, 6]), set(&[0, 1])];
-        let s = t.finish(&published, &shards);
+        let s = t.finish(&published, &shards, None);
         assert_eq!(
             s,
             TallySummary {
@@ -352,7 +404,7 @@ mod tests {
         assert_eq!(acks.status(0, 2), Some(true));
         assert_eq!(acks.status(0, 3), None);
         assert!(t.record(&m(0, 2), 1_200, &shards, &acks));
-        let s = t.finish(&[set(&[0, 2])], &shards);
+        let s = t.finish(&[set(&[0, 2])], &shards, None);
         assert_eq!((s.delivered, s.unexpected), (2, 1));
         let h = shards.merged();
         assert_eq!(h.len(), 2);
@@ -400,7 +452,7 @@ mod tests {
         assert!(!t.record(&m(2, 0), 1_500, &shards, &Unresolved));
         assert!(!t.record(&m(4, 1), 1_500, &shards, &Unresolved));
         assert!(t.record(&m(3, 2), 1_500, &shards, &Unresolved));
-        let s = t.finish(&[set(&[0, 1, 2])], &shards);
+        let s = t.finish(&[set(&[0, 1, 2])], &shards, None);
         assert_eq!((s.delivered, s.unexpected), (2, 2));
     }
 
@@ -409,7 +461,7 @@ mod tests {
         let shards = LatencyShards::new(1);
         let mut t = Tally::new(7, 1, 0);
         t.record(&m(0, 0), 10, &shards, &Unresolved);
-        t.finish(&[set(&[0])], &shards);
+        t.finish(&[set(&[0])], &shards, None);
         assert_eq!(shards.merged().max(), 0);
     }
 }

@@ -4,4 +4,5 @@
 pub mod autobahn;
 pub(crate) mod publish;
 pub(crate) mod ramp;
+pub(crate) mod sampler;
 pub(crate) mod subscribe;

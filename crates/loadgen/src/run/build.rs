@@ -38,6 +38,7 @@ pub(super) struct Inputs<'a> {
     /// those at the first publish (for their socket count).
     pub(super) window_wire: Option<(WireTotals, WireTotals)>,
     pub(super) errors: BTreeMap<String, u64>,
+    pub(super) timeline: Vec<pushpoll_results::TimelineEntry>,
 }
 
 /// `a / b`, or `None` when `b` is zero.
@@ -71,7 +72,13 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         subscribers: plan.subscribers as u64,
         subscribers_connected: i.connected,
         publishers: plan.publishers as u64,
-        publish_rate: plan.rate,
+        // With stages, the schedule's average.
+        publish_rate: match plan.rate_stages {
+            Some(_) => {
+                ratio(plan.total_messages as f64, plan.duration.as_secs_f64()).unwrap_or(0.0)
+            }
+            None => plan.rate,
+        },
         duration_s: plan.duration.as_secs_f64(),
         active_s: i.active_s,
         payload_bytes: plan.payload_bytes as u64,
@@ -124,6 +131,7 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         errors: i.errors,
         label: None,
         one_way_delay_ms: None,
+        timeline: i.timeline,
     }
 }
 

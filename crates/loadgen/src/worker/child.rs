@@ -19,7 +19,8 @@ use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::merge::encode_histogram;
 use crate::core::progress::{Live, Reporter};
 use crate::core::schedule::Clock;
-use crate::core::tally::{RangeSet, TallySummary};
+use crate::core::tally::{LostBySecond, RangeSet, TallySummary};
+use crate::core::timeline::Timeline;
 use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::roles::ramp::ramp;
 use crate::roles::subscribe::Env;
@@ -147,6 +148,8 @@ async fn work(
         })
     };
 
+    let sampler_stop = CancellationToken::new();
+    let sampler = crate::roles::sampler::spawn(env.clone(), sampler_stop.clone());
     let (ios, handles) = ramp(&env, &stop, &mut Reporter::quiet(live.clone())).await;
     env.ramp_over.cancel();
     let connected = ios
@@ -166,12 +169,25 @@ async fn work(
             }
             Some(ToWorker::Finish {
                 published,
+                t0_s,
                 complete,
                 grace_ms,
             }) => {
+                let what = Finish {
+                    published,
+                    t0_s,
+                    complete,
+                    grace_ms,
+                };
                 break Some(
                     settle(
-                        &env, &ios, handles, connected, &published, complete, grace_ms, &orphaned,
+                        &env,
+                        &ios,
+                        handles,
+                        connected,
+                        &what,
+                        (sampler_stop.clone(), sampler),
+                        &orphaned,
                     )
                     .await,
                 );
@@ -204,19 +220,26 @@ async fn work(
     Ok(())
 }
 
+/// The parent's `Finish` command.
+struct Finish {
+    published: Vec<RangeSet>,
+    t0_s: u64,
+    complete: bool,
+    grace_ms: u64,
+}
+
 /// Waits for this worker's subscribers to have everything (at most
 /// `grace_ms`), stops them and settles their tallies against `published`.
-#[allow(clippy::too_many_arguments)]
 async fn settle(
     env: &Arc<Env>,
     ios: &[Arc<SubIo>],
     handles: Vec<tokio::task::JoinHandle<crate::roles::subscribe::SubReport>>,
     connected: u64,
-    published: &[RangeSet],
-    complete: bool,
-    grace_ms: u64,
+    f: &Finish,
+    (sampler_stop, sampler): (CancellationToken, tokio::task::JoinHandle<Timeline>),
     orphaned: &CancellationToken,
 ) -> WorkerReport {
+    let (published, complete, grace_ms) = (&f.published[..], f.complete, f.grace_ms);
     let t = Instant::now();
     let per_subscriber: u64 = published.iter().map(RangeSet::len).sum();
     let want = if complete {
@@ -235,15 +258,26 @@ async fn settle(
     }
     let waited = t.elapsed();
     env.accepting.store(false, Relaxed);
+    sampler_stop.cancel();
+    let mut timeline = sampler.await.unwrap_or_default();
     env.cancel.cancel();
+    let mut lost = LostBySecond {
+        schedule: &env.plan.schedule,
+        publishers: env.plan.publishers,
+        t0_s: f.t0_s,
+        timeline: Timeline::default(),
+    };
     let join_deadline = Instant::now() + JOIN_TIMEOUT;
     let mut summary = TallySummary::default();
     let mut errors = BTreeMap::new();
     let mut run_errors = ErrorCounts::default();
-    for mut h in handles {
+    for (i, mut h) in handles.into_iter().enumerate() {
+        // Only subscribers connected when publishing began were expected to receive.
+        let expected = ios.get(i).is_some_and(|io| io.state() == SubState::Ready);
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
-                summary.add(rep.tally.finish(published, &env.shards));
+                let lost = expected.then_some(&mut lost);
+                summary.add(rep.tally.finish(published, &env.shards, lost));
                 rep.errors.merge_into(&mut errors);
             }
             Ok(Err(_)) => run_errors.add(Kind::Borrowed("internal")),
@@ -254,7 +288,10 @@ async fn settle(
         }
     }
     run_errors.merge_into(&mut errors);
+    timeline.merge(&env.shards.timeline());
+    timeline.merge(&lost.timeline);
     WorkerReport {
+        timeline,
         waited_us: waited.as_micros() as u64,
         summary,
         errors,

@@ -49,6 +49,10 @@ pub(crate) struct Plan {
     pub rate: f64,
     pub duration: Duration,
     pub total_messages: u64,
+    /// When each message is due (`--rate`, or `--rate-stages`).
+    pub schedule: crate::core::schedule::Schedule,
+    /// `--rate-stages`, parsed (for the progress line).
+    pub rate_stages: Option<Vec<crate::config::stages::Stage>>,
     pub poll_interval: Duration,
     pub long_poll_wait: Duration,
     pub payload_bytes: usize,
@@ -143,6 +147,8 @@ impl Plan {
             rate: o.rate,
             duration: t.duration,
             total_messages: t.total_messages,
+            schedule: t.schedule,
+            rate_stages: t.rate_stages,
             poll_interval: t.poll_interval,
             long_poll_wait: t.long_poll_wait,
             payload_bytes: o.payload_bytes,

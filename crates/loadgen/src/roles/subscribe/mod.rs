@@ -68,6 +68,9 @@ pub(crate) struct Env {
     pub publish_stop: CancellationToken,
     /// The shared connections of HTTP/2 subscribers (`--http2`).
     pub h2: Option<crate::proto::http2::H2Pool>,
+    /// Every subscriber's counters, as they are spawned: the timeline's
+    /// sampler sums them once a second.
+    pub ios: std::sync::Mutex<Vec<Arc<SubIo>>>,
 }
 
 impl Env {
@@ -96,7 +99,18 @@ impl Env {
             cancel: CancellationToken::new(),
             publish_t0: watch::channel(None).0,
             publish_stop,
+            ios: Default::default(),
         }
+    }
+}
+
+impl Env {
+    /// Adds a subscriber's counters to those the sampler sums.
+    pub(crate) fn register(&self, io: &Arc<SubIo>) {
+        self.ios
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(io.clone());
     }
 }
 
@@ -111,6 +125,9 @@ pub(crate) struct Sub {
     /// The subscriber's index in the run (its HTTP/2 connection's, too).
     pub idx: usize,
     ready: bool,
+    /// Connected now (counted in `Live::connected`): from each successful
+    /// connect to the next failure.
+    online: bool,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
     settled: Option<mpsc::UnboundedSender<()>>,
@@ -148,6 +165,7 @@ impl Sub {
             echo,
             idx,
             ready: false,
+            online: false,
             ramp_failures: 0,
             permit: Some(permit),
             settled: Some(settled),
@@ -166,15 +184,29 @@ impl Sub {
     /// the ramp-up had already ended without it: the subscriber must stop.
     pub fn ready(&mut self) -> bool {
         if self.ready {
+            self.set_online(true);
             return true;
         }
         let won = self.io.settle(SubState::Ready);
         if won {
             self.ready = true;
             self.env.live.ready.fetch_add(1, Relaxed);
+            self.set_online(true);
         }
         self.settle();
         won
+    }
+
+    /// Keeps `Live::connected` in step: counted on transitions only.
+    fn set_online(&mut self, online: bool) {
+        if self.online != online {
+            self.online = online;
+            if online {
+                self.env.live.connected.fetch_add(1, Relaxed);
+            } else {
+                self.env.live.connected.fetch_sub(1, Relaxed);
+            }
+        }
     }
 
     /// Counts an error.
@@ -188,6 +220,7 @@ impl Sub {
     /// never ready has used up its ramp-up attempts: it must stop.
     pub fn failed(&mut self, kind: Kind) -> bool {
         self.error(kind);
+        self.set_online(false);
         if self.ready {
             return true;
         }
@@ -276,6 +309,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
         } => {}
     }
     sub.settle();
+    sub.set_online(false);
     // Only a subscriber that was ready publishes (or owes messages).
     let echo = match sub.echo.take() {
         Some(e) if sub.ready => Some(e.finish(&sub.env)),
