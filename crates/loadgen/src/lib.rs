@@ -62,7 +62,7 @@ mod worker;
 
 pub use config::{headers, opts};
 pub use core::merge;
-pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink};
+pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink, StageProgress};
 pub use roles::autobahn;
 
 use std::path::Path;

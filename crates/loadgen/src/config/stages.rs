@@ -6,7 +6,7 @@
 use crate::core::error::LoadError;
 
 /// One stage: seconds and the target at its end.
-pub(crate) type Stage = (f64, f64);
+pub(crate) use crate::core::schedule::Stage;
 
 /// Longest a whole stage list may run, seconds (a week, as `--duration`).
 const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -70,32 +70,6 @@ fn duration(s: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v * scale)
 }
 
-/// The target at `t` seconds into the stages (linear within a stage, from
-/// `start` before the first; the last target after the end).
-pub(crate) fn target_at(stages: &[Stage], start: f64, t: f64) -> f64 {
-    let (mut at, mut from) = (0.0, start);
-    for &(len, to) in stages {
-        if t < at + len {
-            return from + (to - from) * (t - at).max(0.0) / len;
-        }
-        at += len;
-        from = to;
-    }
-    from
-}
-
-/// Which stage (0-based) `t` seconds falls in, `None` past the end.
-pub(crate) fn stage_at(stages: &[Stage], t: f64) -> Option<usize> {
-    let mut at = 0.0;
-    for (i, &(len, _)) in stages.iter().enumerate() {
-        at += len;
-        if t < at {
-            return Some(i);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,9 +87,7 @@ mod tests {
                 (3600.0, 1.0)
             ]
         );
-        assert_eq!(target_at(&s, 0.0, 15.0), 50.0);
-        assert_eq!(target_at(&s, 0.0, 31.0), 100.0);
-        assert_eq!(target_at(&s, 0.0, 1e9), 1.0);
+        use crate::core::schedule::stage_at;
         assert_eq!(stage_at(&s, 29.0), Some(0));
         assert_eq!(stage_at(&s, 90.2), Some(2));
         assert_eq!(stage_at(&s, 1e9), None);

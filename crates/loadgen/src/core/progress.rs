@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::core::schedule::{stage_at, Schedule, Stage};
+
 /// How often progress is reported.
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -57,8 +59,21 @@ pub enum Phase {
     Done,
 }
 
+/// Where a staged run (`--rate-stages`) is, for [`Progress::stage`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageProgress {
+    /// The current stage, 1-based.
+    pub index: usize,
+    /// How many stages there are.
+    pub count: usize,
+    /// The rate the current stage moves to, msg/s.
+    pub target_rate: f64,
+    /// The rate the schedule asks for now, msg/s.
+    pub rate_now: f64,
+}
+
 /// A snapshot of a run in progress, for [`Hooks::progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// Current phase.
     pub phase: Phase,
@@ -72,6 +87,8 @@ pub struct Progress {
     pub delivered: u64,
     /// Errors of every kind so far.
     pub errors: u64,
+    /// While publishing a staged run: the current stage and its target.
+    pub stage: Option<StageProgress>,
 }
 
 /// Totals read while the run is going (progress, the grace period's early end).
@@ -98,6 +115,8 @@ pub(crate) struct Reporter {
     live: Arc<Live>,
     start: Instant,
     last: Option<Instant>,
+    /// The rate stages and the schedule, once publishing has started.
+    stages: Option<(Vec<Stage>, Schedule, Instant)>,
 }
 
 impl Reporter {
@@ -108,7 +127,29 @@ impl Reporter {
             live,
             start: Instant::now(),
             last: None,
+            stages: None,
         }
+    }
+
+    /// Publishing a staged run started at `t0`: reports name the stage.
+    pub(crate) fn stages_from(&mut self, stages: &[Stage], schedule: &Schedule, t0: Instant) {
+        self.stages = Some((stages.to_vec(), schedule.clone(), t0));
+    }
+
+    /// Where the stages are at `now` (during publishing only).
+    fn stage(&self, phase: Phase, now: Instant) -> Option<StageProgress> {
+        let (stages, schedule, t0) = self.stages.as_ref()?;
+        if phase != Phase::Publishing {
+            return None;
+        }
+        let t = now.saturating_duration_since(*t0).as_secs_f64();
+        let i = stage_at(stages, t)?;
+        Some(StageProgress {
+            index: i + 1,
+            count: stages.len(),
+            target_rate: stages[i].1,
+            rate_now: schedule.rate_at(t),
+        })
     }
 
     /// A reporter that reports nothing (worker processes report on stdout).
@@ -118,6 +159,7 @@ impl Reporter {
             live,
             start: Instant::now(),
             last: None,
+            stages: None,
         }
     }
 
@@ -135,6 +177,37 @@ impl Reporter {
             published: self.live.published.load(Relaxed),
             delivered: self.live.delivered.load(Relaxed),
             errors: self.live.errors.load(Relaxed),
+            stage: self.stage(phase, now),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_name_the_stage_and_its_target_while_publishing() {
+        let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+        let sink = seen.clone();
+        let hook: ProgressSink = Arc::new(move |p: &Progress| sink.lock().unwrap().push(*p));
+        let mut r = Reporter::new(Some(hook), Arc::new(Live::default()));
+        let stages = [(2.0, 10.0), (2.0, 10.0), (2.0, 0.0)];
+        let t0 = Instant::now();
+        r.stages_from(&stages, &Schedule::stages(&stages), t0);
+        r.report(Phase::Idle, true);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        r.report(Phase::Publishing, true);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        r.report(Phase::Publishing, true);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].stage, None, "no stage outside publishing");
+        let s = seen[1].stage.unwrap();
+        assert_eq!((s.index, s.count, s.target_rate), (1, 3, 10.0));
+        assert!((s.rate_now - 5.0).abs() < 1e-9);
+        let s = seen[2].stage.unwrap();
+        assert_eq!((s.index, s.target_rate), (3, 0.0));
+        assert!((s.rate_now - 5.0).abs() < 1e-9);
     }
 }

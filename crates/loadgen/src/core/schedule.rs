@@ -185,6 +185,36 @@ impl Schedule {
     }
 }
 
+/// One k6 stage: seconds, and the target at its end.
+pub(crate) type Stage = (f64, f64);
+
+/// The target at `t` seconds into the stages (linear within a stage, from
+/// `start` before the first; the last target after the end).
+#[cfg(test)]
+pub(crate) fn target_at(stages: &[Stage], start: f64, t: f64) -> f64 {
+    let (mut at, mut from) = (0.0, start);
+    for &(len, to) in stages {
+        if t < at + len {
+            return from + (to - from) * (t - at).max(0.0) / len;
+        }
+        at += len;
+        from = to;
+    }
+    from
+}
+
+/// Which stage (0-based) `t` seconds falls in, `None` past the end.
+pub(crate) fn stage_at(stages: &[Stage], t: f64) -> Option<usize> {
+    let mut at = 0.0;
+    for (i, &(len, _)) in stages.iter().enumerate() {
+        at += len;
+        if t < at {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// Unix time in µs from a monotonic clock: the wall clock is read once, when
 /// the run starts, and every later time is that plus an [`Instant`] offset, so
 /// times never go backwards within a run while still being comparable with
@@ -278,6 +308,15 @@ mod tests {
                 assert!(d.abs() < 1e-6, "{rate} {k}: {d}");
             }
         }
+    }
+
+    #[test]
+    fn stage_targets_are_linear_within_a_stage() {
+        let s = [(30.0, 100.0), (60.0, 100.0), (0.5, 0.0)];
+        assert_eq!(target_at(&s, 0.0, 15.0), 50.0);
+        assert_eq!(target_at(&s, 0.0, 31.0), 100.0);
+        assert_eq!(target_at(&s, 0.0, 1e9), 0.0);
+        assert_eq!(stage_at(&s, 90.2), Some(2));
     }
 
     #[test]

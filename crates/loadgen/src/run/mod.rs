@@ -248,6 +248,9 @@ async fn orchestrate(
         sleep_until(t0).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
         generator_cpu0 = crate::net::tcp_info::process_cpu_s();
+        if let Some(stages) = &plan.rate_stages {
+            reporter.stages_from(stages, &plan.schedule, t0);
+        }
         reporter.report(Phase::Publishing, true);
         active = Some((t0, cpu0));
         if plan.echo() {
