@@ -82,6 +82,22 @@ impl LatencyShards {
         all
     }
 
+    /// Takes the seconds before Unix second `s` out of every shard (the
+    /// sampler moves them into its own timeline once a second, so that the
+    /// shards hold only the last second or two whatever the run's length).
+    pub fn take_timeline_before(&self, s: u64) -> Timeline {
+        let mut all = Timeline::default();
+        for sh in &self.shards {
+            let taken = sh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .take_before(s);
+            all.merge(&taken);
+        }
+        all
+    }
+
     /// The deliveries per second of all shards.
     pub fn timeline(&self) -> Timeline {
         let mut all = Timeline::default();

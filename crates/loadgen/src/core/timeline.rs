@@ -73,6 +73,14 @@ impl Timeline {
         s.latency.record(latency_us);
     }
 
+    /// Takes the seconds before Unix second `s` out, leaving the rest.
+    pub fn take_before(&mut self, s: u64) -> Timeline {
+        let rest = self.seconds.split_off(&s);
+        Timeline {
+            seconds: std::mem::replace(&mut self.seconds, rest),
+        }
+    }
+
     /// Adds another process's (or shard's) seconds.
     pub fn merge(&mut self, o: &Timeline) {
         for (&k, s) in &o.seconds {
@@ -216,5 +224,14 @@ mod tests {
             }
         );
         assert_eq!(e[3].latency_us.p99, 9_000);
+        let early = a.take_before(101);
+        assert_eq!((early.delivered(), a.delivered()), (2, 1));
+        let mut back = early.clone();
+        back.merge(&a);
+        assert_eq!(
+            back.entries(100),
+            e,
+            "taking and merging back loses nothing"
+        );
     }
 }

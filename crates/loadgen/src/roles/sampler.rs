@@ -2,7 +2,8 @@
 //! live totals (connected subscribers, errors) and sums the subscribers'
 //! socket counters, and puts the difference since the last reading into
 //! the second that just ended. Subscribers thus pay nothing per byte or
-//! request beyond their own counters.
+//! request beyond their own counters. It also moves finished seconds of
+//! deliveries out of the latency shards, so that one timeline holds them.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -45,6 +46,9 @@ fn put(env: &Env, tl: &mut Timeline, last: &mut Reading, at_us: u64) {
     s.errors += now.errors.saturating_sub(last.errors);
     s.connected = env.live.connected.load(Relaxed);
     *last = now;
+    // Deliveries of the seconds before this one: out of the shards, into
+    // this timeline (a late batch for an older second is added next time).
+    tl.merge(&env.shards.take_timeline_before(at_us / 1_000_000));
 }
 
 /// Samples until `stop`, then takes a last reading for the partial second
