@@ -98,8 +98,8 @@ pub(crate) struct Live {
     pub delivered: AtomicU64,
     /// Subscribers that became ready.
     pub ready: AtomicU64,
-    /// Subscribers connected now (ready, and not failed since their last
-    /// connect).
+    /// Subscribers connected now (ready, and neither failed nor waiting to
+    /// reconnect since their last connect).
     pub connected: AtomicU64,
     /// Publishes the server accepted.
     pub published: AtomicU64,

@@ -126,7 +126,7 @@ pub(crate) struct Sub {
     pub idx: usize,
     ready: bool,
     /// Connected now (counted in `Live::connected`): from each successful
-    /// connect to the next failure.
+    /// connect (or poll answer) to the next failure or reconnect pause.
     online: bool,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
@@ -248,7 +248,9 @@ impl Sub {
     /// Sleeps before a reconnect or retry: the backoff's next delay, after
     /// `retry_after` when the server asked for one. False when the
     /// subscriber must stop.
-    pub async fn pause(&self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+    pub async fn pause(&mut self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+        // Waiting to reconnect or retry: not connected meanwhile.
+        self.set_online(false);
         let d = retry_after.unwrap_or_default() + backoff.next_delay();
         self.guard(tokio::time::sleep(d)).await.is_some()
     }
