@@ -144,3 +144,82 @@ async fn bad_stages_are_refused_before_the_run() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churned_subscribers_expect_only_what_they_were_there_for() {
+    // pushpoll's server on port 0; 5 plain WebSocket subscribers (they
+    // rejoin afresh), 3 of them a second leave and rejoin at once, with a
+    // half-second guard at each edge.
+    let server = pushpoll_testkit::TestServer::start_default().await;
+    let url = format!("ws://{}/ws", server.addr);
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "5",
+        "--rate",
+        "20",
+        "--duration",
+        "3",
+        "--churn",
+        "3",
+        "--churn-guard",
+        "0.5",
+        "--grace",
+        "1",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    let everyone = 5 * r.published;
+    assert_eq!(r.published, 60, "{:?}", r.errors);
+    assert_eq!(
+        r.lost, 0,
+        "a connected subscriber outside the guards misses nothing"
+    );
+    assert!(r.boundary > 0, "churned subscribers have guard windows");
+    assert!(r.expected_deliveries + r.boundary <= everyone);
+    assert!(r.expected_deliveries < everyone, "churn takes some out");
+    assert!(
+        r.delivered >= r.expected_deliveries,
+        "boundary arrivals count as delivered"
+    );
+    assert!(r.delivered <= everyone);
+    assert!(r.requests > 5, "rejoins are new handshakes: {}", r.requests);
+    assert_eq!(r.unsent, 0, "churn is not a refused publish");
+    assert_timeline_adds_up(&r);
+}
+
+#[tokio::test]
+async fn churn_is_refused_where_subscribers_resume() {
+    for (url, extra, words) in [
+        (
+            "http://127.0.0.1:9/messages",
+            &["--transport", "long-poll"][..],
+            "resume by sequence number",
+        ),
+        (
+            "ws://127.0.0.1:9/ws",
+            &["--ws-subprotocol", "pushpoll.v1"][..],
+            "resume by sequence number",
+        ),
+        (
+            "ws://127.0.0.1:9/ws",
+            &["--churn-guard=-1"][..],
+            "--churn-guard",
+        ),
+    ] {
+        let mut args = vec!["--url", url, "--churn", "2"];
+        args.extend_from_slice(extra);
+        let o = opts(&args);
+        let e = run(&o, Hooks::default(), never())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(words), "{extra:?}: {e}");
+    }
+    let o = opts(&["--url", "ws://127.0.0.1:9/ws", "--churn=-1"]);
+    let e = run(&o, Hooks::default(), never())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--churn:") && e.contains(">= 0"), "{e}");
+}

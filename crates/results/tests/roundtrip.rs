@@ -46,6 +46,7 @@ fn fields_added_later_default_when_absent() {
         "label",
         "one_way_delay_ms",
         "timeline",
+        "boundary",
     ] {
         assert!(run.remove(field).is_some(), "{field}");
     }

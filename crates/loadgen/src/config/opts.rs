@@ -150,6 +150,18 @@ pub struct LoadOpts {
     #[arg(long, value_name = "DUR:TARGET,...")]
     pub rate_stages: Option<String>,
 
+    /// Subscribers a second that disconnect and at once reconnect while
+    /// messages are published (chosen at random among the connected). A
+    /// churned subscriber expects only what was scheduled while it was
+    /// connected, less --churn-guard at each edge (docs/timeline.md).
+    #[arg(long, value_name = "R")]
+    pub churn: Option<f64>,
+
+    /// Seconds after a churned subscriber rejoined and before it left in
+    /// which a message is neither expected nor lost (`boundary` in the JSON).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub churn_guard: f64,
+
     /// Seconds between short polls. Below 0.001 (the timer's resolution)
     /// each poll is sent as soon as the previous answer arrived, as a
     /// benchmark tool such as wrk does.

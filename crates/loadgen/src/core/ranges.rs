@@ -62,6 +62,20 @@ impl RangeSet {
         }
     }
 
+    /// A set of half-open ranges in any order, overlapping or not.
+    pub fn from_ranges(mut ranges: Vec<(u64, u64)>) -> RangeSet {
+        ranges.retain(|r| r.0 < r.1);
+        ranges.sort_unstable();
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match out.last_mut() {
+                Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => out.push(r),
+            }
+        }
+        RangeSet { ranges: out }
+    }
+
     /// The ranges, sorted, half-open.
     pub fn ranges(&self) -> &[(u64, u64)] {
         &self.ranges

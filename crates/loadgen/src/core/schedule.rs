@@ -117,7 +117,7 @@ impl Schedule {
     }
 
     /// Messages due before `t` seconds of publishing (at most `total`).
-    fn due_before(&self, t: f64) -> u64 {
+    pub fn due_before(&self, t: f64) -> u64 {
         let Some(seg) = self.segments.iter().rev().find(|s| s.start <= t) else {
             return 0;
         };

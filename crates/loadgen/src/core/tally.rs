@@ -154,9 +154,54 @@ pub(crate) struct LostBySecond<'a> {
     /// The Unix second publishing started on.
     pub t0_s: u64,
     pub timeline: Timeline,
+    /// `--churn-guard`, µs.
+    pub guard_us: u64,
 }
 
+/// A churned subscriber's time away: (left at, rejoined at), Unix µs;
+/// `None` when it had not rejoined by the end.
+pub(crate) type Gap = (u64, Option<u64>);
+
 impl LostBySecond<'_> {
+    /// Messages due before Unix µs `t`.
+    fn due_before(&self, t_us: u64) -> u64 {
+        let rel = t_us.saturating_sub(self.t0_s * 1_000_000) as f64 / 1e6;
+        self.schedule.due_before(rel)
+    }
+
+    /// Publisher `p`'s messages (its own seq numbers) among run-wide
+    /// messages `a..b`.
+    fn own(&self, (a, b): (u64, u64), p: usize) -> (u64, u64) {
+        let (p, n) = (p as u64, self.publishers.max(1) as u64);
+        let first = |k: u64| if k > p { (k - p).div_ceil(n) } else { 0 };
+        (first(a), first(b))
+    }
+
+    /// What `gaps` take out of publisher `p`'s messages: those scheduled
+    /// while away (absent), and those within the guard of a leave or a
+    /// rejoin (boundary).
+    fn windows(&self, gaps: &[Gap], p: usize) -> (RangeSet, RangeSet) {
+        let (mut absent, mut boundary) = (Vec::new(), Vec::new());
+        let total = self.schedule.total;
+        for &(left, back) in gaps {
+            let at_leave = self.due_before(left);
+            let guard_start = self.due_before(left.saturating_sub(self.guard_us));
+            boundary.push(self.own((guard_start, at_leave), p));
+            match back {
+                Some(back) => {
+                    let at_back = self.due_before(back);
+                    let guard_end = self.due_before(back.saturating_add(self.guard_us));
+                    absent.push(self.own((at_leave, at_back), p));
+                    boundary.push(self.own((at_back, guard_end), p));
+                }
+                None => absent.push(self.own((at_leave, total), p)),
+            }
+        }
+        let absent = RangeSet::from_ranges(absent);
+        let boundary = RangeSet::from_ranges(boundary).difference(&absent);
+        (absent, boundary)
+    }
+
     /// Counts `missed`, messages of publisher `p`.
     pub fn add(&mut self, missed: &RangeSet, p: usize) {
         let (t0, tl) = (self.t0_s, &mut self.timeline);
@@ -177,6 +222,15 @@ pub(crate) struct TallySummary {
     pub other_runs: u64,
     #[serde(default)]
     pub unmarked: u64,
+    /// Deliveries this subscriber was expected to receive (with `lost`).
+    #[serde(default)]
+    pub expected: u64,
+    /// Expected deliveries that never arrived (with `lost`).
+    #[serde(default)]
+    pub lost: u64,
+    /// Deliveries inside a churn guard: neither expected nor lost.
+    #[serde(default)]
+    pub boundary: u64,
 }
 
 impl TallySummary {
@@ -187,6 +241,9 @@ impl TallySummary {
         self.reordered += o.reordered;
         self.other_runs += o.other_runs;
         self.unmarked += o.unmarked;
+        self.expected += o.expected;
+        self.lost += o.lost;
+        self.boundary += o.boundary;
     }
 }
 
@@ -305,6 +362,7 @@ impl Tally {
         published: &[RangeSet],
         shards: &LatencyShards,
         lost: Option<&mut LostBySecond<'_>>,
+        gaps: &[Gap],
     ) -> TallySummary {
         let empty = RangeSet::default();
         for (slot, seq, at, latency) in std::mem::take(&mut self.pending) {
@@ -312,11 +370,18 @@ impl Tally {
                 self.push_latency(at, latency, shards);
             }
         }
+        let (mut expected, mut missed_all, mut boundary) = (0, 0, 0);
         if let Some(lost) = lost {
             for (slot, seen) in self.publishers.iter().enumerate() {
                 let acked = published.get(slot).unwrap_or(&empty);
                 let p = self.base as usize + slot;
-                lost.add(&acked.difference(&seen.set), p);
+                let (absent, guarded) = lost.windows(gaps, p);
+                let want = acked.difference(&absent).difference(&guarded);
+                let missed = want.difference(&seen.set);
+                expected += want.len();
+                boundary += acked.intersection_len(&guarded);
+                missed_all += missed.len();
+                lost.add(&missed, p);
             }
         }
         self.flush(shards);
@@ -326,6 +391,9 @@ impl Tally {
             reordered: self.reordered,
             other_runs: self.other_runs,
             unmarked: self.unmarked,
+            expected,
+            lost: missed_all,
+            boundary,
             ..TallySummary::default()
         };
         for (p, seen) in self.publishers.iter().enumerate() {
@@ -384,7 +452,7 @@ mod tests {
         ));
         assert!(!t.record(&m(5, 0), 1_500, &shards, &Unresolved));
         let published = [set(&[0, 1, 2, 3, 4, 5, 6]), set(&[0, 1])];
-        let s = t.finish(&published, &shards, None);
+        let s = t.finish(&published, &shards, None, &[]);
         assert_eq!(
             s,
             TallySummary {
@@ -394,6 +462,7 @@ mod tests {
                 reordered: 1,
                 other_runs: 1,
                 unmarked: 0,
+                ..TallySummary::default()
             }
         );
         let h = shards.merged();
@@ -420,7 +489,7 @@ mod tests {
         assert_eq!(acks.status(0, 2), Some(true));
         assert_eq!(acks.status(0, 3), None);
         assert!(t.record(&m(0, 2), 1_200, &shards, &acks));
-        let s = t.finish(&[set(&[0, 2])], &shards, None);
+        let s = t.finish(&[set(&[0, 2])], &shards, None, &[]);
         assert_eq!((s.delivered, s.unexpected), (2, 1));
         let h = shards.merged();
         assert_eq!(h.len(), 2);
@@ -468,8 +537,52 @@ mod tests {
         assert!(!t.record(&m(2, 0), 1_500, &shards, &Unresolved));
         assert!(!t.record(&m(4, 1), 1_500, &shards, &Unresolved));
         assert!(t.record(&m(3, 2), 1_500, &shards, &Unresolved));
-        let s = t.finish(&[set(&[0, 1, 2])], &shards, None);
+        let s = t.finish(&[set(&[0, 1, 2])], &shards, None, &[]);
         assert_eq!((s.delivered, s.unexpected), (2, 2));
+    }
+
+    #[test]
+    fn a_churned_subscriber_expects_what_was_scheduled_while_it_was_there() {
+        // 10 msg/s from Unix second 100, 2 publishers: message k is due at
+        // 100 s + k/10 and is publisher k % 2's seq k / 2.
+        let schedule = Schedule::constant(10.0, 3.0);
+        let mut lost = LostBySecond {
+            schedule: &schedule,
+            publishers: 2,
+            t0_s: 100,
+            timeline: Timeline::default(),
+            guard_us: 200_000,
+        };
+        let shards = LatencyShards::new(1);
+        let mut t = Tally::new(7, 2, 0);
+        // Away from 100.95 s to 101.55 s: k 10..15 absent; the guard takes
+        // k 8, 9 (before leaving) and 16, 17 (after rejoining).
+        let gaps = [(100_950_000, Some(101_550_000))];
+        // It received everything but k 3 and k 20 (expected, so lost),
+        // k 9 (boundary) and, of course, the absent ones.
+        for k in (0..30u64).filter(|k| ![3, 9, 20].contains(k) && !(10..16).contains(k)) {
+            t.record(&m((k % 2) as u32, k / 2), 1_500, &shards, &Unresolved);
+        }
+        let acked = [
+            set(&(0..15).collect::<Vec<_>>()),
+            set(&(0..15).collect::<Vec<_>>()),
+        ];
+        let s = t.finish(&acked, &shards, Some(&mut lost), &gaps);
+        assert_eq!(s.expected, 30 - 6 - 4);
+        assert_eq!(s.boundary, 4);
+        assert_eq!(s.lost, 2);
+        assert_eq!(
+            s.delivered,
+            30 - 6 - 3,
+            "boundary arrivals count as delivered"
+        );
+        let e = lost.timeline.entries(100);
+        let lost_at: Vec<(i64, u64)> = e.iter().map(|e| (e.t_s, e.lost)).collect();
+        assert_eq!(lost_at, [(0, 1), (1, 0), (2, 1)]);
+        // Not back by the end: everything from the leave on is absent.
+        let t = Tally::new(7, 2, 0);
+        let s = t.finish(&acked, &shards, Some(&mut lost), &[(102_000_000, None)]);
+        assert_eq!((s.expected, s.boundary, s.lost), (18, 2, 18));
     }
 
     #[test]
@@ -477,7 +590,7 @@ mod tests {
         let shards = LatencyShards::new(1);
         let mut t = Tally::new(7, 1, 0);
         t.record(&m(0, 0), 10, &shards, &Unresolved);
-        t.finish(&[set(&[0])], &shards, None);
+        t.finish(&[set(&[0])], &shards, None, &[]);
         assert_eq!(shards.merged().max(), 0);
     }
 }

@@ -50,7 +50,13 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
     let plan = i.plan;
     // Each echo message has one receiver, its sender.
     let receivers = if plan.echo() { 1 } else { i.connected };
-    let expected = receivers * i.published;
+    // With churn, each subscriber expected only what was scheduled while it
+    // was there (its tally says); otherwise every accepted message.
+    let everyone = receivers * i.published;
+    let (expected, lost) = match plan.churn {
+        Some(_) => (i.summary.expected, i.summary.lost),
+        None => (everyone, everyone.saturating_sub(i.summary.delivered)),
+    };
     let planned = receivers * i.attempted.max(i.published);
     let delivered = i.summary.delivered;
     let d = delivered as f64;
@@ -89,10 +95,11 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         published: i.published,
         publish_errors: i.attempted.saturating_sub(i.published),
         planned_deliveries: planned,
-        unsent: planned - expected,
+        unsent: planned - everyone,
         expected_deliveries: expected,
         delivered,
-        lost: expected.saturating_sub(delivered),
+        lost,
+        boundary: i.summary.boundary,
         duplicated: i.summary.duplicated,
         reordered: i.summary.reordered,
         unexpected: i.summary.unexpected,

@@ -266,6 +266,7 @@ async fn orchestrate(
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }
+            let churn = spawn_churn(&env, &ios, t0);
             let mut ticker = tokio::time::interval(PROGRESS_EVERY);
             for mut task in tasks {
                 let report = loop {
@@ -285,6 +286,10 @@ async fn orchestrate(
                     Ok(r) => pub_reports.push(r),
                     Err(_) => run_errors.add(Kind::Borrowed("publish_internal")),
                 }
+            }
+            // Churn is for while messages are published.
+            if let Some(c) = churn {
+                c.abort();
             }
         }
     }
@@ -395,6 +400,7 @@ async fn orchestrate(
         publishers: plan.publishers,
         t0_s,
         timeline: Timeline::default(),
+        guard_us: plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
     };
     let publish_second = |set: &RangeSet, p: usize, tl: &mut Timeline| {
         timeline::by_second(set, p, plan.publishers, &plan.schedule, |s, n| {
@@ -417,12 +423,18 @@ async fn orchestrate(
                             std::slice::from_ref(&own.acked),
                             &env.shards,
                             lost,
+                            &rep.gaps,
                         ));
                         publish_second(&own.acked, i, &mut tl);
                         published += own.acked.len();
                         pub_reports.push(own);
                     }
-                    None => summary.add(rep.tally.finish(&published_sets, &env.shards, lost)),
+                    None => {
+                        summary.add(
+                            rep.tally
+                                .finish(&published_sets, &env.shards, lost, &rep.gaps),
+                        )
+                    }
                 }
                 rep.errors.merge_into(&mut errors);
             }
@@ -468,6 +480,29 @@ async fn orchestrate(
         window_wire,
         errors,
         timeline: tl.entries(t0_s),
+    }))
+}
+
+/// `--churn R`: from `t0`, R times a second, one connected subscriber
+/// chosen at random leaves and rejoins (see `subscribe::run`).
+fn spawn_churn(env: &Arc<Env>, ios: &[Arc<SubIo>], t0: Instant) -> Option<JoinHandle<()>> {
+    let (rate, _) = env.plan.churn?;
+    let (env, ios) = (env.clone(), ios.to_vec());
+    Some(tokio::spawn(async move {
+        let every = Duration::from_secs_f64(1.0 / rate);
+        let mut next = t0 + every;
+        loop {
+            sleep_until(next).await;
+            next += every;
+            let ready: Vec<usize> = (0..env.churn.len().min(ios.len()))
+                .filter(|&i| ios[i].state() == SubState::Ready)
+                .collect();
+            if ready.is_empty() {
+                continue;
+            }
+            let i = ready[rand::random_range(0..ready.len())];
+            env.churn[i].notify_one();
+        }
     }))
 }
 

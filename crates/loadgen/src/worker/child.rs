@@ -266,6 +266,8 @@ async fn settle(
         publishers: env.plan.publishers,
         t0_s: f.t0_s,
         timeline: Timeline::default(),
+        // No churn in worker processes (refused with them).
+        guard_us: 0,
     };
     let join_deadline = Instant::now() + JOIN_TIMEOUT;
     let mut summary = TallySummary::default();
@@ -277,7 +279,7 @@ async fn settle(
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
                 let lost = expected.then_some(&mut lost);
-                summary.add(rep.tally.finish(published, &env.shards, lost));
+                summary.add(rep.tally.finish(published, &env.shards, lost, &rep.gaps));
                 rep.errors.merge_into(&mut errors);
             }
             Ok(Err(_)) => run_errors.add(Kind::Borrowed("internal")),

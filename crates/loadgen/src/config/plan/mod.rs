@@ -51,6 +51,8 @@ pub(crate) struct Plan {
     pub total_messages: u64,
     /// When each message is due (`--rate`, or `--rate-stages`).
     pub schedule: crate::core::schedule::Schedule,
+    /// `--churn` (subscribers a second) and `--churn-guard`, checked.
+    pub churn: Option<(f64, Duration)>,
     /// `--rate-stages`, parsed (for the progress line).
     pub rate_stages: Option<Vec<crate::config::stages::Stage>>,
     pub poll_interval: Duration,
@@ -149,6 +151,7 @@ impl Plan {
             total_messages: t.total_messages,
             schedule: t.schedule,
             rate_stages: t.rate_stages,
+            churn: churn(o)?,
             poll_interval: t.poll_interval,
             long_poll_wait: t.long_poll_wait,
             payload_bytes: o.payload_bytes,
@@ -221,6 +224,45 @@ impl Plan {
             + self.long_poll_wait
             + Duration::from_secs(30)
     }
+}
+
+/// `--churn` and `--churn-guard`: finite, not negative, and only where a
+/// churned subscriber's rejoin is a fresh start (subscribers that resume by
+/// sequence number would have to expect everything, which a rejoin that
+/// starts afresh cannot give them).
+fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
+    let Some(rate) = o.churn else {
+        return Ok(None);
+    };
+    let bad = |option: &'static str, reason: String| LoadError::InvalidOption { option, reason };
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(bad(
+            "churn",
+            format!("must be a finite number of subscribers per second >= 0, got {rate}"),
+        ));
+    }
+    let guard = o.churn_guard;
+    if !(guard.is_finite() && (0.0..=3600.0).contains(&guard)) {
+        return Err(bad(
+            "churn-guard",
+            format!("must be a finite number of seconds from 0 to 3600, got {guard}"),
+        ));
+    }
+    let fresh = match o.transport {
+        Transport::Ws => o.ws_subprotocol.is_none(),
+        Transport::SocketIo => true,
+        _ => false,
+    };
+    if !fresh {
+        return Err(bad("churn", "works with subscribers that rejoin afresh: plain WebSocket (no --ws-subprotocol) and socket.io; polling, SSE and pushpoll.v1 resume by sequence number, which churn does not support yet".into()));
+    }
+    if o.pattern == Pattern::Echo {
+        return Err(bad("churn", "does not combine with --pattern echo".into()));
+    }
+    if workers::count(o)? > 0 {
+        return Err(bad("churn", "does not combine with worker processes yet (--subscribers-per-worker): run at most that many subscribers".into()));
+    }
+    Ok((rate > 0.0).then(|| (rate, Duration::from_secs_f64(guard))))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::core::acks::{Acks, Resolve};
 use crate::core::error::{ErrorCounts, Kind};
 use crate::core::progress::Live;
 use crate::core::schedule::Clock;
-use crate::core::tally::{LatencyShards, Tally};
+use crate::core::tally::{Gap, LatencyShards, Tally};
 use crate::net::count::{SubIo, SubState};
 pub(crate) use crate::proto::retry::retry_after;
 
@@ -71,6 +71,9 @@ pub(crate) struct Env {
     /// Every subscriber's counters, as they are spawned: the timeline's
     /// sampler sums them once a second.
     pub ios: std::sync::Mutex<Vec<Arc<SubIo>>>,
+    /// One per subscriber with `--churn` (empty otherwise): notified, the
+    /// subscriber leaves and rejoins.
+    pub churn: Vec<Arc<tokio::sync::Notify>>,
 }
 
 impl Env {
@@ -85,6 +88,7 @@ impl Env {
         live: Arc<Live>,
         publish_stop: CancellationToken,
     ) -> Self {
+        let (plan_churn, plan_subscribers) = (plan.churn.is_some(), plan.subscribers);
         Env {
             h2: crate::proto::http2::H2Pool::for_plan(&plan),
             acks: Arc::new(Acks::new(plan.publishers)),
@@ -100,6 +104,10 @@ impl Env {
             publish_t0: watch::channel(None).0,
             publish_stop,
             ios: Default::default(),
+            churn: match plan_churn {
+                true => (0..plan_subscribers).map(|_| Default::default()).collect(),
+                false => Vec::new(),
+            },
         }
     }
 }
@@ -128,6 +136,8 @@ pub(crate) struct Sub {
     /// Connected now (counted in `Live::connected`): from each successful
     /// connect (or poll answer) to the next failure or reconnect pause.
     online: bool,
+    /// Its times away (`--churn`): left at, back at (Unix µs).
+    gaps: Vec<Gap>,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
     settled: Option<mpsc::UnboundedSender<()>>,
@@ -139,6 +149,8 @@ pub(crate) struct SubReport {
     pub errors: ErrorCounts,
     /// What it published (`--pattern echo`).
     pub echo: Option<crate::roles::publish::PubReport>,
+    /// When `--churn` had it leave, and when it was back.
+    pub gaps: Vec<Gap>,
 }
 
 impl Sub {
@@ -166,6 +178,7 @@ impl Sub {
             idx,
             ready: false,
             online: false,
+            gaps: Vec::new(),
             ramp_failures: 0,
             permit: Some(permit),
             settled: Some(settled),
@@ -201,6 +214,12 @@ impl Sub {
     fn set_online(&mut self, online: bool) {
         if self.online != online {
             self.online = online;
+            if online {
+                // Back after a churn leave: the gap closes now.
+                if let Some(gap) = self.gaps.last_mut().filter(|g| g.1.is_none()) {
+                    gap.1 = Some(self.env.clock.now_us());
+                }
+            }
             if online {
                 self.env.live.connected.fetch_add(1, Relaxed);
             } else {
@@ -298,17 +317,33 @@ impl Sub {
 pub(crate) async fn run(mut sub: Sub) -> SubReport {
     let cancel = sub.env.cancel.clone();
     let transport = sub.env.plan.transport;
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => {}
-        _ = async {
-            match transport {
-                Transport::Ws => ws::run(&mut sub).await,
-                Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
-                Transport::Sse => sse::run(&mut sub).await,
-                Transport::SocketIo => socketio::run(&mut sub).await,
-            }
-        } => {}
+    let churn = sub.env.churn.get(sub.idx).cloned();
+    loop {
+        // `--churn`: told to leave, the subscriber drops its connection
+        // (closing its sockets) and starts afresh at once.
+        let churned = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => false,
+            _ = async {
+                match &churn {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+            _ = async {
+                match transport {
+                    Transport::Ws => ws::run(&mut sub).await,
+                    Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
+                    Transport::Sse => sse::run(&mut sub).await,
+                    Transport::SocketIo => socketio::run(&mut sub).await,
+                }
+            } => false,
+        };
+        if !churned {
+            break;
+        }
+        sub.set_online(false);
+        sub.gaps.push((sub.env.clock.now_us(), None));
     }
     sub.settle();
     sub.set_online(false);
@@ -321,6 +356,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
         tally: sub.tally,
         errors: sub.errors,
         echo,
+        gaps: sub.gaps,
     }
 }
 
