@@ -223,3 +223,70 @@ async fn churn_is_refused_where_subscribers_resume() {
         .to_string();
     assert!(e.contains("--churn:") && e.contains(">= 0"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_subscribers_join_and_leave_on_the_publishing_clock() {
+    // 0 → 4 subscribers over 1 s, 4 for 1.5 s, back to 0 over 1 s; 20 msg/s
+    // for 3.5 s. The peak (4) replaces --subscribers.
+    let server = pushpoll_testkit::TestServer::start_default().await;
+    let url = format!("ws://{}/ws", server.addr);
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "99",
+        "--rate",
+        "20",
+        "--duration",
+        "3.5",
+        "--subscriber-stages",
+        "1s:4,1.5s:4,1s:0",
+        "--churn-guard",
+        "0.3",
+        "--grace",
+        "1",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.subscribers, r.subscribers_connected), (4, 4));
+    assert_eq!(r.published, 70, "{:?}", r.errors);
+    assert_eq!(
+        r.lost, 0,
+        "present subscribers outside the guards miss nothing"
+    );
+    assert!(r.boundary > 0);
+    assert!(
+        r.expected_deliveries < 4 * 70 / 2,
+        "nobody is there for the whole run"
+    );
+    assert!(r.expected_deliveries > 0);
+    assert!(r.delivered >= r.expected_deliveries);
+    assert_timeline_adds_up(&r);
+    let at = |s: i64| r.timeline.iter().find(|e| e.t_s == s).copied().unwrap();
+    assert_eq!(at(-1).connected, 0, "the stages start from 0");
+    assert_eq!(at(1).connected, 4, "all four during the plateau");
+    assert!(at(3).connected < 4, "leaving as the target falls");
+}
+
+#[tokio::test]
+async fn bad_subscriber_stages_name_the_option() {
+    for (stages, words) in [
+        ("1s:0", "peak must be from 1"),
+        ("2s", "is not DUR:TARGET"),
+        ("0s:3", "zero time"),
+    ] {
+        let o = opts(&[
+            "--url",
+            "ws://127.0.0.1:9/ws",
+            "--subscriber-stages",
+            stages,
+        ]);
+        let e = run(&o, Hooks::default(), never())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--subscriber-stages") && e.contains(words),
+            "{stages}: {e}"
+        );
+    }
+}

@@ -157,6 +157,12 @@ pub struct LoadOpts {
     #[arg(long, value_name = "R")]
     pub churn: Option<f64>,
 
+    /// Shape the connected subscribers over time on the publishing clock,
+    /// k6's way: `DUR:TARGET,…` from 0; subscribers join and leave to follow
+    /// the targets (judged as --churn's are). The peak replaces --subscribers.
+    #[arg(long, value_name = "DUR:TARGET,...")]
+    pub subscriber_stages: Option<String>,
+
     /// Seconds after a churned subscriber rejoined and before it left in
     /// which a message is neither expected nor lost (`boundary` in the JSON).
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]

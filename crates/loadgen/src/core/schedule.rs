@@ -190,7 +190,6 @@ pub(crate) type Stage = (f64, f64);
 
 /// The target at `t` seconds into the stages (linear within a stage, from
 /// `start` before the first; the last target after the end).
-#[cfg(test)]
 pub(crate) fn target_at(stages: &[Stage], start: f64, t: f64) -> f64 {
     let (mut at, mut from) = (0.0, start);
     for &(len, to) in stages {

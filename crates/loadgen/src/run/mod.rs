@@ -266,7 +266,7 @@ async fn orchestrate(
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }
-            let churn = spawn_churn(&env, &ios, t0);
+            let churn = crate::roles::presence::spawn(&env, &ios, t0);
             let mut ticker = tokio::time::interval(PROGRESS_EVERY);
             for mut task in tasks {
                 let report = loop {
@@ -480,29 +480,6 @@ async fn orchestrate(
         window_wire,
         errors,
         timeline: tl.entries(t0_s),
-    }))
-}
-
-/// `--churn R`: from `t0`, R times a second, one connected subscriber
-/// chosen at random leaves and rejoins (see `subscribe::run`).
-fn spawn_churn(env: &Arc<Env>, ios: &[Arc<SubIo>], t0: Instant) -> Option<JoinHandle<()>> {
-    let (rate, _) = env.plan.churn?;
-    let (env, ios) = (env.clone(), ios.to_vec());
-    Some(tokio::spawn(async move {
-        let every = Duration::from_secs_f64(1.0 / rate);
-        let mut next = t0 + every;
-        loop {
-            sleep_until(next).await;
-            next += every;
-            let ready: Vec<usize> = (0..env.churn.len().min(ios.len()))
-                .filter(|&i| ios[i].state() == SubState::Ready)
-                .collect();
-            if ready.is_empty() {
-                continue;
-            }
-            let i = ready[rand::random_range(0..ready.len())];
-            env.churn[i].notify_one();
-        }
     }))
 }
 

@@ -51,8 +51,11 @@ pub(crate) struct Plan {
     pub total_messages: u64,
     /// When each message is due (`--rate`, or `--rate-stages`).
     pub schedule: crate::core::schedule::Schedule,
-    /// `--churn` (subscribers a second) and `--churn-guard`, checked.
+    /// `--churn` (subscribers a second, 0 for none) and `--churn-guard`,
+    /// when subscribers come and go (`--churn` or `--subscriber-stages`).
     pub churn: Option<(f64, Duration)>,
+    /// `--subscriber-stages`, parsed.
+    pub subscriber_stages: Option<Vec<crate::config::stages::Stage>>,
     /// `--rate-stages`, parsed (for the progress line).
     pub rate_stages: Option<Vec<crate::config::stages::Stage>>,
     pub poll_interval: Duration,
@@ -125,6 +128,9 @@ impl Plan {
                 reason: "publishers send binary frames only as plain WebSocket publishers; here they POST or emit Socket.IO events (give a ws:// --publish-url, or drop --binary)".into(),
             });
         }
+        let sub_stages = subscriber_stages(o)?;
+        let subscribers = sub_stages.as_ref().map_or(o.subscribers, |s| s.1);
+        let sub_stages = sub_stages.map(|s| s.0);
         let publishers = match o.pattern {
             Pattern::Broadcast => o.publishers,
             Pattern::Echo => o.subscribers,
@@ -144,7 +150,7 @@ impl Plan {
             sub,
             publish,
             metrics,
-            subscribers: o.subscribers,
+            subscribers,
             publishers,
             rate: o.rate,
             duration: t.duration,
@@ -152,6 +158,7 @@ impl Plan {
             schedule: t.schedule,
             rate_stages: t.rate_stages,
             churn: churn(o)?,
+            subscriber_stages: sub_stages,
             poll_interval: t.poll_interval,
             long_poll_wait: t.long_poll_wait,
             payload_bytes: o.payload_bytes,
@@ -226,14 +233,38 @@ impl Plan {
     }
 }
 
+/// `--subscriber-stages` and its peak (which replaces `--subscribers`).
+fn subscriber_stages(
+    o: &LoadOpts,
+) -> Result<Option<(Vec<crate::config::stages::Stage>, usize)>, LoadError> {
+    let Some(text) = &o.subscriber_stages else {
+        return Ok(None);
+    };
+    let stages = crate::config::stages::parse("subscriber-stages", text)?;
+    let peak = stages.iter().map(|s| s.1).fold(0.0, f64::max).floor();
+    if !(1.0..=crate::core::limits::MAX_SUBSCRIBERS as f64).contains(&peak) {
+        return Err(LoadError::InvalidOption {
+            option: "subscriber-stages",
+            reason: format!(
+                "the stages' peak must be from 1 to {} subscribers, got {peak}",
+                crate::core::limits::MAX_SUBSCRIBERS
+            ),
+        });
+    }
+    Ok(Some((stages, peak as usize)))
+}
+
 /// `--churn` and `--churn-guard`: finite, not negative, and only where a
 /// churned subscriber's rejoin is a fresh start (subscribers that resume by
 /// sequence number would have to expect everything, which a rejoin that
 /// starts afresh cannot give them).
 fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
-    let Some(rate) = o.churn else {
-        return Ok(None);
+    let option = match (o.churn, &o.subscriber_stages) {
+        (_, Some(_)) => "subscriber-stages",
+        (Some(_), None) => "churn",
+        (None, None) => return Ok(None),
     };
+    let rate = o.churn.unwrap_or(0.0);
     let bad = |option: &'static str, reason: String| LoadError::InvalidOption { option, reason };
     if !(rate.is_finite() && rate >= 0.0) {
         return Err(bad(
@@ -254,15 +285,16 @@ fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
         _ => false,
     };
     if !fresh {
-        return Err(bad("churn", "works with subscribers that rejoin afresh: plain WebSocket (no --ws-subprotocol) and socket.io; polling, SSE and pushpoll.v1 resume by sequence number, which churn does not support yet".into()));
+        return Err(bad(option, "works with subscribers that rejoin afresh: plain WebSocket (no --ws-subprotocol) and socket.io; polling, SSE and pushpoll.v1 resume by sequence number, which subscribers that come and go do not support yet".into()));
     }
     if o.pattern == Pattern::Echo {
-        return Err(bad("churn", "does not combine with --pattern echo".into()));
+        return Err(bad(option, "does not combine with --pattern echo".into()));
     }
     if workers::count(o)? > 0 {
-        return Err(bad("churn", "does not combine with worker processes yet (--subscribers-per-worker): run at most that many subscribers".into()));
+        return Err(bad(option, "does not combine with worker processes yet (--subscribers-per-worker): run at most that many subscribers".into()));
     }
-    Ok((rate > 0.0).then(|| (rate, Duration::from_secs_f64(guard))))
+    let comes_and_goes = rate > 0.0 || o.subscriber_stages.is_some();
+    Ok(comes_and_goes.then(|| (rate, Duration::from_secs_f64(guard))))
 }
 
 #[cfg(test)]

@@ -71,9 +71,38 @@ pub(crate) struct Env {
     /// Every subscriber's counters, as they are spawned: the timeline's
     /// sampler sums them once a second.
     pub ios: std::sync::Mutex<Vec<Arc<SubIo>>>,
-    /// One per subscriber with `--churn` (empty otherwise): notified, the
-    /// subscriber leaves and rejoins.
-    pub churn: Vec<Arc<tokio::sync::Notify>>,
+    /// One per subscriber when subscribers come and go (`--churn`,
+    /// `--subscriber-stages`; empty otherwise).
+    pub presence: Vec<Presence>,
+}
+
+/// Whether a subscriber should be connected, set by the run's presence
+/// controller: `away` for `--subscriber-stages`, `kick` to leave and rejoin
+/// at once (`--churn`); `notify` wakes the subscriber to look.
+#[derive(Debug, Default)]
+pub(crate) struct Presence {
+    pub away: AtomicBool,
+    pub kick: AtomicBool,
+    pub notify: tokio::sync::Notify,
+}
+
+impl Presence {
+    /// Resolves when the subscriber must leave.
+    async fn must_leave(&self) {
+        loop {
+            self.notify.notified().await;
+            if self.away.load(Relaxed) || self.kick.swap(false, Relaxed) {
+                return;
+            }
+        }
+    }
+
+    /// Resolves when the subscriber may be connected.
+    async fn may_join(&self) {
+        while self.away.load(Relaxed) {
+            self.notify.notified().await;
+        }
+    }
 }
 
 impl Env {
@@ -89,6 +118,8 @@ impl Env {
         publish_stop: CancellationToken,
     ) -> Self {
         let (plan_churn, plan_subscribers) = (plan.churn.is_some(), plan.subscribers);
+        // Staged subscribers start away: the stages start from 0.
+        let staged = plan.subscriber_stages.is_some();
         Env {
             h2: crate::proto::http2::H2Pool::for_plan(&plan),
             acks: Arc::new(Acks::new(plan.publishers)),
@@ -104,8 +135,13 @@ impl Env {
             publish_t0: watch::channel(None).0,
             publish_stop,
             ios: Default::default(),
-            churn: match plan_churn {
-                true => (0..plan_subscribers).map(|_| Default::default()).collect(),
+            presence: match plan_churn {
+                true => (0..plan_subscribers)
+                    .map(|_| Presence {
+                        away: AtomicBool::new(staged),
+                        ..Presence::default()
+                    })
+                    .collect(),
                 false => Vec::new(),
             },
         }
@@ -205,6 +241,20 @@ impl Sub {
             self.ready = true;
             self.env.live.ready.fetch_add(1, Relaxed);
             self.set_online(true);
+        }
+        self.settle();
+        won
+    }
+
+    /// A staged subscriber not wanted at the start: it takes part (it is
+    /// ready, away since the beginning) without connecting yet. False when
+    /// the ramp-up had already ended.
+    fn away_from_start(&mut self) -> bool {
+        let won = self.io.settle(SubState::Ready);
+        if won {
+            self.ready = true;
+            self.env.live.ready.fetch_add(1, Relaxed);
+            self.gaps.push((0, None));
         }
         self.settle();
         won
@@ -317,16 +367,36 @@ impl Sub {
 pub(crate) async fn run(mut sub: Sub) -> SubReport {
     let cancel = sub.env.cancel.clone();
     let transport = sub.env.plan.transport;
-    let churn = sub.env.churn.get(sub.idx).cloned();
-    loop {
-        // `--churn`: told to leave, the subscriber drops its connection
-        // (closing its sockets) and starts afresh at once.
-        let churned = tokio::select! {
+    let env = sub.env.clone();
+    let presence = env.presence.get(sub.idx);
+    if presence.is_some_and(|p| p.away.load(Relaxed)) {
+        // Not wanted yet (`--subscriber-stages`): a participant from the
+        // start, away until the stages call it in.
+        if !sub.away_from_start() {
+            return SubReport {
+                tally: sub.tally,
+                errors: sub.errors,
+                echo: None,
+                gaps: sub.gaps,
+            };
+        }
+    }
+    'life: loop {
+        if let Some(p) = presence {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break 'life,
+                _ = p.may_join() => {}
+            }
+        }
+        // Told to leave, the subscriber drops its connection (closing its
+        // sockets), and rejoins afresh once it may.
+        let left = tokio::select! {
             biased;
             _ = cancel.cancelled() => false,
             _ = async {
-                match &churn {
-                    Some(n) => n.notified().await,
+                match presence {
+                    Some(p) => p.must_leave().await,
                     None => std::future::pending().await,
                 }
             } => true,
@@ -339,7 +409,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                 }
             } => false,
         };
-        if !churned {
+        if !left {
             break;
         }
         sub.set_online(false);
