@@ -97,6 +97,12 @@ fn line(p: &Progress, rate: f64) -> String {
             st.index, st.count, st.target_rate, st.rate_now
         ));
     }
+    if let Some(st) = p.subscriber_stage {
+        s.push_str(&format!(
+            ", subscriber stage {}/{} → {} (now {:.0})",
+            st.index, st.count, st.target, st.now
+        ));
+    }
     s
 }
 
@@ -124,6 +130,7 @@ mod tests {
             delivered: 40,
             errors: 0,
             stage: None,
+            subscriber_stage: None,
         };
         assert!(!line(&p, 2.0).contains("stage"));
         p.stage = Some(pushpoll_loadgen::StageProgress {
@@ -136,5 +143,12 @@ mod tests {
             line(&p, 2.0),
             "publishing: 4 connected, 10 published, 40 delivered (2/s), 0 errors, stage 2/3 → 100 msg/s (now 62.5)"
         );
+        p.subscriber_stage = Some(pushpoll_loadgen::SubscriberStageProgress {
+            index: 1,
+            count: 2,
+            target: 40.0,
+            now: 12.4,
+        });
+        assert!(line(&p, 2.0).ends_with(", subscriber stage 1/2 → 40 (now 12)"));
     }
 }

@@ -62,7 +62,9 @@ mod worker;
 
 pub use config::{headers, opts};
 pub use core::merge;
-pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink, StageProgress};
+pub use core::progress::{
+    CpuReader, Hooks, Phase, Progress, ProgressSink, StageProgress, SubscriberStageProgress,
+};
 pub use roles::autobahn;
 
 use std::path::Path;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::core::schedule::{stage_at, Schedule, Stage};
+use crate::core::schedule::{stage_at, target_at, Schedule, Stage};
 
 /// How often progress is reported.
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -72,6 +72,19 @@ pub struct StageProgress {
     pub rate_now: f64,
 }
 
+/// Where `--subscriber-stages` is, for [`Progress::subscriber_stage`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubscriberStageProgress {
+    /// The current stage, 1-based.
+    pub index: usize,
+    /// How many stages there are.
+    pub count: usize,
+    /// The subscribers the current stage moves to.
+    pub target: f64,
+    /// The subscribers the stages ask for now.
+    pub now: f64,
+}
+
 /// A snapshot of a run in progress, for [`Hooks::progress`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
@@ -89,6 +102,9 @@ pub struct Progress {
     pub errors: u64,
     /// While publishing a staged run: the current stage and its target.
     pub stage: Option<StageProgress>,
+    /// While publishing with `--subscriber-stages`: the current stage and
+    /// its target.
+    pub subscriber_stage: Option<SubscriberStageProgress>,
 }
 
 /// Totals read while the run is going (progress, the grace period's early end).
@@ -117,6 +133,8 @@ pub(crate) struct Reporter {
     last: Option<Instant>,
     /// The rate stages and the schedule, once publishing has started.
     stages: Option<(Vec<Stage>, Schedule, Instant)>,
+    /// The subscriber stages, once publishing has started.
+    subscriber_stages: Option<(Vec<Stage>, Instant)>,
 }
 
 impl Reporter {
@@ -128,7 +146,28 @@ impl Reporter {
             start: Instant::now(),
             last: None,
             stages: None,
+            subscriber_stages: None,
         }
+    }
+
+    /// Publishing with `--subscriber-stages` started at `t0`.
+    pub(crate) fn subscriber_stages_from(&mut self, stages: &[Stage], t0: Instant) {
+        self.subscriber_stages = Some((stages.to_vec(), t0));
+    }
+
+    fn subscriber_stage(&self, phase: Phase, now: Instant) -> Option<SubscriberStageProgress> {
+        let (stages, t0) = self.subscriber_stages.as_ref()?;
+        if phase != Phase::Publishing {
+            return None;
+        }
+        let t = now.saturating_duration_since(*t0).as_secs_f64();
+        let i = stage_at(stages, t)?;
+        Some(SubscriberStageProgress {
+            index: i + 1,
+            count: stages.len(),
+            target: stages[i].1,
+            now: target_at(stages, 0.0, t),
+        })
     }
 
     /// Publishing a staged run started at `t0`: reports name the stage.
@@ -160,6 +199,7 @@ impl Reporter {
             start: Instant::now(),
             last: None,
             stages: None,
+            subscriber_stages: None,
         }
     }
 
@@ -178,6 +218,7 @@ impl Reporter {
             delivered: self.live.delivered.load(Relaxed),
             errors: self.live.errors.load(Relaxed),
             stage: self.stage(phase, now),
+            subscriber_stage: self.subscriber_stage(phase, now),
         });
     }
 }
@@ -196,6 +237,7 @@ mod tests {
         let stages = [(2.0, 10.0), (2.0, 10.0), (2.0, 0.0)];
         let t0 = Instant::now();
         r.stages_from(&stages, &Schedule::stages(&stages), t0);
+        r.subscriber_stages_from(&[(4.0, 8.0)], t0);
         r.report(Phase::Idle, true);
         tokio::time::advance(Duration::from_secs(1)).await;
         r.report(Phase::Publishing, true);
@@ -206,6 +248,12 @@ mod tests {
         let s = seen[1].stage.unwrap();
         assert_eq!((s.index, s.count, s.target_rate), (1, 3, 10.0));
         assert!((s.rate_now - 5.0).abs() < 1e-9);
+        let sub = seen[1].subscriber_stage.unwrap();
+        assert_eq!(
+            (sub.index, sub.count, sub.target, sub.now),
+            (1, 1, 8.0, 2.0)
+        );
+        assert_eq!(seen[2].subscriber_stage, None, "past the last stage");
         let s = seen[2].stage.unwrap();
         assert_eq!((s.index, s.target_rate), (3, 0.0));
         assert!((s.rate_now - 5.0).abs() < 1e-9);

@@ -251,6 +251,9 @@ async fn orchestrate(
         if let Some(stages) = &plan.rate_stages {
             reporter.stages_from(stages, &plan.schedule, t0);
         }
+        if let Some(stages) = &plan.subscriber_stages {
+            reporter.subscriber_stages_from(stages, t0);
+        }
         reporter.report(Phase::Publishing, true);
         active = Some((t0, cpu0));
         if plan.echo() {
