@@ -132,6 +132,7 @@ async fn bad_stages_are_refused_before_the_run() {
         ("10s", "is not DUR:TARGET"),
         ("0s:5", "lasts zero time"),
         ("5s:-3", ">= 0"),
+        ("5s:0,2s:0", "schedule no message"),
     ] {
         let o = opts(&["--url", "ws://127.0.0.1:9/ws", "--rate-stages", stages]);
         let e = run(&o, Hooks::default(), never())

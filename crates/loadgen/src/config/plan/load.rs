@@ -77,6 +77,12 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
         });
     }
     let total_messages = schedule.total;
+    if total_messages == 0 && rate_stages.is_some() {
+        return Err(LoadError::InvalidOption {
+            option: "rate-stages",
+            reason: "the stages schedule no message at all (every target is 0, or too short to reach one)".into(),
+        });
+    }
     if total_messages > MAX_MESSAGES {
         return Err(LoadError::InvalidOption {
             option: if rate_stages.is_some() {
