@@ -195,12 +195,12 @@ async fn churn_is_refused_where_subscribers_resume() {
         (
             "http://127.0.0.1:9/messages",
             &["--transport", "long-poll"][..],
-            "resume by sequence number",
+            "resume by since=",
         ),
         (
-            "ws://127.0.0.1:9/ws",
-            &["--ws-subprotocol", "pushpoll.v1"][..],
-            "resume by sequence number",
+            "http://127.0.0.1:9/events",
+            &["--transport", "sse"][..],
+            "Last-Event-ID",
         ),
         (
             "ws://127.0.0.1:9/ws",
@@ -290,4 +290,35 @@ async fn bad_subscriber_stages_name_the_option() {
             "{stages}: {e}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churned_subscribers_that_resume_expect_everything() {
+    // pushpoll.v1 subscribers resume after the last seq they saw: churn
+    // takes nothing out of what they expect, and there is no guard.
+    let server = pushpoll_testkit::TestServer::start_default().await;
+    let url = format!("ws://{}/ws", server.addr);
+    let o = opts(&[
+        "--url",
+        &url,
+        "--subscribers",
+        "5",
+        "--rate",
+        "20",
+        "--duration",
+        "3",
+        "--churn",
+        "3",
+        "--ws-subprotocol",
+        "pushpoll.v1",
+        "--grace",
+        "1",
+    ]);
+    let r = run(&o, Hooks::default(), never()).await.unwrap();
+    assert_eq!(r.published, 60, "{:?}", r.errors);
+    assert_eq!(r.expected_deliveries, 5 * 60);
+    assert_eq!(r.boundary, 0);
+    assert_eq!((r.delivered, r.lost, r.duplicated), (300, 0, 0));
+    assert!(r.requests > 5, "rejoins are new handshakes: {}", r.requests);
+    assert_timeline_adds_up(&r);
 }

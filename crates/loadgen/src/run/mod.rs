@@ -18,7 +18,7 @@ use crate::config::opts::LoadOpts;
 use crate::config::plan::{Plan, PublishTarget};
 use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::schedule::{self, Clock};
-use crate::core::tally::{LostBySecond, RangeSet, TallySummary};
+use crate::core::tally::{Gap, LostBySecond, RangeSet, TallySummary};
 use crate::core::timeline::{self, Timeline};
 use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::roles::publish::{self, PubEnv, PubReport, WsPub};
@@ -403,7 +403,12 @@ async fn orchestrate(
         publishers: plan.publishers,
         t0_s,
         timeline: Timeline::default(),
-        guard_us: plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
+        // Subscribers that resume by seq (pushpoll.v1) expect everything
+        // once they first joined: no guard, and their later gaps are moot.
+        guard_us: match plan.ws_subprotocol {
+            Some(_) => 0,
+            None => plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
+        },
     };
     let publish_second = |set: &RangeSet, p: usize, tl: &mut Timeline| {
         timeline::by_second(set, p, plan.publishers, &plan.schedule, |s, n| {
@@ -413,6 +418,7 @@ async fn orchestrate(
     for (p, set) in published_sets.iter().enumerate() {
         publish_second(set, p, &mut tl);
     }
+    let resumes = plan.ws_subprotocol.is_some();
     for (i, mut h) in handles.into_iter().enumerate() {
         // Only subscribers connected when publishing began were expected to receive.
         let expected = ios.get(i).is_some_and(|io| io.state() == SubState::Ready);
@@ -426,7 +432,7 @@ async fn orchestrate(
                             std::slice::from_ref(&own.acked),
                             &env.shards,
                             lost,
-                            &rep.gaps,
+                            &expected_gaps(&rep.gaps, resumes),
                         ));
                         publish_second(&own.acked, i, &mut tl);
                         published += own.acked.len();
@@ -484,6 +490,16 @@ async fn orchestrate(
         errors,
         timeline: tl.entries(t0_s),
     }))
+}
+
+/// The gaps a subscriber's expectation leaves out: all of them, or for one
+/// that resumes by sequence number, only the time before it first joined
+/// (a staged subscriber away from the start).
+fn expected_gaps(gaps: &[Gap], resumes: bool) -> Vec<Gap> {
+    match resumes {
+        false => gaps.to_vec(),
+        true => gaps.iter().copied().filter(|g| g.0 == 0).collect(),
+    }
 }
 
 /// The subscribers' socket counters now: summed here, or asked of the workers.

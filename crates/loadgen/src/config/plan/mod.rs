@@ -255,9 +255,9 @@ fn subscriber_stages(
 }
 
 /// `--churn` and `--churn-guard`: finite, not negative, and only where a
-/// churned subscriber's rejoin is a fresh start (subscribers that resume by
-/// sequence number would have to expect everything, which a rejoin that
-/// starts afresh cannot give them).
+/// churned subscriber's rejoin is a fresh start or resumes by sequence
+/// number across it (pushpoll.v1): polling and SSE would have to carry
+/// their resume point across a rejoin too.
 fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
     let option = match (o.churn, &o.subscriber_stages) {
         (_, Some(_)) => "subscriber-stages",
@@ -279,13 +279,10 @@ fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
             format!("must be a finite number of seconds from 0 to 3600, got {guard}"),
         ));
     }
-    let fresh = match o.transport {
-        Transport::Ws => o.ws_subprotocol.is_none(),
-        Transport::SocketIo => true,
-        _ => false,
-    };
+    // pushpoll.v1 subscribers carry their resume point across a rejoin.
+    let fresh = matches!(o.transport, Transport::Ws | Transport::SocketIo);
     if !fresh {
-        return Err(bad(option, "works with subscribers that rejoin afresh: plain WebSocket (no --ws-subprotocol) and socket.io; polling, SSE and pushpoll.v1 resume by sequence number, which subscribers that come and go do not support yet".into()));
+        return Err(bad(option, "works with WebSocket (plain or pushpoll.v1) and socket.io subscribers; polling and SSE subscribers resume by since= and Last-Event-ID across a rejoin, which is not supported yet".into()));
     }
     if o.pattern == Pattern::Echo {
         return Err(bad(option, "does not combine with --pattern echo".into()));

@@ -174,6 +174,8 @@ pub(crate) struct Sub {
     online: bool,
     /// Its times away (`--churn`): left at, back at (Unix µs).
     gaps: Vec<Gap>,
+    /// `pushpoll.v1`: the seq a reconnect (a churn rejoin too) resumes after.
+    pub resume_seq: Option<u64>,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
     settled: Option<mpsc::UnboundedSender<()>>,
@@ -215,6 +217,7 @@ impl Sub {
             ready: false,
             online: false,
             gaps: Vec::new(),
+            resume_seq: None,
             ramp_failures: 0,
             permit: Some(permit),
             settled: Some(settled),

@@ -160,7 +160,8 @@ pub(super) async fn run(sub: &mut Sub) {
     let env = sub.env.clone();
     let protocol = env.plan.ws_subprotocol;
     // pushpoll.v1 only: the last seq received (or the hello's `last_seq`).
-    let mut last_seq: Option<u64> = None;
+    // A rejoin after a churn leave resumes where the last connection was.
+    let mut last_seq: Option<u64> = sub.resume_seq;
     let mut backoff = Backoff::new();
     loop {
         let url = resume_url(&env.plan.sub.url, last_seq);
@@ -179,6 +180,7 @@ pub(super) async fn run(sub: &mut Sub) {
         match sub.guard(open).await {
             None => return,
             Some(Ok(ws)) => {
+                sub.resume_seq = last_seq;
                 if !sub.ready() {
                     return;
                 }
@@ -332,6 +334,7 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
                     sub.io.wire.data(payload.len(), b.len());
                     sub.deliver(payload);
                     *last_seq = Some(seq);
+                    sub.resume_seq = *last_seq;
                 }
                 Ok(V1Frame::Gap { oldest_seq, .. }) => {
                     // The server goes on from `oldest_seq` (too old a since:
@@ -339,6 +342,7 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
                     // where a reconnect must resume too.
                     sub.error(Kind::Borrowed("gap"));
                     *last_seq = Some(oldest_seq.saturating_sub(1));
+                    sub.resume_seq = *last_seq;
                 }
                 Ok(V1Frame::Hello { .. }) | Err(_) => sub.error(Kind::Borrowed("protocol")),
             },
