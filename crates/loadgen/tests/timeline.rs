@@ -190,17 +190,12 @@ async fn churned_subscribers_expect_only_what_they_were_there_for() {
 }
 
 #[tokio::test]
-async fn churn_is_refused_where_subscribers_resume() {
+async fn bad_churn_is_refused_before_the_run() {
     for (url, extra, words) in [
         (
-            "http://127.0.0.1:9/messages",
-            &["--transport", "long-poll"][..],
-            "resume by since=",
-        ),
-        (
-            "http://127.0.0.1:9/events",
-            &["--transport", "sse"][..],
-            "Last-Event-ID",
+            "ws://127.0.0.1:9/ws",
+            &["--pattern", "echo"][..],
+            "--pattern echo",
         ),
         (
             "ws://127.0.0.1:9/ws",
@@ -297,28 +292,47 @@ async fn churned_subscribers_that_resume_expect_everything() {
     // pushpoll.v1 subscribers resume after the last seq they saw: churn
     // takes nothing out of what they expect, and there is no guard.
     let server = pushpoll_testkit::TestServer::start_default().await;
-    let url = format!("ws://{}/ws", server.addr);
-    let o = opts(&[
-        "--url",
-        &url,
-        "--subscribers",
-        "5",
-        "--rate",
-        "20",
-        "--duration",
-        "3",
-        "--churn",
-        "3",
-        "--ws-subprotocol",
-        "pushpoll.v1",
-        "--grace",
-        "1",
-    ]);
-    let r = run(&o, Hooks::default(), never()).await.unwrap();
-    assert_eq!(r.published, 60, "{:?}", r.errors);
-    assert_eq!(r.expected_deliveries, 5 * 60);
-    assert_eq!(r.boundary, 0);
-    assert_eq!((r.delivered, r.lost, r.duplicated), (300, 0, 0));
-    assert!(r.requests > 5, "rejoins are new handshakes: {}", r.requests);
-    assert_timeline_adds_up(&r);
+    let base = server.addr;
+    for (url, extra) in [
+        (
+            format!("ws://{base}/ws"),
+            &["--ws-subprotocol", "pushpoll.v1"][..],
+        ),
+        (
+            format!("http://{base}/messages"),
+            &["--transport", "long-poll"][..],
+        ),
+        (
+            format!("http://{base}/messages"),
+            &["--transport", "short-poll", "--poll-interval", "0.1"][..],
+        ),
+        (format!("http://{base}/events"), &["--transport", "sse"][..]),
+    ] {
+        let mut args = vec![
+            "--url",
+            &url,
+            "--subscribers",
+            "5",
+            "--rate",
+            "20",
+            "--duration",
+            "3",
+            "--churn",
+            "3",
+            "--grace",
+            "1.5",
+        ];
+        args.extend_from_slice(extra);
+        let r = run(&opts(&args), Hooks::default(), never()).await.unwrap();
+        assert_eq!(r.published, 60, "{extra:?} {:?}", r.errors);
+        assert_eq!(r.expected_deliveries, 5 * 60, "{extra:?}: everything");
+        assert_eq!(r.boundary, 0, "{extra:?}");
+        assert_eq!(
+            (r.delivered, r.lost, r.duplicated),
+            (300, 0, 0),
+            "{extra:?}"
+        );
+        assert!(r.requests > 5, "rejoins are new requests: {}", r.requests);
+        assert_timeline_adds_up(&r);
+    }
 }

@@ -403,11 +403,11 @@ async fn orchestrate(
         publishers: plan.publishers,
         t0_s,
         timeline: Timeline::default(),
-        // Subscribers that resume by seq (pushpoll.v1) expect everything
+        // Subscribers that resume by seq expect everything
         // once they first joined: no guard, and their later gaps are moot.
-        guard_us: match plan.ws_subprotocol {
-            Some(_) => 0,
-            None => plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
+        guard_us: match plan.resumes() {
+            true => 0,
+            false => plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
         },
     };
     let publish_second = |set: &RangeSet, p: usize, tl: &mut Timeline| {
@@ -418,7 +418,7 @@ async fn orchestrate(
     for (p, set) in published_sets.iter().enumerate() {
         publish_second(set, p, &mut tl);
     }
-    let resumes = plan.ws_subprotocol.is_some();
+    let resumes = plan.resumes();
     for (i, mut h) in handles.into_iter().enumerate() {
         // Only subscribers connected when publishing began were expected to receive.
         let expected = ios.get(i).is_some_and(|io| io.state() == SubState::Ready);
@@ -438,12 +438,12 @@ async fn orchestrate(
                         published += own.acked.len();
                         pub_reports.push(own);
                     }
-                    None => {
-                        summary.add(
-                            rep.tally
-                                .finish(&published_sets, &env.shards, lost, &rep.gaps),
-                        )
-                    }
+                    None => summary.add(rep.tally.finish(
+                        &published_sets,
+                        &env.shards,
+                        lost,
+                        &expected_gaps(&rep.gaps, resumes),
+                    )),
                 }
                 rep.errors.merge_into(&mut errors);
             }

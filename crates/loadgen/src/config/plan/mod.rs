@@ -208,6 +208,17 @@ impl Plan {
         req
     }
 
+    /// Whether subscribers resume by sequence number across a reconnect
+    /// (`pushpoll.v1`, polling's `since=`, SSE's `Last-Event-ID`): then a
+    /// subscriber that comes and goes still expects every message.
+    pub fn resumes(&self) -> bool {
+        match self.transport {
+            Transport::Ws => self.ws_subprotocol.is_some(),
+            Transport::LongPoll | Transport::ShortPoll | Transport::Sse => true,
+            Transport::SocketIo => false,
+        }
+    }
+
     /// Whether every subscriber publishes its own messages (`--pattern echo`).
     pub fn echo(&self) -> bool {
         self.pattern == Pattern::Echo
@@ -254,10 +265,8 @@ fn subscriber_stages(
     Ok(Some((stages, peak as usize)))
 }
 
-/// `--churn` and `--churn-guard`: finite, not negative, and only where a
-/// churned subscriber's rejoin is a fresh start or resumes by sequence
-/// number across it (pushpoll.v1): polling and SSE would have to carry
-/// their resume point across a rejoin too.
+/// `--churn` and `--churn-guard`: finite and not negative; not with echo
+/// or worker processes.
 fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
     let option = match (o.churn, &o.subscriber_stages) {
         (_, Some(_)) => "subscriber-stages",
@@ -278,11 +287,6 @@ fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
             "churn-guard",
             format!("must be a finite number of seconds from 0 to 3600, got {guard}"),
         ));
-    }
-    // pushpoll.v1 subscribers carry their resume point across a rejoin.
-    let fresh = matches!(o.transport, Transport::Ws | Transport::SocketIo);
-    if !fresh {
-        return Err(bad(option, "works with WebSocket (plain or pushpoll.v1) and socket.io subscribers; polling and SSE subscribers resume by since= and Last-Event-ID across a rejoin, which is not supported yet".into()));
     }
     if o.pattern == Pattern::Echo {
         return Err(bad(option, "does not combine with --pattern echo".into()));

@@ -174,8 +174,11 @@ pub(crate) struct Sub {
     online: bool,
     /// Its times away (`--churn`): left at, back at (Unix µs).
     gaps: Vec<Gap>,
-    /// `pushpoll.v1`: the seq a reconnect (a churn rejoin too) resumes after.
+    /// `pushpoll.v1` and polling: the seq a reconnect (a churn rejoin
+    /// too) resumes after.
     pub resume_seq: Option<u64>,
+    /// SSE: the `Last-Event-ID` a reconnect (a churn rejoin too) sends.
+    pub resume_event_id: Option<String>,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
     settled: Option<mpsc::UnboundedSender<()>>,
@@ -218,6 +221,7 @@ impl Sub {
             online: false,
             gaps: Vec::new(),
             resume_seq: None,
+            resume_event_id: None,
             ramp_failures: 0,
             permit: Some(permit),
             settled: Some(settled),
