@@ -368,6 +368,10 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     if let Some(path) = &cmd.opts.json {
         document::write(&Document::new("load", started, runs.clone()), path)?;
     }
+    if let Some(path) = &cmd.opts.csv {
+        let csv = pushpoll_results::timeline::to_csv(&runs[0].timeline);
+        std::fs::write(path, csv).with_context(|| format!("--csv: writing {}", path.display()))?;
+    }
     Ok(verdict(cmd.slo.as_ref(), &runs))
 }
 

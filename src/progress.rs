@@ -75,17 +75,35 @@ impl View {
                 0.0
             };
             *last = (p.delivered, p.elapsed);
-            bar.set_message(format!(
-                "{}: {} connected, {} published, {} delivered ({:.0}/s), {} errors",
-                phase_name(p.phase),
-                p.subscribers_ready,
-                p.published,
-                p.delivered,
-                rate,
-                p.errors
-            ));
+            bar.set_message(line(p, rate));
         }))
     }
+}
+
+/// The live line: phase, counts, and on a staged run the stage and its target.
+fn line(p: &Progress, rate: f64) -> String {
+    let mut s = format!(
+        "{}: {} connected, {} published, {} delivered ({:.0}/s), {} errors",
+        phase_name(p.phase),
+        p.subscribers_ready,
+        p.published,
+        p.delivered,
+        rate,
+        p.errors
+    );
+    if let Some(st) = p.stage {
+        s.push_str(&format!(
+            ", stage {}/{} → {} msg/s (now {:.1})",
+            st.index, st.count, st.target_rate, st.rate_now
+        ));
+    }
+    if let Some(st) = p.subscriber_stage {
+        s.push_str(&format!(
+            ", subscriber stage {}/{} → {} (now {:.0})",
+            st.index, st.count, st.target, st.now
+        ));
+    }
+    s
 }
 
 fn phase_name(p: Phase) -> &'static str {
@@ -95,5 +113,42 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Publishing => "publishing",
         Phase::Grace => "grace",
         Phase::Done => "done",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_shows_the_stage_and_its_target() {
+        let mut p = Progress {
+            phase: Phase::Publishing,
+            elapsed: Duration::from_secs(3),
+            subscribers_ready: 4,
+            published: 10,
+            delivered: 40,
+            errors: 0,
+            stage: None,
+            subscriber_stage: None,
+        };
+        assert!(!line(&p, 2.0).contains("stage"));
+        p.stage = Some(pushpoll_loadgen::StageProgress {
+            index: 2,
+            count: 3,
+            target_rate: 100.0,
+            rate_now: 62.5,
+        });
+        assert_eq!(
+            line(&p, 2.0),
+            "publishing: 4 connected, 10 published, 40 delivered (2/s), 0 errors, stage 2/3 → 100 msg/s (now 62.5)"
+        );
+        p.subscriber_stage = Some(pushpoll_loadgen::SubscriberStageProgress {
+            index: 1,
+            count: 2,
+            target: 40.0,
+            now: 12.4,
+        });
+        assert!(line(&p, 2.0).ends_with(", subscriber stage 1/2 → 40 (now 12)"));
     }
 }

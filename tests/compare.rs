@@ -110,6 +110,12 @@ async fn the_json_document_matches_its_schema() {
     assert!(!validator.is_valid(&broken));
     let back = document::read(&path).unwrap();
     assert_eq!(back.runs.len(), 2);
+    // Every run keeps its timeline, whose deliveries add up to its own.
+    for r in &back.runs {
+        assert!(!r.timeline.is_empty(), "{}", r.transport);
+        let d: u64 = r.timeline.iter().map(|e| e.delivered).sum();
+        assert_eq!(d, r.delivered, "{}", r.transport);
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

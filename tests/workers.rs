@@ -45,6 +45,19 @@ fn assert_exact(r: &RunResult, subscribers: u64) {
     assert!(r.errors.is_empty(), "{:?}", r.errors);
 }
 
+/// A split run's timeline: the workers' seconds added up exactly, so the
+/// columns sum to the run's totals and every connected subscriber shows.
+fn assert_timeline(r: &RunResult, subscribers: u64) {
+    let t = &r.timeline;
+    assert!(t.windows(2).all(|w| w[1].t_s == w[0].t_s + 1), "{t:?}");
+    assert_eq!(t.iter().map(|e| e.delivered).sum::<u64>(), r.delivered);
+    assert_eq!(t.iter().map(|e| e.published).sum::<u64>(), r.published);
+    assert_eq!(t.iter().map(|e| e.lost).sum::<u64>(), r.lost);
+    let zero = t.iter().find(|e| e.t_s == 0).expect("a second 0");
+    assert_eq!(zero.connected, subscribers, "every worker's subscribers");
+    assert!(t.iter().map(|e| e.requests).sum::<u64>() >= r.requests);
+}
+
 /// 3 workers × ~10 WebSocket subscribers, spread over two source addresses:
 /// one exact result, as if one process had held them all.
 #[test]
@@ -72,6 +85,8 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
         &metrics,
         "--json",
         json.to_str().unwrap(),
+        "--csv",
+        dir.join("split.csv").to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
@@ -80,6 +95,13 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
     );
     let r = only_run(&json);
     assert_exact(&r, 25);
+    assert_timeline(&r, 25);
+    let csv = std::fs::read_to_string(dir.join("split.csv")).expect("--csv wrote");
+    assert_eq!(
+        csv,
+        pushpoll_results::timeline::to_csv(&r.timeline),
+        "the CSV is the JSON's timeline"
+    );
     assert_eq!(r.subscribers, 25);
     assert_eq!(
         r.requests, 25,
@@ -229,7 +251,9 @@ fn a_split_long_poll_run_is_exact() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_exact(&only_run(&json), 12);
+    let r = only_run(&json);
+    assert_exact(&r, 12);
+    assert_timeline(&r, 12);
     drop(server);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -64,7 +64,10 @@ mod worker;
 
 pub use config::{headers, opts, scenario};
 pub use core::merge;
-pub use core::progress::{AddrSink, CpuReader, Hooks, Phase, Progress, ProgressSink};
+pub use core::progress::{
+    AddrSink, CpuReader, Hooks, Phase, Progress, ProgressSink, StageProgress,
+    SubscriberStageProgress,
+};
 pub use roles::autobahn;
 
 use std::path::Path;

@@ -17,6 +17,7 @@ mod socketio;
 mod sockjs;
 mod sse;
 mod stop;
+mod timeline;
 mod tls;
 mod wire;
 mod ws;

@@ -13,6 +13,9 @@
 //!   histogram over every agent's samples;
 //! - ratios are recomputed from the sums (per-second figures weighted by
 //!   each agent's subscriber-seconds);
+//! - timelines are added second by second (`t_s` from each agent's own
+//!   first publish); a second's p50/p99 is the largest agent's (an upper
+//!   bound: percentiles do not add);
 //! - the server's CPU, when agents read it, covers overlapping windows of one
 //!   server: the merged figure is the largest single reading.
 
@@ -225,9 +228,34 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
         },
         errors,
         label,
+        timeline: merge_timelines(runs),
         // Fields added later (and those all agents share) come from run 0.
         ..first.clone()
     })
+}
+
+/// The agents' timelines second by second (each agent's `t_s` counts from
+/// its own first publish): counts add up; `max` is the largest agent's;
+/// `p50` and `p99` cannot be recombined from percentiles, so the merged
+/// second shows the largest agent's, an upper bound.
+fn merge_timelines(runs: &[RunResult]) -> Vec<pushpoll_results::TimelineEntry> {
+    let mut by_second: BTreeMap<i64, pushpoll_results::TimelineEntry> = BTreeMap::new();
+    for e in runs.iter().flat_map(|r| &r.timeline) {
+        let m = by_second.entry(e.t_s).or_default();
+        m.t_s = e.t_s;
+        m.connected += e.connected;
+        m.published += e.published;
+        m.delivered += e.delivered;
+        m.lost += e.lost;
+        m.requests += e.requests;
+        m.bytes_up += e.bytes_up;
+        m.bytes_down += e.bytes_down;
+        m.errors += e.errors;
+        m.latency_us.p50 = m.latency_us.p50.max(e.latency_us.p50);
+        m.latency_us.p99 = m.latency_us.p99.max(e.latency_us.p99);
+        m.latency_us.max = m.latency_us.max.max(e.latency_us.max);
+    }
+    by_second.into_values().collect()
 }
 
 /// Every agent's generator CPU together (null when any is unknown).

@@ -122,6 +122,16 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     figures.push(Figure::Drawn(charts::idle::chart(runs)?));
     figures.push(Figure::Drawn(charts::projection::chart(runs)?));
     figures.push(Figure::Drawn(charts::cpu::chart(runs)?));
+    // Over time, from the runs' timelines (none in older documents: no chart).
+    for chart in [
+        charts::over_time::deliveries(runs)?,
+        charts::over_time::requests(runs)?,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        figures.push(Figure::Drawn(chart));
+    }
     let rtt = rtt::section(&all_runs)?;
     let variants = variants::section(&all_runs);
 

@@ -8,6 +8,8 @@
 //!   ([`LatencySummary`], [`IdleCost`], [`WireOverhead`], [`TcpOverhead`]).
 //! - [`document`]: the results document `--json` writes ([`Document`]:
 //!   format, command, argv, machine, runs).
+//! - [`timeline`]: the run second by second ([`TimelineEntry`]) and its
+//!   CSV form.
 //! - [`histogram`]: the latency histogram as it travels in results
 //!   (HdrHistogram V2 + DEFLATE, base64), the bounds every run records
 //!   with, and the `latency_us` summary of one.
@@ -20,10 +22,12 @@
 pub mod document;
 pub mod histogram;
 pub mod result;
+pub mod timeline;
 
 pub use document::{Document, Machine};
 pub use histogram::HistogramError;
 pub use result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
+pub use timeline::{TimelineEntry, TimelineLatency};
 
 /// The JSON Schema (draft 2020-12) of a results document, shipped in the
 /// crate so a consumer can validate files without the repository; the

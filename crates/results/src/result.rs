@@ -51,12 +51,20 @@ pub struct RunResult {
     /// a chance because the server refused (or never got) the publish.
     #[serde(default)]
     pub unsent: u64,
-    /// `subscribers_connected × published`.
+    /// `subscribers_connected × published`; with `--churn`, per subscriber
+    /// the accepted messages scheduled while it was connected, less
+    /// `boundary`.
     pub expected_deliveries: u64,
     /// Distinct expected (message, subscriber) pairs that arrived.
     pub delivered: u64,
-    /// `expected_deliveries − delivered`.
+    /// Expected deliveries that never arrived: `expected_deliveries −
+    /// delivered`, or with `--churn` counted per subscriber.
     pub lost: u64,
+    /// `--churn`: deliveries of messages scheduled within `--churn-guard`
+    /// of a subscriber leaving or rejoining: neither expected nor lost
+    /// (counted as delivered when they arrive). 0 without churn.
+    #[serde(default)]
+    pub boundary: u64,
     /// Arrivals of a (message, subscriber) pair already seen.
     pub duplicated: u64,
     /// Arrivals older than a message the same subscriber had already seen
@@ -143,6 +151,10 @@ pub struct RunResult {
     /// measures latency in transits of this delay.
     #[serde(default)]
     pub one_way_delay_ms: Option<f64>,
+    /// The run second by second, from the first subscriber's connect to the
+    /// end of the grace period (empty for documents written before it existed).
+    #[serde(default)]
+    pub timeline: Vec<crate::timeline::TimelineEntry>,
 }
 
 impl RunResult {

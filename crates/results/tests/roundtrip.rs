@@ -45,6 +45,8 @@ fn fields_added_later_default_when_absent() {
         "wire",
         "label",
         "one_way_delay_ms",
+        "timeline",
+        "boundary",
     ] {
         assert!(run.remove(field).is_some(), "{field}");
     }
@@ -61,6 +63,7 @@ fn fields_added_later_default_when_absent() {
     );
     assert_eq!(run.wire, None);
     assert_eq!(run.label, None);
+    assert!(run.timeline.is_empty());
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod headers;
 pub mod opts;
 pub(crate) mod plan;
 pub mod scenario;
+pub(crate) mod stages;
 pub(crate) mod template;
 pub(crate) mod trust;
 pub(crate) mod users;

@@ -177,6 +177,30 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
 
+    /// Shape the publish rate over time, k6's way: `DUR:TARGET,…` (e.g.
+    /// `30s:100,2m:100,30s:0`), linear from 0 msg/s to each stage's target
+    /// over its duration. The stages' sum replaces --duration and --rate.
+    #[arg(long, value_name = "DUR:TARGET,...")]
+    pub rate_stages: Option<String>,
+
+    /// Subscribers a second that disconnect and at once reconnect while
+    /// messages are published (chosen at random among the connected). A
+    /// churned subscriber expects only what was scheduled while it was
+    /// connected, less --churn-guard at each edge (docs/timeline.md).
+    #[arg(long, value_name = "R")]
+    pub churn: Option<f64>,
+
+    /// Shape the connected subscribers over time on the publishing clock,
+    /// k6's way: `DUR:TARGET,…` from 0; subscribers join and leave to follow
+    /// the targets (judged as --churn's are). The peak replaces --subscribers.
+    #[arg(long, value_name = "DUR:TARGET,...")]
+    pub subscriber_stages: Option<String>,
+
+    /// Seconds after a churned subscriber rejoined and before it left in
+    /// which a message is neither expected nor lost (`boundary` in the JSON).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub churn_guard: f64,
+
     /// Seconds between short polls. Below 0.001 (the timer's resolution)
     /// each poll is sent as soon as the previous answer arrived, as a
     /// benchmark tool such as wrk does.
@@ -289,6 +313,11 @@ pub struct LoadOpts {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     #[serde(default)]
     pub metrics_linger: f64,
+
+    /// Write the run's per-second timeline as CSV to this file (header row
+    /// `t_s,…`; docs/timeline.md).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 
     /// A name for this run in results and reports (e.g. the network
     /// condition it ran under); runs that differ only in label are shown apart.

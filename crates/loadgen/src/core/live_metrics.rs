@@ -63,10 +63,10 @@ impl LatencySnapshot {
 
 impl LatencyBuckets {
     /// Counts a batch of latencies, µs.
-    pub(crate) fn record(&self, values_us: &[u64]) {
+    pub(crate) fn record(&self, values_us: impl IntoIterator<Item = u64>) {
         let mut counts = [0u64; BUCKETS];
         let mut sum = 0u64;
-        for &v in values_us {
+        for v in values_us {
             counts[LATENCY_BOUNDS_US.partition_point(|&b| b < v)] += 1;
             sum = sum.saturating_add(v);
         }
@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn latencies_land_in_the_first_bucket_that_holds_them() {
         let b = LatencyBuckets::default();
-        b.record(&[0, 500, 501, 10_000_000, 10_000_001]);
+        b.record([0, 500, 501, 10_000_000, 10_000_001]);
         let s = b.snapshot();
         assert_eq!(s.counts.len(), BUCKETS);
         assert_eq!((s.counts[0], s.counts[1]), (2, 1));
@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(s.count(), 5);
         assert_eq!(s.sum_us, 20_001_002);
         let before = s.clone();
-        b.record(&[700]);
+        b.record([700]);
         let d = b.snapshot().minus(&before);
         assert_eq!((d.count(), d.counts[1], d.sum_us), (1, 1, 700));
         let other = LatencyBuckets::default();

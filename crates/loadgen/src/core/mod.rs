@@ -12,4 +12,6 @@ pub mod progress;
 pub(crate) mod ranges;
 pub(crate) mod rooms;
 pub(crate) mod schedule;
+pub(crate) mod sketch;
 pub(crate) mod tally;
+pub(crate) mod timeline;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::core::live_metrics::{ErrorKinds, LatencyBuckets, RemoteIo};
+use crate::core::schedule::{stage_at, target_at, Schedule, Stage};
 
 /// How often progress is reported.
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -71,8 +72,34 @@ pub enum Phase {
     Done,
 }
 
+/// Where a staged run (`--rate-stages`) is, for [`Progress::stage`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageProgress {
+    /// The current stage, 1-based.
+    pub index: usize,
+    /// How many stages there are.
+    pub count: usize,
+    /// The rate the current stage moves to, msg/s.
+    pub target_rate: f64,
+    /// The rate the schedule asks for now, msg/s.
+    pub rate_now: f64,
+}
+
+/// Where `--subscriber-stages` is, for [`Progress::subscriber_stage`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubscriberStageProgress {
+    /// The current stage, 1-based.
+    pub index: usize,
+    /// How many stages there are.
+    pub count: usize,
+    /// The subscribers the current stage moves to.
+    pub target: f64,
+    /// The subscribers the stages ask for now.
+    pub now: f64,
+}
+
 /// A snapshot of a run in progress, for [`Hooks::progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// Current phase.
     pub phase: Phase,
@@ -86,6 +113,11 @@ pub struct Progress {
     pub delivered: u64,
     /// Errors of every kind so far.
     pub errors: u64,
+    /// While publishing a staged run: the current stage and its target.
+    pub stage: Option<StageProgress>,
+    /// While publishing with `--subscriber-stages`: the current stage and
+    /// its target.
+    pub subscriber_stage: Option<SubscriberStageProgress>,
 }
 
 /// Totals read while the run is going (progress, the grace period's early end).
@@ -95,6 +127,9 @@ pub(crate) struct Live {
     pub delivered: AtomicU64,
     /// Subscribers that became ready.
     pub ready: AtomicU64,
+    /// Subscribers connected now (ready, and neither failed nor waiting to
+    /// reconnect since their last connect).
+    pub connected: AtomicU64,
     /// Publishes the server accepted.
     pub published: AtomicU64,
     /// Errors of every kind.
@@ -123,6 +158,10 @@ pub(crate) struct Reporter {
     live: Arc<Live>,
     start: Instant,
     last: Option<Instant>,
+    /// The rate stages and the schedule, once publishing has started.
+    stages: Option<(Vec<Stage>, Schedule, Instant)>,
+    /// The subscriber stages, once publishing has started.
+    subscriber_stages: Option<(Vec<Stage>, Instant)>,
 }
 
 impl Reporter {
@@ -133,7 +172,50 @@ impl Reporter {
             live,
             start: Instant::now(),
             last: None,
+            stages: None,
+            subscriber_stages: None,
         }
+    }
+
+    /// Publishing with `--subscriber-stages` started at `t0`.
+    pub(crate) fn subscriber_stages_from(&mut self, stages: &[Stage], t0: Instant) {
+        self.subscriber_stages = Some((stages.to_vec(), t0));
+    }
+
+    fn subscriber_stage(&self, phase: Phase, now: Instant) -> Option<SubscriberStageProgress> {
+        let (stages, t0) = self.subscriber_stages.as_ref()?;
+        if phase != Phase::Publishing {
+            return None;
+        }
+        let t = now.saturating_duration_since(*t0).as_secs_f64();
+        let i = stage_at(stages, t)?;
+        Some(SubscriberStageProgress {
+            index: i + 1,
+            count: stages.len(),
+            target: stages[i].1,
+            now: target_at(stages, 0.0, t),
+        })
+    }
+
+    /// Publishing a staged run started at `t0`: reports name the stage.
+    pub(crate) fn stages_from(&mut self, stages: &[Stage], schedule: &Schedule, t0: Instant) {
+        self.stages = Some((stages.to_vec(), schedule.clone(), t0));
+    }
+
+    /// Where the stages are at `now` (during publishing only).
+    fn stage(&self, phase: Phase, now: Instant) -> Option<StageProgress> {
+        let (stages, schedule, t0) = self.stages.as_ref()?;
+        if phase != Phase::Publishing {
+            return None;
+        }
+        let t = now.saturating_duration_since(*t0).as_secs_f64();
+        let i = stage_at(stages, t)?;
+        Some(StageProgress {
+            index: i + 1,
+            count: stages.len(),
+            target_rate: stages[i].1,
+            rate_now: schedule.rate_at(t),
+        })
     }
 
     /// A reporter that reports nothing (worker processes report on stdout).
@@ -143,6 +225,8 @@ impl Reporter {
             live,
             start: Instant::now(),
             last: None,
+            stages: None,
+            subscriber_stages: None,
         }
     }
 
@@ -160,6 +244,45 @@ impl Reporter {
             published: self.live.published.load(Relaxed),
             delivered: self.live.delivered.load(Relaxed),
             errors: self.live.errors.load(Relaxed),
+            stage: self.stage(phase, now),
+            subscriber_stage: self.subscriber_stage(phase, now),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_name_the_stage_and_its_target_while_publishing() {
+        let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+        let sink = seen.clone();
+        let hook: ProgressSink = Arc::new(move |p: &Progress| sink.lock().unwrap().push(*p));
+        let mut r = Reporter::new(Some(hook), Arc::new(Live::default()));
+        let stages = [(2.0, 10.0), (2.0, 10.0), (2.0, 0.0)];
+        let t0 = Instant::now();
+        r.stages_from(&stages, &Schedule::stages(&stages), t0);
+        r.subscriber_stages_from(&[(4.0, 8.0)], t0);
+        r.report(Phase::Idle, true);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        r.report(Phase::Publishing, true);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        r.report(Phase::Publishing, true);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].stage, None, "no stage outside publishing");
+        let s = seen[1].stage.unwrap();
+        assert_eq!((s.index, s.count, s.target_rate), (1, 3, 10.0));
+        assert!((s.rate_now - 5.0).abs() < 1e-9);
+        let sub = seen[1].subscriber_stage.unwrap();
+        assert_eq!(
+            (sub.index, sub.count, sub.target, sub.now),
+            (1, 1, 8.0, 2.0)
+        );
+        assert_eq!(seen[2].subscriber_stage, None, "past the last stage");
+        let s = seen[2].stage.unwrap();
+        assert_eq!((s.index, s.target_rate), (3, 0.0));
+        assert!((s.rate_now - 5.0).abs() < 1e-9);
     }
 }

@@ -62,6 +62,54 @@ impl RangeSet {
         }
     }
 
+    /// A set of half-open ranges in any order, overlapping or not.
+    pub fn from_ranges(mut ranges: Vec<(u64, u64)>) -> RangeSet {
+        ranges.retain(|r| r.0 < r.1);
+        ranges.sort_unstable();
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match out.last_mut() {
+                Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => out.push(r),
+            }
+        }
+        RangeSet { ranges: out }
+    }
+
+    /// The ranges, sorted, half-open.
+    pub fn ranges(&self) -> &[(u64, u64)] {
+        &self.ranges
+    }
+
+    /// The elements of `self` not in `other`.
+    pub fn difference(&self, other: &RangeSet) -> RangeSet {
+        let mut out = Vec::new();
+        let mut j = 0;
+        for &(lo, hi) in &self.ranges {
+            let mut start = lo;
+            while j < other.ranges.len() && other.ranges[j].1 <= start {
+                j += 1;
+            }
+            let mut k = j;
+            while start < hi {
+                match other.ranges.get(k) {
+                    Some(&(olo, ohi)) if olo < hi => {
+                        if olo > start {
+                            out.push((start, olo));
+                        }
+                        start = start.max(ohi);
+                        k += 1;
+                    }
+                    _ => {
+                        out.push((start, hi));
+                        break;
+                    }
+                }
+            }
+        }
+        RangeSet { ranges: out }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> u64 {
         self.ranges.iter().map(|r| r.1 - r.0).sum()
@@ -97,6 +145,19 @@ mod tests {
             s.insert(x);
         }
         s
+    }
+
+    #[test]
+    fn difference_matches_a_naive_set() {
+        let a = set(&[0, 1, 2, 3, 5, 6, 9, 10, 11, 20]);
+        let b = set(&[1, 2, 6, 7, 8, 9, 11, 12, 19]);
+        let want: Vec<u64> = [0, 3, 5, 10, 20].into();
+        let d = a.difference(&b);
+        let got: Vec<u64> = d.ranges().iter().flat_map(|&(lo, hi)| lo..hi).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.difference(&RangeSet::default()), a);
+        assert_eq!(RangeSet::default().difference(&a).len(), 0);
+        assert_eq!(a.difference(&a).len(), 0);
     }
 
     #[test]

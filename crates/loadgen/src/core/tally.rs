@@ -24,6 +24,8 @@ use pushpoll_wire::marker::Marker;
 use crate::core::acks::Resolve;
 use crate::core::live_metrics::LatencyBuckets;
 pub(crate) use crate::core::ranges::RangeSet;
+use crate::core::schedule::Schedule;
+use crate::core::timeline::{self, Timeline};
 
 /// Latencies a subscriber buffers before adding them to a shared shard.
 const BATCH: usize = 64;
@@ -36,8 +38,9 @@ pub(crate) fn shard_count() -> usize {
         .clamp(4, 64)
 }
 
-/// The run's latency histograms: a few shards behind mutexes, filled by
-/// subscribers in batches, merged at the end.
+/// The run's latency histograms and per-second delivery counts: a few
+/// shards behind mutexes, filled by subscribers in batches, merged at the
+/// end.
 ///
 /// A full HdrHistogram per subscriber (3 significant figures, up to an hour)
 /// is ~190 KB: a hundred thousand subscribers could not afford one each.
@@ -45,7 +48,7 @@ pub(crate) fn shard_count() -> usize {
 /// deliveries, spread over the shards).
 #[derive(Debug)]
 pub(crate) struct LatencyShards {
-    shards: Vec<Mutex<Histogram<u64>>>,
+    shards: Vec<Mutex<(Histogram<u64>, Timeline)>>,
     /// The same latencies by bucket, read live by `--metrics-addr`.
     buckets: Arc<LatencyBuckets>,
 }
@@ -54,7 +57,7 @@ impl LatencyShards {
     pub fn new(count: usize) -> Self {
         LatencyShards {
             shards: (0..count.max(1))
-                .map(|_| Mutex::new(new_histogram()))
+                .map(|_| Mutex::new((new_histogram(), Timeline::default())))
                 .collect(),
             buckets: Arc::default(),
         }
@@ -65,24 +68,52 @@ impl LatencyShards {
         LatencyShards { buckets, ..self }
     }
 
-    fn record_all(&self, shard: usize, values: &[u64]) {
-        let mut h = self.shards[shard % self.shards.len()]
+    /// Records `(received at, Unix µs; latency, µs)` pairs.
+    fn record_all(&self, shard: usize, values: &[(u64, u64)]) {
+        let mut g = self.shards[shard % self.shards.len()]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        for &v in values {
+        let (h, t) = &mut *g;
+        for &(at, v) in values {
             h.saturating_record(v);
+            t.delivery(at, v);
         }
-        drop(h);
-        self.buckets.record(values);
+        drop(g);
+        self.buckets.record(values.iter().map(|&(_, v)| v));
     }
 
     /// All shards merged.
     pub fn merged(&self) -> Histogram<u64> {
         let mut all = new_histogram();
         for s in &self.shards {
-            let h = s.lock().unwrap_or_else(|p| p.into_inner());
+            let g = s.lock().unwrap_or_else(|p| p.into_inner());
             // Same bounds everywhere, so adding cannot fail.
-            let _ = all.add(&*h);
+            let _ = all.add(&g.0);
+        }
+        all
+    }
+
+    /// Takes the seconds before Unix second `s` out of every shard (the
+    /// sampler moves them into its own timeline once a second, so that the
+    /// shards hold only the last second or two whatever the run's length).
+    pub fn take_timeline_before(&self, s: u64) -> Timeline {
+        let mut all = Timeline::default();
+        for sh in &self.shards {
+            let taken = sh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .take_before(s);
+            all.merge(&taken);
+        }
+        all
+    }
+
+    /// The deliveries per second of all shards.
+    pub fn timeline(&self) -> Timeline {
+        let mut all = Timeline::default();
+        for s in &self.shards {
+            all.merge(&s.lock().unwrap_or_else(|p| p.into_inner()).1);
         }
         all
     }
@@ -124,13 +155,80 @@ pub(crate) struct Tally {
     /// server's own traffic, or payloads it transformed beyond recognition.
     pub unmarked: u64,
     shard: usize,
-    /// Latencies of accepted deliveries, not yet in the shards.
-    batch: Vec<u64>,
+    /// Accepted deliveries not yet in the shards: (received at, Unix µs;
+    /// latency, µs).
+    batch: Vec<(u64, u64)>,
     /// Deliveries whose publish is unresolved: (run-wide publisher index as
-    /// `finish` knows it, seq, latency µs).
-    pending: Vec<(u32, u64, u64)>,
+    /// `finish` knows it, seq, received at, latency µs).
+    pending: Vec<(u32, u64, u64, u64)>,
     /// Pending length at which they are checked again (amortised).
     pending_check: usize,
+}
+
+/// Expected deliveries that never arrived, by the second of publishing
+/// their message was scheduled in, for the run's timeline.
+#[derive(Debug)]
+pub(crate) struct LostBySecond<'a> {
+    pub schedule: &'a Schedule,
+    pub publishers: usize,
+    /// The Unix second publishing started on.
+    pub t0_s: u64,
+    pub timeline: Timeline,
+    /// `--churn-guard`, µs.
+    pub guard_us: u64,
+}
+
+/// A churned subscriber's time away: (left at, rejoined at), Unix µs;
+/// `None` when it had not rejoined by the end.
+pub(crate) type Gap = (u64, Option<u64>);
+
+impl LostBySecond<'_> {
+    /// Messages due before Unix µs `t`.
+    fn due_before(&self, t_us: u64) -> u64 {
+        let rel = t_us.saturating_sub(self.t0_s * 1_000_000) as f64 / 1e6;
+        self.schedule.due_before(rel)
+    }
+
+    /// Publisher `p`'s messages (its own seq numbers) among run-wide
+    /// messages `a..b`.
+    fn own(&self, (a, b): (u64, u64), p: usize) -> (u64, u64) {
+        let (p, n) = (p as u64, self.publishers.max(1) as u64);
+        let first = |k: u64| if k > p { (k - p).div_ceil(n) } else { 0 };
+        (first(a), first(b))
+    }
+
+    /// What `gaps` take out of publisher `p`'s messages: those scheduled
+    /// while away (absent), and those within the guard of a leave or a
+    /// rejoin (boundary).
+    fn windows(&self, gaps: &[Gap], p: usize) -> (RangeSet, RangeSet) {
+        let (mut absent, mut boundary) = (Vec::new(), Vec::new());
+        let total = self.schedule.total;
+        for &(left, back) in gaps {
+            let at_leave = self.due_before(left);
+            let guard_start = self.due_before(left.saturating_sub(self.guard_us));
+            boundary.push(self.own((guard_start, at_leave), p));
+            match back {
+                Some(back) => {
+                    let at_back = self.due_before(back);
+                    let guard_end = self.due_before(back.saturating_add(self.guard_us));
+                    absent.push(self.own((at_leave, at_back), p));
+                    boundary.push(self.own((at_back, guard_end), p));
+                }
+                None => absent.push(self.own((at_leave, total), p)),
+            }
+        }
+        let absent = RangeSet::from_ranges(absent);
+        let boundary = RangeSet::from_ranges(boundary).difference(&absent);
+        (absent, boundary)
+    }
+
+    /// Counts `missed`, messages of publisher `p`.
+    pub fn add(&mut self, missed: &RangeSet, p: usize) {
+        let (t0, tl) = (self.t0_s, &mut self.timeline);
+        timeline::by_second(missed, p, self.publishers, self.schedule, |s, n| {
+            tl.at(t0 + s).lost += n;
+        });
+    }
 }
 
 /// What a [`Tally`] amounts to once the published sets are known.
@@ -144,6 +242,15 @@ pub(crate) struct TallySummary {
     pub other_runs: u64,
     #[serde(default)]
     pub unmarked: u64,
+    /// Deliveries this subscriber was expected to receive (with `lost`).
+    #[serde(default)]
+    pub expected: u64,
+    /// Expected deliveries that never arrived (with `lost`).
+    #[serde(default)]
+    pub lost: u64,
+    /// Deliveries inside a churn guard: neither expected nor lost.
+    #[serde(default)]
+    pub boundary: u64,
 }
 
 impl TallySummary {
@@ -154,6 +261,9 @@ impl TallySummary {
         self.reordered += o.reordered;
         self.other_runs += o.other_runs;
         self.unmarked += o.unmarked;
+        self.expected += o.expected;
+        self.lost += o.lost;
+        self.boundary += o.boundary;
     }
 }
 
@@ -249,10 +359,10 @@ impl Tally {
         }
         let latency = now_us.saturating_sub(m.scheduled_us);
         match acks.status(global, m.seq) {
-            Some(true) => self.push_latency(latency, shards),
+            Some(true) => self.push_latency(now_us, latency, shards),
             // Failed publish: counted as unexpected in `finish`, no latency.
             Some(false) => {}
-            None => self.pending.push((global as u32, m.seq, latency)),
+            None => self.pending.push((global as u32, m.seq, now_us, latency)),
         }
         if !self.pending.is_empty() && self.pending.len() >= self.pending_check {
             self.resolve_pending(acks, shards);
@@ -260,11 +370,11 @@ impl Tally {
         true
     }
 
-    fn push_latency(&mut self, latency: u64, shards: &LatencyShards) {
+    fn push_latency(&mut self, at: u64, latency: u64, shards: &LatencyShards) {
         if self.batch.capacity() == 0 {
             self.batch.reserve_exact(BATCH);
         }
-        self.batch.push(latency);
+        self.batch.push((at, latency));
         if self.batch.len() >= BATCH {
             self.flush(shards);
         }
@@ -276,9 +386,9 @@ impl Tally {
     pub fn resolve_pending(&mut self, acks: &dyn Resolve, shards: &LatencyShards) {
         let mut pending = std::mem::take(&mut self.pending);
         pending.retain(
-            |&(slot, seq, latency)| match acks.status(slot as usize, seq) {
+            |&(slot, seq, at, latency)| match acks.status(slot as usize, seq) {
                 Some(true) => {
-                    self.push_latency(latency, shards);
+                    self.push_latency(at, latency, shards);
                     false
                 }
                 Some(false) => false,
@@ -298,12 +408,35 @@ impl Tally {
     }
 
     /// Final counts against the acknowledged set of each publisher; pending
-    /// latencies of accepted messages are recorded now.
-    pub fn finish(mut self, published: &[RangeSet], shards: &LatencyShards) -> TallySummary {
+    /// latencies of accepted messages are recorded now. With `lost`, the
+    /// subscriber was expected to receive every accepted message: those it
+    /// missed are counted there in the second they were scheduled in.
+    pub fn finish(
+        mut self,
+        published: &[RangeSet],
+        shards: &LatencyShards,
+        lost: Option<&mut LostBySecond<'_>>,
+        gaps: &[Gap],
+    ) -> TallySummary {
         let empty = RangeSet::default();
-        for (slot, seq, latency) in std::mem::take(&mut self.pending) {
+        for (slot, seq, at, latency) in std::mem::take(&mut self.pending) {
             if published.get(slot as usize).unwrap_or(&empty).contains(seq) {
-                self.push_latency(latency, shards);
+                self.push_latency(at, latency, shards);
+            }
+        }
+        let (mut expected, mut missed_all, mut boundary) = (0, 0, 0);
+        if let Some(lost) = lost {
+            for (slot, seen) in self.publishers.iter().enumerate() {
+                let acked = published.get(self.published_index(slot)).unwrap_or(&empty);
+                // The run-wide publisher, whose schedule the windows follow.
+                let p = self.base as usize + slot * self.stride as usize;
+                let (absent, guarded) = lost.windows(gaps, p);
+                let want = acked.difference(&absent).difference(&guarded);
+                let missed = want.difference(&seen.set);
+                expected += want.len();
+                boundary += acked.intersection_len(&guarded);
+                missed_all += missed.len();
+                lost.add(&missed, p);
             }
         }
         self.flush(shards);
@@ -313,6 +446,9 @@ impl Tally {
             reordered: self.reordered,
             other_runs: self.other_runs,
             unmarked: self.unmarked,
+            expected,
+            lost: missed_all,
+            boundary,
             ..TallySummary::default()
         };
         for (k, seen) in self.publishers.iter().enumerate() {
@@ -326,172 +462,4 @@ impl Tally {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::acks::{Acks, Unresolved};
-
-    fn m(publisher: u32, seq: u64) -> Marker {
-        Marker {
-            run_id: 7,
-            publisher,
-            seq,
-            scheduled_us: 1_000,
-        }
-    }
-
-    fn set(xs: &[u64]) -> RangeSet {
-        let mut s = RangeSet::default();
-        for &x in xs {
-            s.insert(x);
-        }
-        s
-    }
-
-    #[test]
-    fn duplicates_reorders_losses_and_unexpected() {
-        let shards = LatencyShards::new(2);
-        let mut t = Tally::new(7, 2, 0);
-        // Publisher 0 sends 0..6: 2 is lost, 4 arrives after 5, 1 twice.
-        for seq in [0, 1, 1, 3, 5, 4, 6] {
-            t.record(&m(0, seq), 1_500, &shards, &Unresolved);
-        }
-        // Publisher 1: 0 and 1, plus 2, whose publish was never acknowledged.
-        for seq in [0, 1, 2] {
-            t.record(&m(1, seq), 1_500, &shards, &Unresolved);
-        }
-        // Another run's marker and an unknown publisher.
-        assert!(!t.record(
-            &Marker {
-                run_id: 8,
-                ..m(0, 9)
-            },
-            1_500,
-            &shards,
-            &Unresolved
-        ));
-        assert!(!t.record(&m(5, 0), 1_500, &shards, &Unresolved));
-        let published = [set(&[0, 1, 2, 3, 4, 5, 6]), set(&[0, 1])];
-        let s = t.finish(&published, &shards);
-        assert_eq!(
-            s,
-            TallySummary {
-                delivered: 6 + 2,
-                unexpected: 1 + 1,
-                duplicated: 1,
-                reordered: 1,
-                other_runs: 1,
-                unmarked: 0,
-            }
-        );
-        let h = shards.merged();
-        assert_eq!(
-            h.len(),
-            s.delivered,
-            "latency only for deliveries that count: publisher 1's seq 2 was never accepted"
-        );
-        assert_eq!(h.max(), 500);
-    }
-
-    #[test]
-    fn live_acks_keep_a_failed_publish_out_of_latency() {
-        let shards = LatencyShards::new(1);
-        let acks = Acks::new(1);
-        let mut t = Tally::new(7, 1, 0);
-        acks.resolve(0, 0, true);
-        // Seq 1 arrives before its POST is answered: pending, then refused.
-        assert!(t.record(&m(0, 0), 1_100, &shards, &acks));
-        assert!(t.record(&m(0, 1), 9_000, &shards, &acks));
-        acks.resolve(0, 1, false);
-        acks.resolve(0, 2, true);
-        assert_eq!(acks.status(0, 1), Some(false));
-        assert_eq!(acks.status(0, 2), Some(true));
-        assert_eq!(acks.status(0, 3), None);
-        assert!(t.record(&m(0, 2), 1_200, &shards, &acks));
-        let s = t.finish(&[set(&[0, 2])], &shards);
-        assert_eq!((s.delivered, s.unexpected), (2, 1));
-        let h = shards.merged();
-        assert_eq!(h.len(), 2);
-        assert_eq!(h.max(), 200, "the refused message's 8 ms is not recorded");
-    }
-
-    #[test]
-    fn acks_resolve_out_of_order_and_travel_as_snapshots() {
-        let acks = Acks::new(2);
-        acks.resolve(1, 1, true);
-        assert_eq!(acks.status(1, 1), None, "0 is still in flight");
-        acks.resolve(1, 0, false);
-        assert_eq!(acks.status(1, 0), Some(false));
-        assert_eq!(acks.status(1, 1), Some(true));
-        let copy = Acks::new(2);
-        copy.apply(&acks.snapshot());
-        assert_eq!(copy.status(1, 0), Some(false));
-        assert_eq!(copy.status(1, 1), Some(true));
-        assert_eq!(copy.status(0, 0), None);
-    }
-
-    #[test]
-    fn pending_stays_linear_and_resolves() {
-        let shards = LatencyShards::new(1);
-        let acks = Acks::new(1);
-        let mut t = Tally::new(7, 1, 0);
-        for seq in 0..1_000 {
-            t.record(&m(0, seq), 1_010, &shards, &acks);
-        }
-        assert_eq!(t.pending.len(), 1_000);
-        for seq in 0..1_000 {
-            acks.resolve(0, seq, seq % 10 != 3);
-        }
-        t.resolve_pending(&acks, &shards);
-        assert!(t.pending.is_empty());
-        t.flush(&shards);
-        assert_eq!(shards.merged().len(), 900);
-    }
-
-    #[test]
-    fn an_own_tally_counts_only_its_publisher() {
-        let shards = LatencyShards::new(1);
-        let mut t = Tally::own(7, 3, 0);
-        assert!(t.record(&m(3, 0), 1_500, &shards, &Unresolved));
-        assert!(!t.record(&m(2, 0), 1_500, &shards, &Unresolved));
-        assert!(!t.record(&m(4, 1), 1_500, &shards, &Unresolved));
-        assert!(t.record(&m(3, 2), 1_500, &shards, &Unresolved));
-        let s = t.finish(&[set(&[0, 1, 2])], &shards);
-        assert_eq!((s.delivered, s.unexpected), (2, 2));
-    }
-
-    #[test]
-    fn a_room_tally_expects_its_rooms_publishers_only() {
-        let shards = LatencyShards::new(1);
-        // 7 publishers in 3 rooms: room 1 has publishers 1 and 4.
-        let mut t = Tally::in_room(7, 7, 3, 1, 0);
-        assert_eq!(t.publishers.len(), 2);
-        let acks = Acks::new(7);
-        acks.resolve(4, 0, true);
-        assert!(t.record(&m(1, 0), 1_100, &shards, &acks));
-        assert!(t.record(&m(4, 0), 1_200, &shards, &acks));
-        assert!(t.record(&m(4, 1), 1_300, &shards, &acks));
-        // Rooms 0 and 2 leak into room 1; publisher 7 does not exist.
-        assert!(!t.record(&m(0, 0), 1_100, &shards, &acks));
-        assert!(!t.record(&m(5, 0), 1_100, &shards, &acks));
-        assert!(!t.record(&m(7, 0), 1_100, &shards, &acks));
-        let mut published = vec![RangeSet::default(); 7];
-        published[1] = set(&[0, 1]);
-        published[4] = set(&[0]);
-        let s = t.finish(&published, &shards);
-        // Publisher 4's seq 1 was never acknowledged: unexpected.
-        assert_eq!((s.delivered, s.unexpected), (2, 3 + 1));
-        assert_eq!(shards.merged().len(), 2);
-        // The last room may have one publisher fewer.
-        assert_eq!(Tally::in_room(7, 7, 3, 2, 0).publishers.len(), 2);
-        assert_eq!(Tally::in_room(7, 7, 3, 0, 0).publishers.len(), 3);
-    }
-
-    #[test]
-    fn latency_is_clamped_at_zero() {
-        let shards = LatencyShards::new(1);
-        let mut t = Tally::new(7, 1, 0);
-        t.record(&m(0, 0), 10, &shards, &Unresolved);
-        t.finish(&[set(&[0])], &shards);
-        assert_eq!(shards.merged().max(), 0);
-    }
-}
+mod tests;

@@ -2,6 +2,8 @@
 //! per transport), publishers, and the Autobahn client.
 
 pub mod autobahn;
+pub(crate) mod presence;
 pub(crate) mod publish;
 pub(crate) mod ramp;
+pub(crate) mod sampler;
 pub(crate) mod subscribe;

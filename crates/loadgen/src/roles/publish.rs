@@ -117,7 +117,7 @@ impl PubReport {
 /// message's due time plus `--timeout`.
 fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
     let last = env.plan.total_messages.saturating_sub(1);
-    t0 + schedule::offset(last, env.plan.rate) + env.plan.timeout
+    t0 + env.plan.schedule.offset(last) + env.plan.timeout
 }
 
 /// A publisher's WebSocket: the write half, and a task that reads and
@@ -265,7 +265,7 @@ async fn sio_connect(ws: &mut PubStream, packet: &str, nsp: &str) -> Result<(), 
 /// Waits for message `i`'s time; false when publishing was stopped.
 async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
     let k = schedule::global_index(i, p, env.plan.publishers);
-    let at = t0 + schedule::offset(k, env.plan.rate);
+    let at = t0 + env.plan.schedule.offset(k);
     tokio::select! {
         biased;
         _ = env.stop.cancelled() => return None,

@@ -51,6 +51,7 @@ pub(crate) async fn ramp(
         )));
         let sub = Sub::new(i, env.clone(), io.clone(), permit, tx.clone());
         handles.push(tokio::spawn(subscribe::run(sub)));
+        env.register(&io);
         ios.push(io);
         reporter.report(Phase::Connecting, false);
     }
@@ -58,6 +59,9 @@ pub(crate) async fn ramp(
     // HTTP/2 subscribers' bytes are counted per shared connection: its
     // counters join the sums (never ready, they count no subscriber).
     if let Some(h2) = &env.h2 {
+        for io in h2.ios() {
+            env.register(io);
+        }
         ios.extend(h2.ios().cloned());
     }
     let mut ticker = tokio::time::interval(PROGRESS_EVERY);

@@ -43,6 +43,7 @@ pub(super) struct Inputs<'a> {
     /// those at the first publish (for their socket count).
     pub(super) window_wire: Option<(WireTotals, WireTotals)>,
     pub(super) errors: BTreeMap<String, u64>,
+    pub(super) timeline: Vec<pushpoll_results::TimelineEntry>,
 }
 
 /// `a / b`, or `None` when `b` is zero.
@@ -52,17 +53,23 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 
 pub(super) fn build(i: Inputs<'_>) -> RunResult {
     let plan = i.plan;
-    let (expected, planned) = if plan.echo() {
-        // Each echo message has one receiver, its sender.
+    // What every connected subscriber would expect: each message reaches
+    // its room's connected subscribers (an echo message its sender alone).
+    let (everyone, planned) = if plan.echo() {
         (i.published, i.attempted.max(i.published))
     } else {
-        // Each message reaches its room's connected subscribers.
         let acked: Vec<u64> = i.per_publisher.iter().map(|p| p.1).collect();
         let tried: Vec<u64> = i.per_publisher.iter().map(|p| p.0.max(p.1)).collect();
         (
             deliveries(&i.by_room, &acked),
             deliveries(&i.by_room, &tried),
         )
+    };
+    // With churn, each subscriber expected only what was scheduled while it
+    // was there (its tally says); otherwise every accepted message.
+    let (expected, lost) = match plan.churn {
+        Some(_) => (i.summary.expected, i.summary.lost),
+        None => (everyone, everyone.saturating_sub(i.summary.delivered)),
     };
     let delivered = i.summary.delivered;
     let d = delivered as f64;
@@ -84,7 +91,13 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         subscribers: plan.subscribers as u64,
         subscribers_connected: i.connected,
         publishers: plan.publishers as u64,
-        publish_rate: plan.rate,
+        // With stages, the schedule's average.
+        publish_rate: match plan.rate_stages {
+            Some(_) => {
+                ratio(plan.total_messages as f64, plan.duration.as_secs_f64()).unwrap_or(0.0)
+            }
+            None => plan.rate,
+        },
         duration_s: plan.duration.as_secs_f64(),
         active_s: i.active_s,
         payload_bytes: plan.payload_bytes as u64,
@@ -95,10 +108,11 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         published: i.published,
         publish_errors: i.attempted.saturating_sub(i.published),
         planned_deliveries: planned,
-        unsent: planned - expected,
+        unsent: planned - everyone,
         expected_deliveries: expected,
         delivered,
-        lost: expected.saturating_sub(delivered),
+        lost,
+        boundary: i.summary.boundary,
         duplicated: i.summary.duplicated,
         reordered: i.summary.reordered,
         unexpected: i.summary.unexpected,
@@ -137,6 +151,7 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         errors: i.errors,
         label: None,
         one_way_delay_ms: None,
+        timeline: i.timeline,
     }
 }
 

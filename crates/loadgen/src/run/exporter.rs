@@ -397,7 +397,7 @@ mod tests {
         live.delivered.store(5, Relaxed);
         live.ready.store(2, Relaxed);
         live.error("reset");
-        live.latency.record(&[700, 3_000_000]);
+        live.latency.record([700, 3_000_000]);
         live.remote_io.requests.store(4, Relaxed);
         let io = Arc::new(SubIo::default());
         io.up.store(10, Relaxed);

@@ -18,7 +18,8 @@ use crate::config::opts::LoadOpts;
 use crate::config::plan::{Plan, PublishTarget};
 use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::schedule::{self, Clock};
-use crate::core::tally::{RangeSet, TallySummary};
+use crate::core::tally::{Gap, LostBySecond, RangeSet, TallySummary};
+use crate::core::timeline::{self, Timeline};
 use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::roles::publish::{self, PubEnv, PubReport, WsPub};
 use crate::roles::subscribe::{self, Env};
@@ -130,7 +131,7 @@ async fn echo_publishing(
         .map(|(i, _)| schedule::messages_for(i, plan.publishers, plan.total_messages))
         .sum();
     env.publish_t0.send_replace(Some(t0));
-    let last = t0 + schedule::offset(plan.total_messages.saturating_sub(1), plan.rate);
+    let last = t0 + plan.schedule.offset(plan.total_messages.saturating_sub(1));
     let limit = last + plan.timeout;
     loop {
         if env.live.echo_attempted.load(Relaxed) >= owed {
@@ -186,6 +187,8 @@ async fn orchestrate(
     ));
     let mut reporter = Reporter::new(hooks.progress.clone(), live.clone());
     let mut run_errors = ErrorCounts::default();
+    let sampler_stop = CancellationToken::new();
+    let sampler = crate::roles::sampler::spawn(env.clone(), sampler_stop.clone());
     tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
 
     // Phase 1: ramp-up. Whoever is not ready when it ends takes no part.
@@ -248,12 +251,26 @@ async fn orchestrate(
     let mut active: Option<(Instant, Option<f64>)> = None;
     let mut publish_start_io = io_now(&ios, &mut pool).await?;
     let mut generator_cpu0 = None;
+    // Unix second of the first scheduled publish (the timeline's t_s = 0);
+    // when publishing never started, where it would have.
+    let mut t0_s = clock.now_us() / 1_000_000 + 1;
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
+        // Publishing starts on a whole Unix second, so that every process's
+        // timeline (keyed by Unix second) has second 0 where publishing began.
+        let t0_us = (clock.now_us() / 1_000_000 + 1) * 1_000_000;
+        t0_s = t0_us / 1_000_000;
+        let t0 = clock.instant_at(t0_us);
+        sleep_until(t0).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
         generator_cpu0 = crate::net::tcp_info::process_cpu_s();
+        if let Some(stages) = &plan.rate_stages {
+            reporter.stages_from(stages, &plan.schedule, t0);
+        }
+        if let Some(stages) = &plan.subscriber_stages {
+            reporter.subscriber_stages_from(stages, t0);
+        }
         reporter.report(Phase::Publishing, true);
-        let t0 = Instant::now();
         active = Some((t0, cpu0));
         if plan.echo() {
             echo_publishing(&env, &ios, t0, &stop, &hard, &mut reporter).await;
@@ -268,6 +285,7 @@ async fn orchestrate(
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }
+            let churn = crate::roles::presence::spawn(&env, &ios, t0);
             let mut ticker = tokio::time::interval(PROGRESS_EVERY);
             for mut task in tasks {
                 let report = loop {
@@ -287,6 +305,10 @@ async fn orchestrate(
                     Ok(r) => pub_reports.push(r),
                     Err(_) => run_errors.add(Kind::Borrowed("publish_internal")),
                 }
+            }
+            // Churn is for while messages are published.
+            if let Some(c) = churn {
+                c.abort();
             }
         }
     }
@@ -331,7 +353,14 @@ async fn orchestrate(
                 // Each worker waits for its own subscribers, then reports.
                 let complete = want != u64::MAX;
                 let waited = pool
-                    .finish(&published_sets, complete, plan.grace, &hard, &mut reporter)
+                    .finish(
+                        &published_sets,
+                        complete,
+                        plan.grace,
+                        t0_s,
+                        &hard,
+                        &mut reporter,
+                    )
                     .await?;
                 end = grace_start + waited;
             }
@@ -369,6 +398,8 @@ async fn orchestrate(
             .map(|((a, b), s)| (b - a - s).max(0.0));
     }
     env.accepting.store(false, Relaxed);
+    sampler_stop.cancel();
+    let mut tl = sampler.await.unwrap_or_default();
 
     // Stop every subscriber and collect what it measured.
     env.cancel.cancel();
@@ -384,25 +415,58 @@ async fn orchestrate(
         let merged = pool.merged().await?;
         generator_cpu_s = generator_cpu_s.zip(merged.cpu_s).map(|(a, b)| a + b);
         summary.add(merged.summary);
+        tl.merge(&merged.timeline);
         for (k, n) in merged.errors {
             *errors.entry(k).or_default() += n;
         }
         remote = Some((merged.histogram, merged.io));
     }
-    for mut h in handles {
+    let mut lost = LostBySecond {
+        schedule: &plan.schedule,
+        publishers: plan.publishers,
+        t0_s,
+        timeline: Timeline::default(),
+        // Subscribers that resume by seq expect everything
+        // once they first joined: no guard, and their later gaps are moot.
+        guard_us: match plan.resumes() {
+            true => 0,
+            false => plan.churn.map_or(0, |(_, g)| g.as_micros() as u64),
+        },
+    };
+    let publish_second = |set: &RangeSet, p: usize, tl: &mut Timeline| {
+        timeline::by_second(set, p, plan.publishers, &plan.schedule, |s, n| {
+            tl.at(t0_s + s).published += n
+        })
+    };
+    for (p, set) in published_sets.iter().enumerate() {
+        publish_second(set, p, &mut tl);
+    }
+    let resumes = plan.resumes();
+    for (i, mut h) in handles.into_iter().enumerate() {
+        // Only subscribers connected when publishing began were expected to receive.
+        let expected = ios.get(i).is_some_and(|io| io.state() == SubState::Ready);
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
+                let lost = expected.then_some(&mut lost);
                 match rep.echo {
                     // An echo subscriber expects its own messages only.
                     Some(own) => {
-                        summary.add(
-                            rep.tally
-                                .finish(std::slice::from_ref(&own.acked), &env.shards),
-                        );
+                        summary.add(rep.tally.finish(
+                            std::slice::from_ref(&own.acked),
+                            &env.shards,
+                            lost,
+                            &expected_gaps(&rep.gaps, resumes),
+                        ));
+                        publish_second(&own.acked, i, &mut tl);
                         published += own.acked.len();
                         pub_reports.push(own);
                     }
-                    None => summary.add(rep.tally.finish(&published_sets, &env.shards)),
+                    None => summary.add(rep.tally.finish(
+                        &published_sets,
+                        &env.shards,
+                        lost,
+                        &expected_gaps(&rep.gaps, resumes),
+                    )),
                 }
                 rep.errors.merge_into(&mut errors);
             }
@@ -416,6 +480,8 @@ async fn orchestrate(
     // Subscribers flushed their last latencies into the shards as they ended.
     let (histogram, total_io) =
         remote.unwrap_or_else(|| (env.shards.merged(), IoTotals::sum(&ios)));
+    tl.merge(&env.shards.timeline());
+    tl.merge(&lost.timeline);
     reporter.report(Phase::Done, true);
 
     let mut attempted = 0;
@@ -447,7 +513,18 @@ async fn orchestrate(
         generator_cpu_s,
         window_wire,
         errors,
+        timeline: tl.entries(t0_s),
     }))
+}
+
+/// The gaps a subscriber's expectation leaves out: all of them, or for one
+/// that resumes by sequence number, only the time before it first joined
+/// (a staged subscriber away from the start).
+fn expected_gaps(gaps: &[Gap], resumes: bool) -> Vec<Gap> {
+    match resumes {
+        false => gaps.to_vec(),
+        true => gaps.iter().copied().filter(|g| g.0 == 0).collect(),
+    }
 }
 
 /// The subscribers' socket counters now: summed here, or asked of the workers.

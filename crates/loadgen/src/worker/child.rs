@@ -19,8 +19,9 @@ use crate::core::error::{ErrorCounts, Kind, LoadError};
 use crate::core::merge::encode_histogram;
 use crate::core::progress::{Live, Reporter};
 use crate::core::schedule::Clock;
-use crate::core::tally::{RangeSet, TallySummary};
-use crate::net::count::{IoTotals, SubIo};
+use crate::core::tally::{LostBySecond, RangeSet, TallySummary};
+use crate::core::timeline::Timeline;
+use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::roles::ramp::{ramp, ready_ids};
 use crate::roles::subscribe::Env;
 
@@ -143,13 +144,18 @@ async fn work(
         })
     };
 
+    let sampler_stop = CancellationToken::new();
+    let sampler = crate::roles::sampler::spawn(env.clone(), sampler_stop.clone());
     let (ios, handles) = ramp(&env, &stop, &mut Reporter::quiet(live.clone())).await;
     env.ramp_over.cancel();
     let _ = sockets.set(ios.clone());
     let ready = ready_ids(&ios, &env.plan);
     let connected = ready.len() as u64;
     let rooms = crate::core::rooms::connected_by_room(ready.into_iter(), env.plan.rooms);
-    let _ = out.send(FromWorker::Ready { connected, rooms });
+    let _ = out.send(FromWorker::Ready {
+        connected,
+        rooms: rooms.clone(),
+    });
 
     let report = loop {
         let cmd = tokio::select! {
@@ -162,12 +168,25 @@ async fn work(
             }
             Some(ToWorker::Finish {
                 published,
+                t0_s,
                 complete,
                 grace_ms,
             }) => {
+                let what = Finish {
+                    published,
+                    t0_s,
+                    complete,
+                    grace_ms,
+                };
                 break Some(
                     settle(
-                        &env, &ios, handles, connected, &published, complete, grace_ms, &orphaned,
+                        &env,
+                        &ios,
+                        handles,
+                        &rooms,
+                        &what,
+                        (sampler_stop.clone(), sampler),
+                        &orphaned,
                     )
                     .await,
                 );
@@ -209,23 +228,30 @@ fn progress_now(live: &Live, ios: Option<&Vec<Arc<SubIo>>>) -> FromWorker {
     }
 }
 
+/// The parent's `Finish` command.
+struct Finish {
+    published: Vec<RangeSet>,
+    t0_s: u64,
+    complete: bool,
+    grace_ms: u64,
+}
+
 /// Waits for this worker's subscribers to have everything (at most
 /// `grace_ms`), stops them and settles their tallies against `published`.
-#[allow(clippy::too_many_arguments)]
 async fn settle(
     env: &Arc<Env>,
     ios: &[Arc<SubIo>],
     handles: Vec<tokio::task::JoinHandle<crate::roles::subscribe::SubReport>>,
-    connected: u64,
-    published: &[RangeSet],
-    complete: bool,
-    grace_ms: u64,
+    by_room: &[u64],
+    f: &Finish,
+    (sampler_stop, sampler): (CancellationToken, tokio::task::JoinHandle<Timeline>),
     orphaned: &CancellationToken,
 ) -> WorkerReport {
+    let (published, complete, grace_ms) = (&f.published[..], f.complete, f.grace_ms);
     let t = Instant::now();
-    let per_subscriber: u64 = published.iter().map(RangeSet::len).sum();
+    let per_publisher: Vec<u64> = published.iter().map(RangeSet::len).collect();
     let want = if complete {
-        connected * per_subscriber
+        crate::core::rooms::deliveries(by_room, &per_publisher)
     } else {
         u64::MAX
     };
@@ -240,15 +266,28 @@ async fn settle(
     }
     let waited = t.elapsed();
     env.accepting.store(false, Relaxed);
+    sampler_stop.cancel();
+    let mut timeline = sampler.await.unwrap_or_default();
     env.cancel.cancel();
+    let mut lost = LostBySecond {
+        schedule: &env.plan.schedule,
+        publishers: env.plan.publishers,
+        t0_s: f.t0_s,
+        timeline: Timeline::default(),
+        // No churn in worker processes (refused with them).
+        guard_us: 0,
+    };
     let join_deadline = Instant::now() + JOIN_TIMEOUT;
     let mut summary = TallySummary::default();
     let mut errors = BTreeMap::new();
     let mut run_errors = ErrorCounts::default();
-    for mut h in handles {
+    for (i, mut h) in handles.into_iter().enumerate() {
+        // Only subscribers connected when publishing began were expected to receive.
+        let expected = ios.get(i).is_some_and(|io| io.state() == SubState::Ready);
         match tokio::time::timeout_at(join_deadline, &mut h).await {
             Ok(Ok(rep)) => {
-                summary.add(rep.tally.finish(published, &env.shards));
+                let lost = expected.then_some(&mut lost);
+                summary.add(rep.tally.finish(published, &env.shards, lost, &rep.gaps));
                 rep.errors.merge_into(&mut errors);
             }
             Ok(Err(_)) => run_errors.add(Kind::Borrowed("internal")),
@@ -259,7 +298,10 @@ async fn settle(
         }
     }
     run_errors.merge_into(&mut errors);
+    timeline.merge(&env.shards.timeline());
+    timeline.merge(&lost.timeline);
     WorkerReport {
+        timeline,
         waited_us: waited.as_micros() as u64,
         summary,
         errors,

@@ -25,6 +25,7 @@ use crate::core::live_metrics::LatencySnapshot;
 use crate::core::merge::{decode_histogram, new_histogram};
 use crate::core::progress::{Hooks, Live, Phase, Reporter};
 use crate::core::tally::{RangeSet, TallySummary};
+use crate::core::timeline::Timeline;
 use crate::net::count::IoTotals;
 
 /// What the parent hears from a worker's stdout.
@@ -40,6 +41,8 @@ pub(crate) struct Merged {
     pub errors: BTreeMap<String, u64>,
     pub histogram: Histogram<u64>,
     pub io: IoTotals,
+    /// The workers' timelines, added second by second.
+    pub timeline: Timeline,
     /// The workers' CPU seconds from the last [`Pool::io`] (the start of
     /// publishing) to their reports; null if any could not tell.
     pub cpu_s: Option<f64>,
@@ -71,6 +74,7 @@ fn worker_opts(o: &LoadOpts, share: usize, first: usize, run_id: u32) -> LoadOpt
     w.subscribers = share;
     w.worker = true;
     w.json = None;
+    w.csv = None;
     w.label = None;
     // The parent reads the server's CPU around the whole run.
     w.server_metrics_url = None;
@@ -318,11 +322,13 @@ impl Pool {
         published: &[RangeSet],
         complete: bool,
         grace: Duration,
+        t0_s: u64,
         hard: &CancellationToken,
         reporter: &mut Reporter,
     ) -> Result<Duration, LoadError> {
         let cmd = ToWorker::Finish {
             published: published.to_vec(),
+            t0_s,
             complete: complete && !hard.is_cancelled(),
             grace_ms: if hard.is_cancelled() {
                 0
@@ -359,7 +365,7 @@ impl Pool {
         if self.reports.iter().any(Option::is_none) {
             let mut quiet = Reporter::quiet(Arc::new(Live::default()));
             let hard = CancellationToken::new();
-            self.finish(&[], false, Duration::ZERO, &hard, &mut quiet)
+            self.finish(&[], false, Duration::ZERO, 0, &hard, &mut quiet)
                 .await?;
         }
         // Closing stdin tells each worker the run is over.
@@ -384,12 +390,14 @@ impl Pool {
             errors: BTreeMap::new(),
             histogram: new_histogram(),
             io: IoTotals::default(),
+            timeline: Timeline::default(),
             cpu_s: None,
         };
         let mut cpu_end = Some(0.0);
         for (i, r) in self.reports.into_iter().enumerate() {
             let r = r.expect("every worker reported");
             m.summary.add(r.summary);
+            m.timeline.merge(&r.timeline);
             for (k, n) in r.errors {
                 *m.errors.entry(k).or_default() += n;
             }

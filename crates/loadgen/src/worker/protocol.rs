@@ -8,6 +8,7 @@ use crate::config::opts::LoadOpts;
 use crate::core::acks::AckSnapshot;
 use crate::core::live_metrics::LatencySnapshot;
 use crate::core::tally::{RangeSet, TallySummary};
+use crate::core::timeline::Timeline;
 use crate::net::count::IoTotals;
 
 /// Parent → worker.
@@ -28,6 +29,10 @@ pub(crate) enum ToWorker {
     /// publish failed), stop the subscribers and report.
     Finish {
         published: Vec<RangeSet>,
+        /// The Unix second publishing started on: lost messages are
+        /// counted in the timeline by the second they were scheduled in.
+        #[serde(default)]
+        t0_s: u64,
         complete: bool,
         grace_ms: u64,
     },
@@ -82,6 +87,9 @@ pub(crate) struct WorkerReport {
     /// HdrHistogram V2 + DEFLATE, base64.
     pub(crate) histogram: String,
     pub(crate) io: IoWire,
+    /// The worker's seconds, keyed by Unix second (the parent adds them up).
+    #[serde(default)]
+    pub(crate) timeline: Timeline,
 }
 
 /// Worker → parent.

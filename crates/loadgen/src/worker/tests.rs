@@ -89,6 +89,7 @@ async fn a_gone_worker_survives_the_progress_ticker() {
             &[],
             true,
             Duration::from_secs(1),
+            0,
             &hard,
             &mut Reporter::quiet(live.clone()),
         )

@@ -10,6 +10,8 @@
 //! - [`idle`]: what an idle subscriber costs per hour.
 //! - [`projection`]: traffic at 1k/10k/100k clients beside Kaazing's figures.
 //! - [`cpu`]: server CPU per delivered message, checked against Bozdag et al.
+//! - [`over_time`]: deliveries, p99, connected subscribers and requests
+//!   per second, from each run's timeline.
 //! - [`rtt`]: median latency as the added one-way delay grows (runs of
 //!   `compare --rtt` only).
 
@@ -22,6 +24,7 @@ pub mod bytes;
 pub mod cpu;
 pub mod idle;
 pub mod latency;
+pub mod over_time;
 pub mod projection;
 pub mod requests;
 pub mod rtt;

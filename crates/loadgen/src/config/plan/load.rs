@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::config::opts::{LoadOpts, LoadTransport as Transport};
+use crate::config::stages::{self, Stage};
 use crate::core::error::LoadError;
-use crate::core::schedule;
+use crate::core::schedule::Schedule;
 
 use crate::core::limits::{
     MAX_IN_FLIGHT, MAX_MESSAGES, MAX_PAYLOAD, MAX_PUBLISHERS, MAX_SUBSCRIBERS,
@@ -24,6 +25,9 @@ pub(super) struct Timing {
     pub publishers: usize,
     pub duration: Duration,
     pub total_messages: u64,
+    pub schedule: Schedule,
+    /// `--rate-stages`, parsed.
+    pub rate_stages: Option<Vec<Stage>>,
     pub poll_interval: Duration,
     pub long_poll_wait: Duration,
     pub ramp_timeout: Duration,
@@ -43,7 +47,21 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
             ),
         });
     }
-    let duration = seconds("duration", o.duration, false)?;
+    let rate_stages = o
+        .rate_stages
+        .as_deref()
+        .map(|s| stages::parse("rate-stages", s))
+        .transpose()?;
+    let (duration, schedule) = match &rate_stages {
+        Some(st) => {
+            let total: f64 = st.iter().map(|s| s.0).sum();
+            (Duration::from_secs_f64(total), Schedule::stages(st))
+        }
+        None => {
+            let d = seconds("duration", o.duration, false)?;
+            (d, Schedule::constant(o.rate, d.as_secs_f64()))
+        }
+    };
     if o.subscribers == 0 || o.subscribers > MAX_SUBSCRIBERS {
         return Err(LoadError::InvalidOption {
             option: "subscribers",
@@ -54,10 +72,20 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
         });
     }
     let (rooms, publishers) = rooms_and_publishers(o)?;
-    let total_messages = schedule::total_messages(o.rate, duration.as_secs_f64());
+    let total_messages = schedule.total;
+    if total_messages == 0 && rate_stages.is_some() {
+        return Err(LoadError::InvalidOption {
+            option: "rate-stages",
+            reason: "the stages schedule no message at all (every target is 0, or too short to reach one)".into(),
+        });
+    }
     if total_messages > MAX_MESSAGES {
         return Err(LoadError::InvalidOption {
-            option: "rate",
+            option: if rate_stages.is_some() {
+                "rate-stages"
+            } else {
+                "rate"
+            },
             reason: format!(
                 "rate × duration schedules {total_messages} messages; at most {MAX_MESSAGES} per run"
             ),
@@ -123,6 +151,8 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
         publishers,
         duration,
         total_messages,
+        schedule,
+        rate_stages,
         poll_interval,
         long_poll_wait,
         ramp_timeout,

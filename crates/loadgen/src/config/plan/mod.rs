@@ -59,6 +59,15 @@ pub(crate) struct Plan {
     pub rate: f64,
     pub duration: Duration,
     pub total_messages: u64,
+    /// When each message is due (`--rate`, or `--rate-stages`).
+    pub schedule: crate::core::schedule::Schedule,
+    /// `--churn` (subscribers a second, 0 for none) and `--churn-guard`,
+    /// when subscribers come and go (`--churn` or `--subscriber-stages`).
+    pub churn: Option<(f64, Duration)>,
+    /// `--subscriber-stages`, parsed.
+    pub subscriber_stages: Option<Vec<crate::config::stages::Stage>>,
+    /// `--rate-stages`, parsed (for the progress line).
+    pub rate_stages: Option<Vec<crate::config::stages::Stage>>,
     pub poll_interval: Duration,
     pub long_poll_wait: Duration,
     pub payload_bytes: usize,
@@ -149,6 +158,9 @@ impl Plan {
                 reason: "publishers send binary frames only as plain WebSocket publishers; here they POST or emit Socket.IO events (give a ws:// --publish-url, or drop --binary)".into(),
             });
         }
+        let sub_stages = subscriber_stages(o)?;
+        let subscribers = sub_stages.as_ref().map_or(o.subscribers, |s| s.1);
+        let sub_stages = sub_stages.map(|s| s.0);
         let publishers = match o.pattern {
             Pattern::Broadcast => t.publishers,
             Pattern::Echo => o.subscribers,
@@ -168,11 +180,15 @@ impl Plan {
             sub,
             publish,
             metrics,
-            subscribers: o.subscribers,
+            subscribers,
             publishers,
             rate: o.rate,
             duration: t.duration,
             total_messages: t.total_messages,
+            schedule: t.schedule,
+            rate_stages: t.rate_stages,
+            churn: churn(o)?,
+            subscriber_stages: sub_stages,
             poll_interval: t.poll_interval,
             long_poll_wait: t.long_poll_wait,
             payload_bytes: o.payload_bytes,
@@ -290,6 +306,18 @@ impl Plan {
             .chain(templated)
     }
 
+    /// Whether subscribers resume by sequence number across a reconnect
+    /// (`pushpoll.v1`, polling's `since=`, SSE's `Last-Event-ID`): then a
+    /// subscriber that comes and goes still expects every message.
+    pub fn resumes(&self) -> bool {
+        match self.transport {
+            Transport::Ws => self.ws_subprotocol.is_some(),
+            Transport::LongPoll | Transport::ShortPoll | Transport::Sse => true,
+            // Socket.IO, SockJS and Bayeux sessions start afresh.
+            _ => false,
+        }
+    }
+
     /// Whether every subscriber publishes its own messages (`--pattern echo`).
     pub fn echo(&self) -> bool {
         self.pattern == Pattern::Echo
@@ -313,6 +341,60 @@ impl Plan {
             + self.long_poll_wait
             + Duration::from_secs(30)
     }
+}
+
+/// `--subscriber-stages` and its peak (which replaces `--subscribers`).
+fn subscriber_stages(
+    o: &LoadOpts,
+) -> Result<Option<(Vec<crate::config::stages::Stage>, usize)>, LoadError> {
+    let Some(text) = &o.subscriber_stages else {
+        return Ok(None);
+    };
+    let stages = crate::config::stages::parse("subscriber-stages", text)?;
+    let peak = stages.iter().map(|s| s.1).fold(0.0, f64::max).floor();
+    if !(1.0..=crate::core::limits::MAX_SUBSCRIBERS as f64).contains(&peak) {
+        return Err(LoadError::InvalidOption {
+            option: "subscriber-stages",
+            reason: format!(
+                "the stages' peak must be from 1 to {} subscribers, got {peak}",
+                crate::core::limits::MAX_SUBSCRIBERS
+            ),
+        });
+    }
+    Ok(Some((stages, peak as usize)))
+}
+
+/// `--churn` and `--churn-guard`: finite and not negative; not with echo
+/// or worker processes.
+fn churn(o: &LoadOpts) -> Result<Option<(f64, Duration)>, LoadError> {
+    let option = match (o.churn, &o.subscriber_stages) {
+        (_, Some(_)) => "subscriber-stages",
+        (Some(_), None) => "churn",
+        (None, None) => return Ok(None),
+    };
+    let rate = o.churn.unwrap_or(0.0);
+    let bad = |option: &'static str, reason: String| LoadError::InvalidOption { option, reason };
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(bad(
+            "churn",
+            format!("must be a finite number of subscribers per second >= 0, got {rate}"),
+        ));
+    }
+    let guard = o.churn_guard;
+    if !(guard.is_finite() && (0.0..=3600.0).contains(&guard)) {
+        return Err(bad(
+            "churn-guard",
+            format!("must be a finite number of seconds from 0 to 3600, got {guard}"),
+        ));
+    }
+    if o.pattern == Pattern::Echo {
+        return Err(bad(option, "does not combine with --pattern echo".into()));
+    }
+    if workers::count(o)? > 0 {
+        return Err(bad(option, "does not combine with worker processes yet (--subscribers-per-worker): run at most that many subscribers".into()));
+    }
+    let comes_and_goes = rate > 0.0 || o.subscriber_stages.is_some();
+    Ok(comes_and_goes.then(|| (rate, Duration::from_secs_f64(guard))))
 }
 
 #[cfg(test)]

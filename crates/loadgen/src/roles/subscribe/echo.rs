@@ -53,7 +53,7 @@ impl EchoPub {
         }
         let t0 = (*env.publish_t0.borrow())?;
         let k = schedule::global_index(self.next, self.publisher, env.plan.publishers);
-        Some(t0 + schedule::offset(k, env.plan.rate))
+        Some(t0 + env.plan.schedule.offset(k))
     }
 
     /// The next message (its time has come), as sent, and its payload's

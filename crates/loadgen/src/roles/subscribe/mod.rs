@@ -35,7 +35,7 @@ use crate::core::acks::{Acks, Resolve};
 use crate::core::error::{ErrorCounts, Kind};
 use crate::core::progress::Live;
 use crate::core::schedule::Clock;
-use crate::core::tally::{LatencyShards, Tally};
+use crate::core::tally::{Gap, LatencyShards, Tally};
 use crate::net::count::{SubIo, SubState};
 pub(crate) use crate::proto::retry::retry_after;
 
@@ -70,6 +70,41 @@ pub(crate) struct Env {
     pub publish_stop: CancellationToken,
     /// The shared connections of HTTP/2 subscribers (`--http2`).
     pub h2: Option<crate::proto::http2::H2Pool>,
+    /// Every subscriber's counters, as they are spawned: the timeline's
+    /// sampler sums them once a second.
+    pub ios: std::sync::Mutex<Vec<Arc<SubIo>>>,
+    /// One per subscriber when subscribers come and go (`--churn`,
+    /// `--subscriber-stages`; empty otherwise).
+    pub presence: Vec<Presence>,
+}
+
+/// Whether a subscriber should be connected, set by the run's presence
+/// controller: `away` for `--subscriber-stages`, `kick` to leave and rejoin
+/// at once (`--churn`); `notify` wakes the subscriber to look.
+#[derive(Debug, Default)]
+pub(crate) struct Presence {
+    pub away: AtomicBool,
+    pub kick: AtomicBool,
+    pub notify: tokio::sync::Notify,
+}
+
+impl Presence {
+    /// Resolves when the subscriber must leave.
+    async fn must_leave(&self) {
+        loop {
+            self.notify.notified().await;
+            if self.away.load(Relaxed) || self.kick.swap(false, Relaxed) {
+                return;
+            }
+        }
+    }
+
+    /// Resolves when the subscriber may be connected.
+    async fn may_join(&self) {
+        while self.away.load(Relaxed) {
+            self.notify.notified().await;
+        }
+    }
 }
 
 impl Env {
@@ -86,6 +121,9 @@ impl Env {
     ) -> Self {
         let shards =
             LatencyShards::new(crate::core::tally::shard_count()).feeding(live.latency.clone());
+        let (plan_churn, plan_subscribers) = (plan.churn.is_some(), plan.subscribers);
+        // Staged subscribers start away: the stages start from 0.
+        let staged = plan.subscriber_stages.is_some();
         Env {
             h2: crate::proto::http2::H2Pool::for_plan(&plan),
             acks: Arc::new(Acks::new(plan.publishers)),
@@ -100,7 +138,27 @@ impl Env {
             cancel: CancellationToken::new(),
             publish_t0: watch::channel(None).0,
             publish_stop,
+            ios: Default::default(),
+            presence: match plan_churn {
+                true => (0..plan_subscribers)
+                    .map(|_| Presence {
+                        away: AtomicBool::new(staged),
+                        ..Presence::default()
+                    })
+                    .collect(),
+                false => Vec::new(),
+            },
         }
+    }
+}
+
+impl Env {
+    /// Adds a subscriber's counters to those the sampler sums.
+    pub(crate) fn register(&self, io: &Arc<SubIo>) {
+        self.ios
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(io.clone());
     }
 }
 
@@ -115,6 +173,16 @@ pub(crate) struct Sub {
     /// The subscriber's index in the run (its HTTP/2 connection's, too).
     pub idx: usize,
     ready: bool,
+    /// Connected now (counted in `Live::connected`): from each successful
+    /// connect (or poll answer) to the next failure or reconnect pause.
+    online: bool,
+    /// Its times away (`--churn`): left at, back at (Unix µs).
+    gaps: Vec<Gap>,
+    /// `pushpoll.v1` and polling: the seq a reconnect (a churn rejoin
+    /// too) resumes after.
+    pub resume_seq: Option<u64>,
+    /// SSE: the `Last-Event-ID` a reconnect (a churn rejoin too) sends.
+    pub resume_event_id: Option<String>,
     ramp_failures: u32,
     permit: Option<OwnedSemaphorePermit>,
     settled: Option<mpsc::UnboundedSender<()>>,
@@ -126,6 +194,8 @@ pub(crate) struct SubReport {
     pub errors: ErrorCounts,
     /// What it published (`--pattern echo`).
     pub echo: Option<crate::roles::publish::PubReport>,
+    /// When `--churn` had it leave, and when it was back.
+    pub gaps: Vec<Gap>,
 }
 
 impl Sub {
@@ -154,6 +224,10 @@ impl Sub {
             echo,
             idx,
             ready: false,
+            online: false,
+            gaps: Vec::new(),
+            resume_seq: None,
+            resume_event_id: None,
             ramp_failures: 0,
             permit: Some(permit),
             settled: Some(settled),
@@ -172,15 +246,49 @@ impl Sub {
     /// the ramp-up had already ended without it: the subscriber must stop.
     pub fn ready(&mut self) -> bool {
         if self.ready {
+            self.set_online(true);
             return true;
         }
         let won = self.io.settle(SubState::Ready);
         if won {
             self.ready = true;
             self.env.live.ready.fetch_add(1, Relaxed);
+            self.set_online(true);
         }
         self.settle();
         won
+    }
+
+    /// A staged subscriber not wanted at the start: it takes part (it is
+    /// ready, away since the beginning) without connecting yet. False when
+    /// the ramp-up had already ended.
+    fn away_from_start(&mut self) -> bool {
+        let won = self.io.settle(SubState::Ready);
+        if won {
+            self.ready = true;
+            self.env.live.ready.fetch_add(1, Relaxed);
+            self.gaps.push((0, None));
+        }
+        self.settle();
+        won
+    }
+
+    /// Keeps `Live::connected` in step: counted on transitions only.
+    fn set_online(&mut self, online: bool) {
+        if self.online != online {
+            self.online = online;
+            if online {
+                // Back after a churn leave: the gap closes now.
+                if let Some(gap) = self.gaps.last_mut().filter(|g| g.1.is_none()) {
+                    gap.1 = Some(self.env.clock.now_us());
+                }
+            }
+            if online {
+                self.env.live.connected.fetch_add(1, Relaxed);
+            } else {
+                self.env.live.connected.fetch_sub(1, Relaxed);
+            }
+        }
     }
 
     /// Counts an error.
@@ -194,6 +302,7 @@ impl Sub {
     /// never ready has used up its ramp-up attempts: it must stop.
     pub fn failed(&mut self, kind: Kind) -> bool {
         self.error(kind);
+        self.set_online(false);
         if self.ready {
             return true;
         }
@@ -221,7 +330,9 @@ impl Sub {
     /// Sleeps before a reconnect or retry: the backoff's next delay, after
     /// `retry_after` when the server asked for one. False when the
     /// subscriber must stop.
-    pub async fn pause(&self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+    pub async fn pause(&mut self, backoff: &mut Backoff, retry_after: Option<Duration>) -> bool {
+        // Waiting to reconnect or retry: not connected meanwhile.
+        self.set_online(false);
         let d = retry_after.unwrap_or_default() + backoff.next_delay();
         self.guard(tokio::time::sleep(d)).await.is_some()
     }
@@ -269,20 +380,57 @@ impl Sub {
 pub(crate) async fn run(mut sub: Sub) -> SubReport {
     let cancel = sub.env.cancel.clone();
     let transport = sub.env.plan.transport;
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => {}
-        _ = async {
-            match transport {
-                Transport::Ws => ws::run(&mut sub).await,
-                Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
-                Transport::Sse => sse::run(&mut sub).await,
-                Transport::SocketIo => socketio::run(&mut sub).await,
-                Transport::SockJs => sockjs::run(&mut sub).await,
+    let env = sub.env.clone();
+    let presence = env.presence.get(sub.idx);
+    if presence.is_some_and(|p| p.away.load(Relaxed)) {
+        // Not wanted yet (`--subscriber-stages`): a participant from the
+        // start, away until the stages call it in.
+        if !sub.away_from_start() {
+            return SubReport {
+                tally: sub.tally,
+                errors: sub.errors,
+                echo: None,
+                gaps: sub.gaps,
+            };
+        }
+    }
+    'life: loop {
+        if let Some(p) = presence {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break 'life,
+                _ = p.may_join() => {}
             }
-        } => {}
+        }
+        // Told to leave, the subscriber drops its connection (closing its
+        // sockets), and rejoins afresh once it may.
+        let left = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => false,
+            _ = async {
+                match presence {
+                    Some(p) => p.must_leave().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+            _ = async {
+                match transport {
+                    Transport::Ws => ws::run(&mut sub).await,
+                    Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
+                    Transport::Sse => sse::run(&mut sub).await,
+                    Transport::SocketIo => socketio::run(&mut sub).await,
+                    Transport::SockJs => sockjs::run(&mut sub).await,
+                }
+            } => false,
+        };
+        if !left {
+            break;
+        }
+        sub.set_online(false);
+        sub.gaps.push((sub.env.clock.now_us(), None));
     }
     sub.settle();
+    sub.set_online(false);
     // Only a subscriber that was ready publishes (or owes messages).
     let echo = match sub.echo.take() {
         Some(e) if sub.ready => Some(e.finish(&sub.env)),
@@ -292,6 +440,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
         tally: sub.tally,
         errors: sub.errors,
         echo,
+        gaps: sub.gaps,
     }
 }
 

@@ -89,7 +89,8 @@ pub(super) async fn run(sub: &mut Sub) {
     // would make every poll wait for the next millisecond instead. Such
     // intervals mean "as fast as answers come", as wrk polls.
     let back_to_back = !long && plan.poll_interval < BACK_TO_BACK_BELOW;
-    let mut since: Option<u64> = None;
+    // A rejoin after a churn leave resumes where the last connection was.
+    let mut since: Option<u64> = sub.resume_seq;
     let mut backoff = Backoff::new();
     let mut ticker: Option<Interval> = None;
     // Reconnect without a backoff pause: the last answer's wait has been
@@ -170,6 +171,7 @@ pub(super) async fn run(sub: &mut Sub) {
                                 }
                             }
                             since = Some(resp.next_since());
+                            sub.resume_seq = since;
                             if close {
                                 // The server ends the connection after each
                                 // answer (HTTP/1.0 style, some proxies): a new
@@ -193,6 +195,7 @@ pub(super) async fn run(sub: &mut Sub) {
                         {
                             Some(oldest) => {
                                 since = Some(oldest.saturating_sub(1));
+                                sub.resume_seq = since;
                                 Next::Now
                             }
                             None => Next::Backoff,
@@ -206,6 +209,7 @@ pub(super) async fn run(sub: &mut Sub) {
                         {
                             Some(last) => {
                                 since = Some(last);
+                                sub.resume_seq = since;
                                 Next::Now
                             }
                             None => Next::Backoff,

@@ -21,7 +21,8 @@ pub(super) async fn run(sub: &mut Sub) {
     let plan = &env.plan;
     // Base64 makes a binary payload 4/3 larger; leave room.
     let max_line = MIN_LINE.max(plan.payload_bytes * 2 + 1024);
-    let mut last_id: Option<String> = None;
+    // A rejoin after a churn leave resumes where the last connection was.
+    let mut last_id: Option<String> = sub.resume_event_id.clone();
     let mut backoff = Backoff::new();
     loop {
         let mut wait = None;
@@ -119,6 +120,7 @@ async fn stream(
         if let Some(id) = parser.last_event_id() {
             if last_id.as_deref() != Some(id) {
                 *last_id = Some(id.to_owned());
+                sub.resume_event_id = last_id.clone();
             }
         }
     }

@@ -165,7 +165,8 @@ pub(super) async fn run(sub: &mut Sub) {
     let env = sub.env.clone();
     let protocol = env.plan.ws_subprotocol;
     // pushpoll.v1 only: the last seq received (or the hello's `last_seq`).
-    let mut last_seq: Option<u64> = None;
+    // A rejoin after a churn leave resumes where the last connection was.
+    let mut last_seq: Option<u64> = sub.resume_seq;
     let mut backoff = Backoff::new();
     loop {
         let vars = env.plan.sub_vars(sub.idx);
@@ -184,6 +185,7 @@ pub(super) async fn run(sub: &mut Sub) {
         match sub.guard(open).await {
             None => return,
             Some(Ok(ws)) => {
+                sub.resume_seq = last_seq;
                 if !sub.ready() {
                     return;
                 }
@@ -337,6 +339,7 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
                     sub.io.wire.data(payload.len(), b.len());
                     sub.deliver(payload);
                     *last_seq = Some(seq);
+                    sub.resume_seq = *last_seq;
                 }
                 Ok(V1Frame::Gap { oldest_seq, .. }) => {
                     // The server goes on from `oldest_seq` (too old a since:
@@ -344,6 +347,7 @@ async fn receive_v1(sub: &mut Sub, mut ws: Ws, last_seq: &mut Option<u64>) -> Ki
                     // where a reconnect must resume too.
                     sub.error(Kind::Borrowed("gap"));
                     *last_seq = Some(oldest_seq.saturating_sub(1));
+                    sub.resume_seq = *last_seq;
                 }
                 Ok(V1Frame::Hello { .. }) | Err(_) => sub.error(Kind::Borrowed("protocol")),
             },
