@@ -64,6 +64,10 @@ pub enum LoadTransport {
     /// upgraded to WebSocket: `--socketio-transport`).
     #[value(name = "socket.io")]
     SocketIo,
+    /// Bayeux (Faye, CometD): handshake, subscribe to `--bayeux-channel`,
+    /// then the `/meta/connect` loop, over long-polling or WebSocket
+    /// (`--bayeux-transport`).
+    Bayeux,
 }
 
 impl LoadTransport {
@@ -75,6 +79,7 @@ impl LoadTransport {
             LoadTransport::ShortPoll => "short-poll",
             LoadTransport::Sse => "sse",
             LoadTransport::SocketIo => "socket.io",
+            LoadTransport::Bayeux => "bayeux",
         }
     }
 }
@@ -106,6 +111,27 @@ pub enum SocketIoTransport {
     /// As socket.io's browser client: open with long polling, then upgrade
     /// to WebSocket (`2probe` / `3probe` / `5`) and receive there.
     Upgrade,
+}
+
+/// How a Bayeux client talks to the server (its `connectionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+pub enum BayeuxTransport {
+    /// Every message an HTTP `POST` of a JSON array; `/meta/connect` held
+    /// by the server until it has messages.
+    LongPolling,
+    /// One WebSocket at the Bayeux endpoint (`ws://` of the same URL),
+    /// each frame a JSON array of messages.
+    Websocket,
+}
+
+impl BayeuxTransport {
+    /// The protocol's name for it (`connectionType`).
+    pub fn connection_type(self) -> &'static str {
+        match self {
+            BayeuxTransport::LongPolling => "long-polling",
+            BayeuxTransport::Websocket => "websocket",
+        }
+    }
 }
 
 /// Options of one load run against one transport. Serialisable, because
@@ -350,6 +376,20 @@ pub struct LoadOpts {
     /// socket.io`; default `chat message`, as in socket.io's chat example).
     #[arg(long, value_name = "NAME")]
     pub socketio_event: Option<String>,
+
+    /// How Bayeux clients talk to the server (`--transport bayeux`; default
+    /// `long-polling`). Publishers use the same, unless `--publish-url`
+    /// says otherwise.
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub bayeux_transport: Option<BayeuxTransport>,
+
+    /// The Bayeux channel subscribers subscribe to and publishers publish
+    /// on (`--transport bayeux`; default `/pushpoll`). It starts with `/`;
+    /// `{id}` and `{room}` are filled in per connection, e.g. `/chat/{room}`.
+    #[arg(long, value_name = "CHANNEL")]
+    #[serde(default)]
+    pub bayeux_channel: Option<String>,
 
     /// Most subscribers one process holds. One process may open only so many
     /// sockets (`ulimit -n`, about 20,000 here); a run with more subscribers

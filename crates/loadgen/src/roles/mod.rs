@@ -3,5 +3,6 @@
 
 pub mod autobahn;
 pub(crate) mod publish;
+pub(crate) mod publish_bayeux;
 pub(crate) mod ramp;
 pub(crate) mod subscribe;

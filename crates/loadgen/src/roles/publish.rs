@@ -56,9 +56,9 @@ use crate::proto::ws::ws_kind;
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
 /// First delay before a publisher's WebSocket reconnects.
-const RECONNECT_MIN: Duration = Duration::from_millis(100);
+pub(crate) const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest delay between a publisher's reconnection attempts.
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
+pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// What publishers share.
 pub(crate) struct PubEnv {
@@ -104,7 +104,7 @@ impl PubReport {
     }
 
     /// A connection attempt failed (no message is lost by it: they wait).
-    fn connect_failed(&mut self, live: &Live, kind: &str) {
+    pub(crate) fn connect_failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publisher connection failed");
         live.errors.fetch_add(1, Relaxed);
         self.errors
@@ -114,7 +114,7 @@ impl PubReport {
 
 /// When a publisher stops trying to send what it still holds: the last
 /// message's due time plus `--timeout`.
-fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
+pub(crate) fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
     let last = env.plan.total_messages.saturating_sub(1);
     t0 + schedule::offset(last, env.plan.rate) + env.plan.timeout
 }
@@ -157,12 +157,12 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
             Ok(WsPub::over(ws, true))
         }
-        PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
+        PublishTarget::Post(_) | PublishTarget::Bayeux(_) => Err(Kind::Borrowed("internal")),
     }
 }
 
 /// Publisher `p`'s `{id}`: past every subscriber's.
-fn publisher_id(plan: &Plan, p: usize) -> usize {
+pub(crate) fn publisher_id(plan: &Plan, p: usize) -> usize {
     plan.subscribers + p
 }
 
@@ -253,7 +253,7 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
 }
 
 /// Waits for message `i`'s time; false when publishing was stopped.
-async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
+pub(crate) async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
     let k = schedule::global_index(i, p, env.plan.publishers);
     let at = t0 + schedule::offset(k, env.plan.rate);
     tokio::select! {

@@ -8,12 +8,14 @@
 //! [`protocol`] (options only some transports speak), [`identity`]
 //! (headers, origin, subprotocols), [`target`] (URLs and TLS).
 
+mod bayeux;
 mod identity;
 mod load;
 mod protocol;
 mod target;
 mod workers;
 
+pub(crate) use bayeux::BayeuxPlan;
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;
@@ -78,6 +80,8 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// Bayeux settings (`--transport bayeux` only).
+    pub bayeux: Option<BayeuxPlan>,
     /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
     pub http2: Option<usize>,
     /// Local addresses subscribers bind to, round-robin (`--source-ips`).
@@ -102,6 +106,7 @@ impl Plan {
         protocol::ws_options(o)?;
         let headers = identity::headers(o)?;
         let socketio = protocol::pattern_and_socketio(o)?;
+        let bayeux = bayeux::bayeux(o)?;
         let (sub, publish) = target::targets(o)?;
         // The page the requests come from is served by the same origin.
         let page_scheme = match sub.url.scheme() {
@@ -161,6 +166,7 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            bayeux,
             http2,
             source_ips: o.source_ips.clone(),
             workers: workers::count(o)?,

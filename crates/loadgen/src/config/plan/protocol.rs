@@ -126,7 +126,10 @@ pub(super) fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
     if !o.http2 {
         return Ok(None);
     }
-    if matches!(o.transport, Transport::Ws | Transport::SocketIo) {
+    if matches!(
+        o.transport,
+        Transport::Ws | Transport::SocketIo | Transport::Bayeux
+    ) {
         return Err(LoadError::InvalidOption {
             option: "http2",
             reason: format!(
@@ -168,6 +171,12 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
                 reason: "Socket.IO connections do not run --on-connect steps yet (they would need event arrays)".into(),
             });
         }
+        if o.transport == Transport::Bayeux && !ws_publishers {
+            return Err(LoadError::InvalidOption {
+                option: "on-connect",
+                reason: "Bayeux clients join by subscribing to --bayeux-channel; they run no --on-connect steps".into(),
+            });
+        }
         if o.transport != Transport::Ws && !ws_publishers {
             return Err(LoadError::InvalidOption {
                 option: "on-connect",
@@ -203,6 +212,18 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
                     option: "publish-template",
                     reason: "Socket.IO publishers emit --socketio-event with the payload; templates as event arrays are not supported yet".into(),
                 });
+            }
+            if matches!(publish, PublishTarget::Bayeux(_)) {
+                // The rendered template is the publish message's `data`.
+                let sample = t.render(o.subscribers, "~pp1.00000000.0.0.0~");
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
+                    return Err(LoadError::InvalidOption {
+                        option: "publish-template",
+                        reason: format!(
+                            "Bayeux publishers send the rendered template as the message's data, which must be JSON; {sample:?} is not ({e}). For example '{{\"text\":\"{{marker}}\"}}'"
+                        ),
+                    });
+                }
             }
             Some(t)
         }

@@ -87,18 +87,27 @@ pub(crate) enum PublishTarget {
     /// Socket.IO events on a Socket.IO connection (WebSocket transport) per
     /// publisher; the target is the server's `http://` URL.
     SocketIo(Target),
+    /// Bayeux publish messages, over the run's `--bayeux-transport`; the
+    /// target is the Bayeux endpoint's `http://` URL.
+    Bayeux(Target),
 }
 
 impl PublishTarget {
     pub fn target(&self) -> &Target {
         match self {
-            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
+            PublishTarget::Ws(t)
+            | PublishTarget::Post(t)
+            | PublishTarget::SocketIo(t)
+            | PublishTarget::Bayeux(t) => t,
         }
     }
 
     pub(super) fn target_mut(&mut self) -> &mut Target {
         match self {
-            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
+            PublishTarget::Ws(t)
+            | PublishTarget::Post(t)
+            | PublishTarget::SocketIo(t)
+            | PublishTarget::Bayeux(t) => t,
         }
     }
 }
@@ -155,6 +164,7 @@ pub(super) fn targets(o: &LoadOpts) -> Result<(Target, PublishTarget), LoadError
         None => match o.transport {
             Transport::Ws => PublishTarget::Ws(Target::new("url", sub.url.clone())?),
             Transport::SocketIo => PublishTarget::SocketIo(Target::new("url", sub.url.clone())?),
+            Transport::Bayeux => PublishTarget::Bayeux(Target::new("url", sub.url.clone())?),
             _ => {
                 let mut u = sub.url.clone();
                 u.set_path("/messages");
@@ -253,5 +263,7 @@ fn default_path(t: Transport) -> &'static str {
         Transport::LongPoll | Transport::ShortPoll => "/messages",
         Transport::Sse => "/events",
         Transport::SocketIo => "/socket.io/",
+        // Faye's usual mount point; CometD's is /cometd.
+        Transport::Bayeux => "/faye",
     }
 }
