@@ -57,10 +57,13 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// Whether the server no longer knows the client (`402::Unknown client`):
-    /// the session must be handshaken again.
+    /// Whether the server no longer knows the client: the session must be
+    /// handshaken again. CometD says `402::Unknown client`, Faye
+    /// `401:<clientId>:Unknown client` (its 402 is a missing parameter).
     pub fn unknown_client(&self) -> bool {
-        self.error.as_deref().is_some_and(|e| e.starts_with("402"))
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().ends_with(":unknown client"))
     }
 
     /// The server's error, or `-` when it gave none (for logs).
@@ -300,6 +303,17 @@ mod tests {
                 .unwrap();
         let Msg::Reply(r) = &msgs[0] else { panic!() };
         assert!(r.unknown_client());
+        // Faye's own wording, and its 402, which is something else.
+        let faye = parse(
+            br#"[{"id":"3","channel":"/meta/connect","successful":false,"error":"401:nope:Unknown client","advice":{"reconnect":"handshake"}}]"#,
+        )
+        .unwrap();
+        let r = reply_to(&faye, 3).unwrap();
+        assert!(r.unknown_client());
+        assert_eq!(r.advice.unwrap().reconnect, Some(Reconnect::Handshake));
+        let missing = parse(br#"[{"channel":"/x","successful":false,"error":"402:data:Missing required parameter"}]"#).unwrap();
+        let Msg::Reply(r) = &missing[0] else { panic!() };
+        assert!(!r.unknown_client());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! A message counts as published when the server answers it
 //! `successful:true`; `successful:false` is a failed publish
 //! (`publish_bayeux_refused`), exactly like a refused `POST`. A server that
-//! no longer knows the publisher (`402::Unknown client`, say after a
+//! no longer knows the publisher (`402::Unknown client` in CometD, `401` in Faye, say after a
 //! restart, or a CometD session expired for want of `/meta/connect`s,
 //! which publishers do not send) is handshaken again and the message sent
 //! once more (it was not published, so this cannot duplicate it), counted as

@@ -16,7 +16,8 @@
 //! The subscriber is ready once its subscription is answered
 //! `successful`. The server's `advice` is obeyed: `retry` connects again
 //! after `interval`, `handshake` (or a connect answered `successful:false`,
-//! such as `402::Unknown client`) handshakes again on the same connection,
+//! such as `402::Unknown client`
+//! from CometD or `401:...:Unknown client` from Faye) handshakes again on the same connection,
 //! counted as `bayeux_rehandshake`, and `none` ends the subscriber
 //! (`bayeux_advice_none`). A new handshake is a new client: what is
 //! published meanwhile is lost, as for any Bayeux client.
