@@ -32,7 +32,7 @@ async fn chat(behaviour: Behaviour, extra: &[&str]) -> (BayeuxServer, RunResult)
         "--timeout",
         "2",
         "--ramp-timeout",
-        "3",
+        "10",
     ];
     args.extend_from_slice(extra);
     let r = run(&opts(&args), Hooks::default(), never()).await.unwrap();
@@ -82,9 +82,11 @@ async fn a_publish_template_is_the_data_of_each_publish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forgotten_client_handshakes_again_and_loses_nothing_after() {
-    // Each subscriber's first connect is answered "Unknown client": it
-    // handshakes and subscribes again before anything is published.
-    let (server, r) = chat(Behaviour::ForgetOnce, &["--idle", "1"]).await;
+    // Each subscriber's first connect is answered "Unknown client" (the
+    // first 3 handshakes are the subscribers'; publishers connect after the
+    // ramp-up): it handshakes and subscribes again before anything is
+    // published.
+    let (server, r) = chat(Behaviour::ForgetFirst(3), &["--idle", "1"]).await;
     assert_eq!(r.errors.get("bayeux_rehandshake"), Some(&3), "{:?}", r.errors);
     assert_eq!(server.counts.handshakes.load(Relaxed), 3 * 2 + 2);
     assert_eq!((r.expected_deliveries, r.delivered, r.lost), (45, 45, 0));

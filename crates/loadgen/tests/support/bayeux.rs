@@ -31,18 +31,19 @@ pub enum Behaviour {
     Garbage,
     /// Every handshake is answered `successful:false`.
     RefuseHandshake,
-    /// Every answer is 32 MiB of JSON.
+    /// Every answer is 5 MiB of JSON (over the generator's 4 MiB limit).
     Huge,
-    /// A client's first connect is answered `401:<id>:Unknown client`, and
-    /// the client forgotten.
-    ForgetOnce,
+    /// The clients of the first N handshakes are forgotten at their first
+    /// connect, which is answered `401:<id>:Unknown client`.
+    ForgetFirst(u64),
 }
 
 #[derive(Debug, Default)]
 struct Client {
     queue: Mutex<Vec<Value>>,
     notify: Notify,
-    connects: AtomicU64,
+    /// To be forgotten at its first connect.
+    forget: bool,
 }
 
 #[derive(Debug, Default)]
@@ -128,7 +129,7 @@ async fn handle(st: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>
         Behaviour::Garbage => return answer(StatusCode::OK, "<html>502 Bad Gateway</html>"),
         Behaviour::Huge => {
             let mut big = b"[{\"channel\":\"/meta/handshake\",\"x\":\"".to_vec();
-            big.resize(32 << 20, b'x');
+            big.resize(5 << 20, b'x');
             big.extend_from_slice(b"\"}]");
             return answer(StatusCode::OK, big);
         }
@@ -164,7 +165,12 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
             }
             let n = st.next.fetch_add(1, Relaxed);
             let cid = format!("c{n}");
-            st.clients.lock().unwrap().insert(cid.clone(), Arc::default());
+            let forget = matches!(st.behaviour, Behaviour::ForgetFirst(first) if n < first);
+            let client = Client {
+                forget,
+                ..Client::default()
+            };
+            st.clients.lock().unwrap().insert(cid.clone(), Arc::new(client));
             out.push(json!({"id": id, "channel": channel, "successful": true, "version": "1.0",
                             "supportedConnectionTypes": ["long-polling"], "clientId": cid,
                             "advice": {"reconnect": "retry", "interval": 0,
@@ -182,7 +188,7 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
         "/meta/connect" => {
             st.counts.connects.fetch_add(1, Relaxed);
             let Some(c) = client else { return out.push(unknown()) };
-            if st.behaviour == Behaviour::ForgetOnce && c.connects.fetch_add(1, Relaxed) == 0 {
+            if c.forget {
                 st.clients.lock().unwrap().remove(&client_id);
                 return out.push(unknown());
             }
