@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use pushpoll_loadgen::{run, Hooks, RunResult};
 
-use crate::support::bayeux::{Behaviour, BayeuxServer};
+use crate::support::bayeux::{BayeuxServer, Behaviour};
 use crate::support::{never, opts};
 
 /// 3 subscribers, 2 publishers, 15 messages (50/s for 0.3 s).
@@ -59,7 +59,11 @@ async fn long_polling_delivers_everything_and_counts_every_post() {
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     let c = &server.counts;
     assert_eq!(*c.channels.lock().unwrap(), ["/pushpoll"; 3]);
-    assert_eq!(c.handshakes.load(Relaxed), 3 + 2, "subscribers and publishers");
+    assert_eq!(
+        c.handshakes.load(Relaxed),
+        3 + 2,
+        "subscribers and publishers"
+    );
     assert_eq!(c.subscribes.load(Relaxed), 3);
     assert_eq!(c.publishes.load(Relaxed), 15);
     // Every subscriber POST (handshake, subscribe, connects) is a request;
@@ -73,7 +77,10 @@ async fn long_polling_delivers_everything_and_counts_every_post() {
 async fn a_publish_template_is_the_data_of_each_publish() {
     let (_server, r) = chat(
         Behaviour::Good,
-        &["--publish-template", r#"{"user":"p{id}","text":"{marker}"}"#],
+        &[
+            "--publish-template",
+            r#"{"user":"p{id}","text":"{marker}"}"#,
+        ],
     )
     .await;
     assert_eq!((r.expected_deliveries, r.delivered, r.lost), (45, 45, 0));
@@ -87,14 +94,24 @@ async fn a_forgotten_client_handshakes_again_and_loses_nothing_after() {
     // ramp-up): it handshakes and subscribes again before anything is
     // published.
     let (server, r) = chat(Behaviour::ForgetFirst(3), &["--idle", "1"]).await;
-    assert_eq!(r.errors.get("bayeux_rehandshake"), Some(&3), "{:?}", r.errors);
+    assert_eq!(
+        r.errors.get("bayeux_rehandshake"),
+        Some(&3),
+        "{:?}",
+        r.errors
+    );
     assert_eq!(server.counts.handshakes.load(Relaxed), 3 * 2 + 2);
     assert_eq!((r.expected_deliveries, r.delivered, r.lost), (45, 45, 0));
 }
 
 fn assert_never_connected(r: &RunResult, kind: &str) {
     assert_eq!(r.subscribers_connected, 0);
-    assert_eq!(r.errors.get(kind), Some(&9), "3 ramp-up attempts each: {:?}", r.errors);
+    assert_eq!(
+        r.errors.get(kind),
+        Some(&9),
+        "3 ramp-up attempts each: {:?}",
+        r.errors
+    );
     assert_eq!(r.published, 0);
     assert_eq!((r.expected_deliveries, r.delivered), (0, 0));
     assert_eq!(r.requests, 9, "one handshake POST per attempt");
@@ -105,7 +122,9 @@ async fn garbage_and_refused_handshakes_are_counted_not_fatal() {
     let (_s, r) = chat(Behaviour::Garbage, &[]).await;
     assert_never_connected(&r, "bayeux_bad_answer");
     assert!(
-        r.errors.keys().any(|k| k.starts_with("publisher_connect_bayeux_bad_answer")),
+        r.errors
+            .keys()
+            .any(|k| k.starts_with("publisher_connect_bayeux_bad_answer")),
         "{:?}",
         r.errors
     );
@@ -133,7 +152,10 @@ fn bad_bayeux_options_are_refused_before_the_run() {
         e
     };
     let e = plan_err(&["--bayeux-channel", "chat"]);
-    assert!(e.starts_with("--bayeux-channel: \"chat\" must start with `/`"), "{e}");
+    assert!(
+        e.starts_with("--bayeux-channel: \"chat\" must start with `/`"),
+        "{e}"
+    );
     let e = plan_err(&["--bayeux-channel", "/meta/connect"]);
     assert!(e.contains("/meta/"), "{e}");
     let e = plan_err(&["--bayeux-channel", "/chat/{nope}"]);
@@ -144,8 +166,16 @@ fn bad_bayeux_options_are_refused_before_the_run() {
         "{e}"
     );
     let e = plan_err(&["--on-connect", "send:hi"]);
-    assert!(e.starts_with("--on-connect: Bayeux clients join by subscribing"), "{e}");
-    let o = opts(&["--url", "ws://127.0.0.1:9/ws", "--bayeux-transport", "websocket"]);
+    assert!(
+        e.starts_with("--on-connect: Bayeux clients join by subscribing"),
+        "{e}"
+    );
+    let o = opts(&[
+        "--url",
+        "ws://127.0.0.1:9/ws",
+        "--bayeux-transport",
+        "websocket",
+    ]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -154,5 +184,8 @@ fn bad_bayeux_options_are_refused_before_the_run() {
         .block_on(run(&o, Hooks::default(), never()))
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("--bayeux-transport: only Bayeux clients use it"), "{e}");
+    assert!(
+        e.starts_with("--bayeux-transport: only Bayeux clients use it"),
+        "{e}"
+    );
 }

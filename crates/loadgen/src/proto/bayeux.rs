@@ -201,7 +201,11 @@ fn message(mut m: Map<String, Value>) -> Result<Msg, BadAnswer> {
 }
 
 fn advice(a: &Map<String, Value>) -> Advice {
-    let ms = |k: &str| a.get(k).and_then(Value::as_u64).map(|v| v.min(MAX_ADVICE_MS));
+    let ms = |k: &str| {
+        a.get(k)
+            .and_then(Value::as_u64)
+            .map(|v| v.min(MAX_ADVICE_MS))
+    };
     Advice {
         reconnect: match a.get("reconnect").and_then(Value::as_str) {
             Some("retry") => Some(Reconnect::Retry),
@@ -249,8 +253,7 @@ mod tests {
             v,
             json!([{"channel":"/meta/subscribe","clientId":"c1","subscription":"/chat/3","id":"2"}])
         );
-        let v: Value =
-            serde_json::from_str(&connect(3, "c1", ConnType::LongPolling)).unwrap();
+        let v: Value = serde_json::from_str(&connect(3, "c1", ConnType::LongPolling)).unwrap();
         assert_eq!(v[0]["connectionType"], "long-polling");
         let p = publish(4, "c1", "/x", r#"{"text":"~pp1~"}"#).unwrap();
         let v: Value = serde_json::from_str(&p).unwrap();
@@ -298,9 +301,10 @@ mod tests {
         let a = r.advice.unwrap();
         assert_eq!(a.reconnect, Some(Reconnect::None));
         assert_eq!(a.timeout, Some(MAX_ADVICE_MS), "advice is capped");
-        let msgs =
-            parse(br#"[{"channel":"/meta/connect","successful":false,"error":"402::Unknown client"}]"#)
-                .unwrap();
+        let msgs = parse(
+            br#"[{"channel":"/meta/connect","successful":false,"error":"402::Unknown client"}]"#,
+        )
+        .unwrap();
         let Msg::Reply(r) = &msgs[0] else { panic!() };
         assert!(r.unknown_client());
         // Faye's own wording, and its 402, which is something else.

@@ -7,9 +7,9 @@
 //! A message counts as published when the server answers it
 //! `successful:true`; `successful:false` is a failed publish
 //! (`publish_bayeux_refused`), exactly like a refused `POST`. A server that
-//! no longer knows the publisher (`402::Unknown client` in CometD, `401` in Faye, say after a
-//! restart, or a CometD session expired for want of `/meta/connect`s,
-//! which publishers do not send) is handshaken again and the message sent
+//! no longer knows the publisher (an unknown client: after a restart, or a
+//! CometD session expired for want of `/meta/connect`s, which publishers do
+//! not send) is handshaken again and the message sent
 //! once more (it was not published, so this cannot duplicate it), counted as
 //! `publisher_bayeux_rehandshake`. Publisher sockets are counted apart from
 //! the subscribers', and left out of the run's figures.
@@ -86,8 +86,7 @@ impl BayeuxPub {
     /// Handshakes again on the same connection.
     async fn rehandshake(&mut self, plan: &Plan) -> Result<(), Kind> {
         let target = plan.publish.target();
-        let (client_id, _) =
-            handshake(&mut self.link, plan, target, &self.io, &mut |_| {}).await?;
+        let (client_id, _) = handshake(&mut self.link, plan, target, &self.io, &mut |_| {}).await?;
         self.client_id = client_id;
         Ok(())
     }

@@ -214,8 +214,10 @@ async fn orchestrate(
             }
         }
     }
-    if matches!(plan.publish, PublishTarget::Ws(_) | PublishTarget::SocketIo(_))
-        && !stop.is_cancelled()
+    if matches!(
+        plan.publish,
+        PublishTarget::Ws(_) | PublishTarget::SocketIo(_)
+    ) && !stop.is_cancelled()
         && !plan.echo()
     {
         let connects = (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p));

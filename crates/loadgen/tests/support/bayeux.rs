@@ -170,24 +170,38 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
                 forget,
                 ..Client::default()
             };
-            st.clients.lock().unwrap().insert(cid.clone(), Arc::new(client));
-            out.push(json!({"id": id, "channel": channel, "successful": true, "version": "1.0",
+            st.clients
+                .lock()
+                .unwrap()
+                .insert(cid.clone(), Arc::new(client));
+            out.push(
+                json!({"id": id, "channel": channel, "successful": true, "version": "1.0",
                             "supportedConnectionTypes": ["long-polling"], "clientId": cid,
                             "advice": {"reconnect": "retry", "interval": 0,
-                                       "timeout": st.hold.as_millis() as u64}}));
+                                       "timeout": st.hold.as_millis() as u64}}),
+            );
         }
         "/meta/subscribe" => {
             st.counts.subscribes.fetch_add(1, Relaxed);
-            let Some(_) = client else { return out.push(unknown()) };
+            let Some(_) = client else {
+                return out.push(unknown());
+            };
             let sub = m["subscription"].as_str().unwrap_or_default().to_owned();
             st.counts.channels.lock().unwrap().push(sub.clone());
-            st.subs.lock().unwrap().entry(sub.clone()).or_default().push(client_id.clone());
+            st.subs
+                .lock()
+                .unwrap()
+                .entry(sub.clone())
+                .or_default()
+                .push(client_id.clone());
             out.push(json!({"id": id, "channel": channel, "successful": true,
                             "clientId": client_id, "subscription": sub}));
         }
         "/meta/connect" => {
             st.counts.connects.fetch_add(1, Relaxed);
-            let Some(c) = client else { return out.push(unknown()) };
+            let Some(c) = client else {
+                return out.push(unknown());
+            };
             if c.forget {
                 st.clients.lock().unwrap().remove(&client_id);
                 return out.push(unknown());
@@ -207,20 +221,31 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
                 st.counts.empty_connects.fetch_add(1, Relaxed);
             }
             out.extend(data);
-            out.push(json!({"id": id, "channel": channel, "successful": true, "clientId": client_id,
+            out.push(
+                json!({"id": id, "channel": channel, "successful": true, "clientId": client_id,
                             "advice": {"reconnect": "retry", "interval": 0,
-                                       "timeout": st.hold.as_millis() as u64}}));
+                                       "timeout": st.hold.as_millis() as u64}}),
+            );
         }
         _ if channel.starts_with("/meta/") => {
             out.push(json!({"id": id, "channel": channel, "successful": false, "error": "400::Bad request"}));
         }
         _ => {
             st.counts.publishes.fetch_add(1, Relaxed);
-            let subscribers = st.subs.lock().unwrap().get(&channel).cloned().unwrap_or_default();
+            let subscribers = st
+                .subs
+                .lock()
+                .unwrap()
+                .get(&channel)
+                .cloned()
+                .unwrap_or_default();
             let clients = st.clients.lock().unwrap();
             for s in subscribers {
                 if let Some(c) = clients.get(&s) {
-                    c.queue.lock().unwrap().push(json!({"channel": channel, "data": m["data"].clone()}));
+                    c.queue
+                        .lock()
+                        .unwrap()
+                        .push(json!({"channel": channel, "data": m["data"].clone()}));
                     c.notify.notify_one();
                 }
             }

@@ -81,18 +81,73 @@ pub(crate) fn check_channel(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::plan::{Plan, PublishTarget};
+    use clap::Parser as _;
+
+    fn plan(args: &[&str]) -> Result<Plan, LoadError> {
+        let mut v = vec!["load", "--transport", "bayeux"];
+        v.extend_from_slice(args);
+        Plan::new(&LoadOpts::try_parse_from(v).unwrap())
+    }
+
+    #[test]
+    fn defaults_and_publishers() {
+        let p = plan(&["--url", "http://h:8"]).unwrap();
+        assert_eq!(p.sub.path_and_query, "/faye");
+        let bx = p.bayeux.unwrap();
+        assert_eq!(bx.conn, BayeuxTransport::LongPolling);
+        assert_eq!(bx.channel.render(3, ""), DEFAULT_CHANNEL);
+        assert!(
+            matches!(&p.publish, PublishTarget::Bayeux(t) if t.url.as_str() == "http://h:8/faye")
+        );
+        let p = plan(&[
+            "--url",
+            "https://h/cometd",
+            "--bayeux-transport",
+            "websocket",
+            "--bayeux-channel",
+            "/chat/{id}",
+        ])
+        .unwrap();
+        let bx = p.bayeux.unwrap();
+        assert_eq!(bx.conn, BayeuxTransport::Websocket);
+        assert_eq!(bx.channel.render(7, ""), "/chat/7");
+        assert!(p.sub.tls.is_some());
+        // --publish-url makes publishers plain.
+        let p = plan(&["--url", "http://h/faye", "--publish-url", "http://h/say"]).unwrap();
+        assert!(matches!(&p.publish, PublishTarget::Post(_)));
+        let e = plan(&["--url", "ws://h/faye"]).unwrap_err().to_string();
+        assert!(e.starts_with("--url \"ws://h/faye\""), "{e}");
+        let e = plan(&["--url", "http://h/faye", "--http2"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--http2: "), "{e}");
+    }
 
     #[test]
     fn channels_follow_the_grammar() {
         assert!(check_channel("/pushpoll").is_ok());
         assert!(check_channel("/chat/room-1/a_b!~()$@").is_ok());
-        for bad in ["pushpoll", "", "/", "/a//b", "/a/", "/a/*", "/a/**", "/a b", "/meta/connect", "/meta", "/é"] {
+        for bad in [
+            "pushpoll",
+            "",
+            "/",
+            "/a//b",
+            "/a/",
+            "/a/*",
+            "/a/**",
+            "/a b",
+            "/meta/connect",
+            "/meta",
+            "/é",
+        ] {
             assert!(check_channel(bad).is_err(), "{bad}");
         }
-        assert!(check_channel("chat").unwrap_err().contains("must start with `/`"));
+        assert!(check_channel("chat")
+            .unwrap_err()
+            .contains("must start with `/`"));
     }
 }

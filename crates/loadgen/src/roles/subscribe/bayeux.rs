@@ -15,10 +15,10 @@
 //!
 //! The subscriber is ready once its subscription is answered
 //! `successful`. The server's `advice` is obeyed: `retry` connects again
-//! after `interval`, `handshake` (or a connect answered `successful:false`,
-//! such as `402::Unknown client`
-//! from CometD or `401:...:Unknown client` from Faye) handshakes again on the same connection,
-//! counted as `bayeux_rehandshake`, and `none` ends the subscriber
+//! after `interval`; `handshake`, or a connect answered `successful:false`
+//! (an unknown client: CometD's `402::Unknown client`, Faye's
+//! `401:<id>:Unknown client`), handshakes again on the same connection,
+//! counted as `bayeux_rehandshake`; `none` ends the subscriber
 //! (`bayeux_advice_none`). A new handshake is a new client: what is
 //! published meanwhile is lost, as for any Bayeux client.
 
@@ -286,9 +286,16 @@ async fn session(
     s.advise(advice);
     let id = s.id();
     let body = bayeux::subscribe(id, &s.client_id, channel);
-    let reply = exchange(link, plan, &plan.sub, io, body, id, plan.timeout, &mut |d| {
-        early.push(d.to_owned())
-    })
+    let reply = exchange(
+        link,
+        plan,
+        &plan.sub,
+        io,
+        body,
+        id,
+        plan.timeout,
+        &mut |d| early.push(d.to_owned()),
+    )
     .await?;
     if !reply.successful {
         tracing::debug!(channel, error = reply.why(), "subscription refused");
@@ -305,7 +312,10 @@ pub(crate) async fn handshake(
     io: &SubIo,
     on_data: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(String, Option<Advice>), Kind> {
-    let conn = plan.bayeux.as_ref().map_or(BayeuxTransport::LongPolling, |b| b.conn);
+    let conn = plan
+        .bayeux
+        .as_ref()
+        .map_or(BayeuxTransport::LongPolling, |b| b.conn);
     let body = bayeux::handshake(1, conn);
     let reply = exchange(link, plan, target, io, body, 1, plan.timeout, on_data).await?;
     if !reply.successful {
@@ -331,16 +341,21 @@ async fn receive(
     loop {
         let id = s.id();
         let body = bayeux::connect(id, &s.client_id, bx.conn);
-        let hold = s
-            .advice
-            .timeout
-            .map_or(DEFAULT_HOLD, Duration::from_millis)
-            + env.plan.timeout;
+        let hold = s.advice.timeout.map_or(DEFAULT_HOLD, Duration::from_millis) + env.plan.timeout;
         let mut data = 0u64;
-        let reply = exchange(link, &env.plan, &env.plan.sub, &io, body, id, hold, &mut |d| {
-            data += 1;
-            sub.deliver(d.as_bytes());
-        })
+        let reply = exchange(
+            link,
+            &env.plan,
+            &env.plan.sub,
+            &io,
+            body,
+            id,
+            hold,
+            &mut |d| {
+                data += 1;
+                sub.deliver(d.as_bytes());
+            },
+        )
         .await;
         let reply = match reply {
             Ok(r) => r,
