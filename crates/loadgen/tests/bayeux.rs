@@ -74,6 +74,23 @@ async fn long_polling_delivers_everything_and_counts_every_post() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_delivers_everything_over_one_handshake_each() {
+    let (server, r) = chat(Behaviour::Good, &["--bayeux-transport", "websocket"]).await;
+    assert_eq!(r.subscribers_connected, 3);
+    assert_eq!((r.published, r.publish_errors), (15, 0));
+    assert_eq!((r.expected_deliveries, r.delivered, r.lost), (45, 45, 0));
+    assert_eq!((r.duplicated, r.reordered, r.unexpected), (0, 0, 0));
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let c = &server.counts;
+    assert_eq!(c.posts.load(Relaxed), 0, "nothing went over plain HTTP");
+    assert_eq!(c.ws_handshakes.load(Relaxed), 3 + 2);
+    assert_eq!(c.handshakes.load(Relaxed), 3 + 2);
+    assert_eq!(c.publishes.load(Relaxed), 15);
+    assert_eq!(r.requests, 3, "one WebSocket handshake per subscriber");
+    assert_eq!(r.empty_polls, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_template_is_the_data_of_each_publish() {
     let (_server, r) = chat(
         Behaviour::Good,
@@ -114,7 +131,7 @@ fn assert_never_connected(r: &RunResult, kind: &str) {
     );
     assert_eq!(r.published, 0);
     assert_eq!((r.expected_deliveries, r.delivered), (0, 0));
-    assert_eq!(r.requests, 9, "one handshake POST per attempt");
+    assert_eq!(r.requests, 9, "one handshake request per attempt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,6 +146,15 @@ async fn garbage_and_refused_handshakes_are_counted_not_fatal() {
         r.errors
     );
     let (_s, r) = chat(Behaviour::RefuseHandshake, &[]).await;
+    assert_never_connected(&r, "bayeux_handshake_failed");
+    // The same over WebSocket: one handshake request per attempt too.
+    let (_s, r) = chat(Behaviour::Garbage, &["--bayeux-transport", "websocket"]).await;
+    assert_never_connected(&r, "bayeux_bad_answer");
+    let (_s, r) = chat(
+        Behaviour::RefuseHandshake,
+        &["--bayeux-transport", "websocket"],
+    )
+    .await;
     assert_never_connected(&r, "bayeux_handshake_failed");
     // An answer past the size limit is not read into memory.
     let (_s, r) = chat(Behaviour::Huge, &[]).await;

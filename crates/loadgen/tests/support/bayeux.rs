@@ -1,7 +1,9 @@
 //! A minimal Bayeux server over HTTP long-polling (`POST /bayeux`, JSON
-//! arrays): handshake, subscribe, connect (held until the client has
-//! messages or `hold_ms` passes) and publish (relayed to every subscriber of
-//! the channel), with counts of what it received. It can also misbehave:
+//! arrays) and WebSocket (an upgrade at any path, JSON arrays as frames):
+//! handshake, subscribe, connect (held until the client has messages or
+//! `hold_ms` passes; over WebSocket, messages are pushed at once and the
+//! connect answered after `hold_ms`) and publish (relayed to every
+//! subscriber of the channel), with counts of what it received. It can also misbehave:
 //! answer garbage, refuse handshakes, answer with a huge body, or forget
 //! each client at its first connect (`401:<id>:Unknown client`, as Faye says).
 
@@ -13,14 +15,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Message;
+
+type WsTx = mpsc::UnboundedSender<String>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Behaviour {
@@ -44,11 +50,14 @@ struct Client {
     notify: Notify,
     /// To be forgotten at its first connect.
     forget: bool,
+    /// Its WebSocket, when it handshook over one.
+    ws: Option<WsTx>,
 }
 
 #[derive(Debug, Default)]
 pub struct Counts {
     pub posts: AtomicU64,
+    pub ws_handshakes: AtomicU64,
     pub handshakes: AtomicU64,
     pub subscribes: AtomicU64,
     pub connects: AtomicU64,
@@ -89,16 +98,7 @@ impl BayeuxServer {
         let counts = shared.counts.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(handle(shared, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
+                tokio::spawn(serve(shared.clone(), tcp));
             }
         });
         BayeuxServer { addr, counts }
@@ -107,6 +107,68 @@ impl BayeuxServer {
     pub fn url(&self) -> String {
         format!("http://{}/bayeux", self.addr)
     }
+}
+
+/// Routes a connection: a WebSocket upgrade, or plain HTTP.
+async fn serve(st: Arc<Shared>, tcp: TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    let head = loop {
+        let Ok(n) = tcp.peek(&mut buf).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+        if text.contains("\r\n\r\n") || n == buf.len() {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    if head.contains("upgrade: websocket") {
+        return serve_ws(st, tcp).await;
+    }
+    let svc = service_fn(move |req| {
+        let st = st.clone();
+        async move { Ok::<_, Infallible>(handle(st, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(tcp), svc)
+        .await;
+}
+
+async fn serve_ws(st: Arc<Shared>, tcp: TcpStream) {
+    st.counts.ws_handshakes.fetch_add(1, Relaxed);
+    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+        return;
+    };
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(Message::text(frame)).await.is_err() {
+                return;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = stream.next().await {
+        let Message::Text(t) = msg else { continue };
+        if st.behaviour == Behaviour::Garbage {
+            let _ = tx.send("<html>502 Bad Gateway</html>".into());
+            continue;
+        }
+        let Ok(Value::Array(msgs)) = serde_json::from_str::<Value>(t.as_str()) else {
+            return;
+        };
+        let mut out = Vec::new();
+        for m in msgs {
+            message(&st, m, &mut out, Some(&tx)).await;
+        }
+        if !out.is_empty() {
+            let _ = tx.send(Value::Array(out).to_string());
+        }
+    }
+    writer.abort();
 }
 
 fn answer(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -140,12 +202,14 @@ async fn handle(st: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>
     };
     let mut out = Vec::new();
     for m in msgs {
-        message(&st, m, &mut out).await;
+        message(&st, m, &mut out, None).await;
     }
     answer(StatusCode::OK, Value::Array(out).to_string())
 }
 
-async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
+/// Answers one message into `out`; `ws` is the client's WebSocket, if the
+/// message came over one.
+async fn message(st: &Shared, m: Value, out: &mut Vec<Value>, ws: Option<&WsTx>) {
     let channel = m["channel"].as_str().unwrap_or_default().to_owned();
     let id = m["id"].clone();
     let client_id = m["clientId"].as_str().unwrap_or_default().to_owned();
@@ -168,6 +232,7 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
             let forget = matches!(st.behaviour, Behaviour::ForgetFirst(first) if n < first);
             let client = Client {
                 forget,
+                ws: ws.cloned(),
                 ..Client::default()
             };
             st.clients
@@ -206,6 +271,19 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
                 st.clients.lock().unwrap().remove(&client_id);
                 return out.push(unknown());
             }
+            let reply = json!({"id": id, "channel": channel, "successful": true, "clientId": client_id,
+                               "advice": {"reconnect": "retry", "interval": 0,
+                                          "timeout": st.hold.as_millis() as u64}});
+            if let Some(tx) = ws {
+                // Messages are pushed as they come; the connect is answered
+                // when its time is up.
+                let (tx, hold) = (tx.clone(), st.hold);
+                tokio::spawn(async move {
+                    tokio::time::sleep(hold).await;
+                    let _ = tx.send(Value::Array(vec![reply]).to_string());
+                });
+                return;
+            }
             let deadline = tokio::time::Instant::now() + st.hold;
             let data = loop {
                 let notified = c.notify.notified();
@@ -221,11 +299,7 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
                 st.counts.empty_connects.fetch_add(1, Relaxed);
             }
             out.extend(data);
-            out.push(
-                json!({"id": id, "channel": channel, "successful": true, "clientId": client_id,
-                            "advice": {"reconnect": "retry", "interval": 0,
-                                       "timeout": st.hold.as_millis() as u64}}),
-            );
+            out.push(reply);
         }
         _ if channel.starts_with("/meta/") => {
             out.push(json!({"id": id, "channel": channel, "successful": false, "error": "400::Bad request"}));
@@ -241,12 +315,16 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>) {
                 .unwrap_or_default();
             let clients = st.clients.lock().unwrap();
             for s in subscribers {
-                if let Some(c) = clients.get(&s) {
-                    c.queue
-                        .lock()
-                        .unwrap()
-                        .push(json!({"channel": channel, "data": m["data"].clone()}));
-                    c.notify.notify_one();
+                let Some(c) = clients.get(&s) else { continue };
+                let data = json!({"channel": channel, "data": m["data"].clone()});
+                match &c.ws {
+                    Some(tx) => {
+                        let _ = tx.send(Value::Array(vec![data]).to_string());
+                    }
+                    None => {
+                        c.queue.lock().unwrap().push(data);
+                        c.notify.notify_one();
+                    }
                 }
             }
             out.push(json!({"id": id, "channel": channel, "successful": true}));
