@@ -121,6 +121,22 @@ async fn a_forgotten_client_handshakes_again_and_loses_nothing_after() {
     assert_eq!((r.expected_deliveries, r.delivered, r.lost), (45, 45, 0));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advice_none_stops_the_subscriber() {
+    let (server, r) = chat(Behaviour::AdviseNone, &[]).await;
+    assert_eq!(r.subscribers_connected, 3);
+    assert_eq!(
+        r.errors.get("bayeux_advice_none"),
+        Some(&3),
+        "{:?}",
+        r.errors
+    );
+    // One connect each, answered "do not come back", and nothing after.
+    assert_eq!(server.counts.connects.load(Relaxed), 3);
+    assert_eq!(server.counts.handshakes.load(Relaxed), 3 + 2);
+    assert_eq!(r.published, 15);
+}
+
 fn assert_never_connected(r: &RunResult, kind: &str) {
     assert_eq!(r.subscribers_connected, 0);
     assert_eq!(

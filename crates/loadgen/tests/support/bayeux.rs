@@ -42,6 +42,8 @@ pub enum Behaviour {
     /// The clients of the first N handshakes are forgotten at their first
     /// connect, which is answered `401:<id>:Unknown client`.
     ForgetFirst(u64),
+    /// Every connect is answered with `advice.reconnect: none`.
+    AdviseNone,
 }
 
 #[derive(Debug, Default)]
@@ -271,8 +273,12 @@ async fn message(st: &Shared, m: Value, out: &mut Vec<Value>, ws: Option<&WsTx>)
                 st.clients.lock().unwrap().remove(&client_id);
                 return out.push(unknown());
             }
+            let reconnect = match st.behaviour {
+                Behaviour::AdviseNone => "none",
+                _ => "retry",
+            };
             let reply = json!({"id": id, "channel": channel, "successful": true, "clientId": client_id,
-                               "advice": {"reconnect": "retry", "interval": 0,
+                               "advice": {"reconnect": reconnect, "interval": 0,
                                           "timeout": st.hold.as_millis() as u64}});
             if let Some(tx) = ws {
                 // Messages are pushed as they come; the connect is answered
