@@ -60,7 +60,7 @@ mod roles;
 mod run;
 mod worker;
 
-pub use config::{headers, opts};
+pub use config::{headers, opts, scenario};
 pub use core::merge;
 pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink};
 pub use roles::autobahn;

@@ -12,6 +12,7 @@ mod http2;
 mod opaque;
 mod options;
 mod poll;
+mod rooms;
 mod socketio;
 mod sse;
 mod stop;

@@ -157,9 +157,10 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
 
-    /// Number of publishers sharing `--rate`.
-    #[arg(long, default_value_t = 1)]
-    pub publishers: usize,
+    /// Number of publishers sharing `--rate` (default 1; with `--rooms N`,
+    /// N: one per room).
+    #[arg(long)]
+    pub publishers: Option<usize>,
 
     /// Messages per second, all publishers together (open loop: sends follow
     /// the schedule whatever the server does).
@@ -358,6 +359,26 @@ pub struct LoadOpts {
     #[serde(default)]
     pub publish_content_type: Option<String>,
 
+    /// Rooms the run is spread over: subscriber `i` is in room `i mod N`,
+    /// publisher `j` in room `j mod N`, and a message is expected only by
+    /// its room's subscribers (put `{room}` where the server names a room:
+    /// a join step, the URL, a template). Expected deliveries, loss,
+    /// duplicates and reorders are counted per room and summed; a message
+    /// arriving in another room is `unexpected`. `--publishers` defaults to
+    /// N; fewer publishers than rooms is an error.
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub rooms: Option<usize>,
+
+    /// Per-user values, a CSV file with a header row: `{user.COLUMN}` in
+    /// `--url`, `--publish-url`, `--header` values, `--on-connect` steps and
+    /// `--publish-template` is connection `{id}`'s value in that column (data
+    /// row `{id}`: subscribers first, then publishers). Fewer rows than
+    /// connections, or an unknown column, is an error before the run.
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(default)]
+    pub users: Option<PathBuf>,
+
     /// Who receives what. `broadcast`: every subscriber receives every
     /// published message. `echo` (`--transport ws` only): every subscriber
     /// connection is also its own publisher, sending its share of `--rate`
@@ -412,6 +433,15 @@ pub struct LoadOpts {
     /// only its own messages and counts the others' as `other_run_markers`.
     #[arg(long, value_parser = parse_run_id, value_name = "HEX")]
     pub run_id: Option<u32>,
+
+    /// Read options from a TOML file: every key is a `pushpoll load`
+    /// option's long name without the dashes (`url`, `on-connect`,
+    /// `publish-template`, ...), a list for a repeatable option, `true` for
+    /// a flag. Options on the command line replace the file's. Examples:
+    /// `examples/*.toml`.
+    #[arg(long, value_name = "FILE.toml")]
+    #[serde(skip)]
+    pub scenario: Option<PathBuf>,
 
     /// Internal: this process is a worker of a bigger run (its share of the
     /// run arrives on stdin; it reports on stdout).

@@ -9,5 +9,6 @@ pub(crate) mod limits;
 pub mod merge;
 pub mod progress;
 pub(crate) mod ranges;
+pub(crate) mod rooms;
 pub(crate) mod schedule;
 pub(crate) mod tally;

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::opts::BayeuxTransport as ConnType;
 use crate::config::plan::Target;
+use crate::config::template::Vars;
 
 /// The protocol version every handshake asks for.
 pub(crate) const VERSION: &str = "1.0";
@@ -219,13 +220,13 @@ fn advice(a: &Map<String, Value>) -> Advice {
 }
 
 /// The `ws://` (or `wss://`) URL of the Bayeux endpoint at `target`.
-pub(crate) fn ws_url(target: &Target) -> String {
+pub(crate) fn ws_url(target: &Target, vars: &Vars<'_>) -> String {
     let scheme = if target.url.scheme() == "https" {
         "wss"
     } else {
         "ws"
     };
-    format!("{scheme}://{}{}", target.authority, target.path_and_query)
+    format!("{scheme}://{}{}", target.authority, target.path(vars))
 }
 
 /// The reply to request `id` among `msgs`, if any.

@@ -3,17 +3,18 @@
 //! [`pushpoll_wire::engineio`].
 
 use crate::config::plan::Target;
+use crate::config::template::Vars;
 
 /// Path and query of an Engine.IO request on `target`.
-pub(crate) fn path(target: &Target, transport: &str, sid: Option<&str>) -> String {
+pub(crate) fn path(target: &Target, vars: &Vars<'_>, transport: &str, sid: Option<&str>) -> String {
     match sid {
-        None => target.path_with(&format!("EIO=4&transport={transport}")),
-        Some(sid) => target.path_with(&format!("EIO=4&transport={transport}&sid={sid}")),
+        None => target.path_with(vars, &format!("EIO=4&transport={transport}")),
+        Some(sid) => target.path_with(vars, &format!("EIO=4&transport={transport}&sid={sid}")),
     }
 }
 
 /// The `ws://` URL of the WebSocket transport on `target`.
-pub(crate) fn ws_url(target: &Target, sid: Option<&str>) -> String {
+pub(crate) fn ws_url(target: &Target, vars: &Vars<'_>, sid: Option<&str>) -> String {
     let scheme = if target.url.scheme() == "https" {
         "wss"
     } else {
@@ -22,6 +23,6 @@ pub(crate) fn ws_url(target: &Target, sid: Option<&str>) -> String {
     format!(
         "{scheme}://{}{}",
         target.authority,
-        path(target, "websocket", sid)
+        path(target, vars, "websocket", sid)
     )
 }

@@ -145,13 +145,14 @@ impl Drop for WsPub {
 pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<WsPub, Kind> {
     match &plan.publish {
         PublishTarget::Ws(t) => {
-            let mut ws = handshake(t.url.as_str(), t, addr, plan).await?;
-            crate::proto::ws::run_steps(&mut ws, &plan.steps, publisher_id(plan, p), plan.timeout)
-                .await?;
+            let vars = plan.pub_vars(p);
+            let mut ws = handshake(t.url_for(&vars).as_str(), t, addr, plan, p).await?;
+            crate::proto::ws::run_steps(&mut ws, &plan.steps, &vars, plan.timeout).await?;
             Ok(WsPub::over(ws, false))
         }
         PublishTarget::SocketIo(t) => {
-            let mut ws = handshake(&socketio::ws_url(t, None), t, addr, plan).await?;
+            let url = socketio::ws_url(t, &plan.pub_vars(p), None);
+            let mut ws = handshake(&url, t, addr, plan, p).await?;
             tokio::time::timeout(plan.timeout, sio_connect(&mut ws))
                 .await
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
@@ -161,16 +162,11 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
     }
 }
 
-/// Publisher `p`'s `{id}`: past every subscriber's.
-pub(crate) fn publisher_id(plan: &Plan, p: usize) -> usize {
-    plan.subscribers + p
-}
-
 /// What publisher `p` sends for one message: the payload, or the
 /// `--publish-template` around it.
 fn message_text(plan: &Plan, p: usize, payload: String) -> String {
     match &plan.publish_template {
-        Some(t) => t.render(publisher_id(plan, p), &payload),
+        Some(t) => t.render(&plan.pub_vars(p), &payload),
         None => payload,
     }
 }
@@ -182,9 +178,11 @@ async fn handshake(
     target: &Target,
     addr: SocketAddr,
     plan: &Plan,
+    p: usize,
 ) -> Result<PubStream, Kind> {
     let timeout = plan.timeout;
-    let req = crate::proto::ws::request(url, None, plan).map_err(|e| ws_kind(&e))?;
+    let req =
+        crate::proto::ws::request(url, None, plan, &plan.pub_vars(p)).map_err(|e| ws_kind(&e))?;
     let tcp = crate::net::connect::connect_tcp(addr, timeout).await?;
     let tcp = crate::net::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
     let handshake =
@@ -374,6 +372,7 @@ async fn post(
     client: &PostClient,
     uri: &http::Uri,
     plan: &Plan,
+    p: usize,
     payload: Bytes,
     timeout: Duration,
 ) -> Result<(), PostError> {
@@ -381,7 +380,7 @@ async fn post(
         .header(header::HOST, plan.publish.target().authority.as_str())
         .header(header::CONTENT_TYPE, plan.publish_content_type.clone());
     let req = plan
-        .request_headers(RequestKind::Publish, req)
+        .request_headers(RequestKind::Publish, req, &plan.pub_vars(p))
         .body(Full::new(payload))
         .map_err(|_| PostError::Failed(Kind::Borrowed("protocol")))?;
     let fut = async {
@@ -425,13 +424,14 @@ async fn post_until(
     client: &PostClient,
     uri: &http::Uri,
     plan: &Plan,
+    p: usize,
     payload: Bytes,
     end: Instant,
 ) -> (Result<(), Kind>, Vec<Kind>) {
     let mut failures = Vec::new();
     let mut step = RECONNECT_MIN;
     loop {
-        match post(client, uri, plan, payload.clone(), plan.timeout).await {
+        match post(client, uri, plan, p, payload.clone(), plan.timeout).await {
             Ok(()) => return (Ok(()), failures),
             Err(PostError::Failed(kind)) => return (Err(kind), failures),
             Err(PostError::Connect(kind)) => failures.push(kind),
@@ -450,7 +450,11 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
     let target = env.plan.publish.target();
     let mut report = PubReport::default();
     let count = schedule::messages_for(p, env.plan.publishers, env.plan.total_messages);
-    let Ok(uri) = target.url.as_str().parse::<http::Uri>() else {
+    let Ok(uri) = target
+        .url_for(&env.plan.pub_vars(p))
+        .as_str()
+        .parse::<http::Uri>()
+    else {
         report.failed(&env.live, "bad_url");
         return report;
     };
@@ -498,7 +502,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         let payload = Bytes::from(message_text(&env.plan, p, payload));
         in_flight.spawn(async move {
             let (result, connect_failures) =
-                post_until(&client, &uri, &env2.plan, payload, end).await;
+                post_until(&client, &uri, &env2.plan, p, payload, end).await;
             drop(permit);
             Posted {
                 seq: marker.seq,

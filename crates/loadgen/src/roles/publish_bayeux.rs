@@ -25,9 +25,7 @@ use crate::core::error::Kind;
 use crate::core::schedule;
 use crate::net::count::SubIo;
 use crate::proto::bayeux;
-use crate::roles::publish::{
-    due, publisher_id, send_deadline, PubEnv, PubReport, RECONNECT_MAX, RECONNECT_MIN,
-};
+use crate::roles::publish::{due, send_deadline, PubEnv, PubReport, RECONNECT_MAX, RECONNECT_MIN};
 use crate::roles::subscribe::bayeux::{exchange, handshake, open_link, Link};
 
 /// A publisher's handshaken Bayeux client.
@@ -37,20 +35,24 @@ pub(crate) struct BayeuxPub {
     next_id: u64,
     /// Counts the publisher's own sockets (never added to the run's).
     io: Arc<SubIo>,
+    /// The publisher's index.
+    p: usize,
 }
 
 /// Opens publisher `p`'s connection and handshakes.
-pub(crate) async fn connect(plan: &Plan, addr: SocketAddr) -> Result<BayeuxPub, Kind> {
+pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<BayeuxPub, Kind> {
     let bx = plan.bayeux.as_ref().ok_or(Kind::Borrowed("internal"))?;
     let io = Arc::new(SubIo::default());
-    let mut link = open_link(plan, bx, addr, &io).await?;
+    let vars = plan.pub_vars(p);
+    let mut link = open_link(plan, bx, &vars, addr, &io).await?;
     let target = plan.publish.target();
-    let (client_id, _) = handshake(&mut link, plan, target, &io, &mut |_| {}).await?;
+    let (client_id, _) = handshake(&mut link, plan, target, &vars, &io, &mut |_| {}).await?;
     Ok(BayeuxPub {
         link,
         client_id,
         next_id: 1,
         io,
+        p,
     })
 }
 
@@ -66,6 +68,7 @@ impl BayeuxPub {
             &mut self.link,
             plan,
             target,
+            &plan.pub_vars(self.p),
             &self.io,
             body,
             id,
@@ -86,7 +89,9 @@ impl BayeuxPub {
     /// Handshakes again on the same connection.
     async fn rehandshake(&mut self, plan: &Plan) -> Result<(), Kind> {
         let target = plan.publish.target();
-        let (client_id, _) = handshake(&mut self.link, plan, target, &self.io, &mut |_| {}).await?;
+        let vars = plan.pub_vars(self.p);
+        let (client_id, _) =
+            handshake(&mut self.link, plan, target, &vars, &self.io, &mut |_| {}).await?;
         self.client_id = client_id;
         Ok(())
     }
@@ -110,8 +115,8 @@ pub(crate) async fn run(
         report.failed(&env.live, "internal");
         return report;
     };
-    let id = publisher_id(plan, p);
-    let channel = bx.channel.render(id, "");
+    let vars = plan.pub_vars(p);
+    let channel = bx.channel.render(&vars, "");
     let end = send_deadline(&env, t0);
     let mut retry_at = Instant::now();
     let mut retry_step = RECONNECT_MIN;
@@ -132,7 +137,7 @@ pub(crate) async fn run(
             if Instant::now() >= end {
                 break 'messages;
             }
-            match tokio::time::timeout_at(end, connect(plan, env.addr)).await {
+            match tokio::time::timeout_at(end, connect(plan, env.addr, p)).await {
                 Ok(Ok(c)) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
@@ -151,7 +156,7 @@ pub(crate) async fn run(
         let payload = marker.payload(plan.payload_bytes);
         let len = payload.len();
         let data = match &plan.publish_template {
-            Some(t) => t.render(id, &payload),
+            Some(t) => t.render(&vars, &payload),
             None => bayeux::default_data(&payload),
         };
         let mut result = c.publish(plan, &channel, &data).await;

@@ -29,7 +29,7 @@ use pushpoll_results::RunResult;
 mod build;
 
 use crate::core::progress::{Hooks, Live, Phase, Reporter, PROGRESS_EVERY};
-use crate::roles::ramp::ramp;
+use crate::roles::ramp::{ramp, ready_ids};
 use build::{build, Inputs};
 
 /// How often the grace period checks whether everything has arrived.
@@ -174,20 +174,19 @@ async fn orchestrate(
     tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
 
     // Phase 1: ramp-up. Whoever is not ready when it ends takes no part.
-    let (ios, handles, connected) = match &mut pool {
+    let (ios, handles, connected, by_room) = match &mut pool {
         // Worker processes hold the subscribers; this process publishes.
         Some(pool) => {
-            let connected = pool.ramp(&stop, &hard, &mut reporter).await?;
-            (Vec::new(), Vec::new(), connected)
+            let (connected, by_room) = pool.ramp(&stop, &hard, &mut reporter).await?;
+            (Vec::new(), Vec::new(), connected, by_room)
         }
         None => {
             let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
             env.ramp_over.cancel();
-            let connected = ios
-                .iter()
-                .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
-                .count() as u64;
-            (ios, handles, connected)
+            let ready = ready_ids(&ios, &plan);
+            let connected = ready.len() as u64;
+            let by_room = crate::core::rooms::connected_by_room(ready.into_iter(), plan.rooms);
+            (ios, handles, connected, by_room)
         }
     };
     tracing::info!(connected, asked = plan.subscribers, "ramp-up over");
@@ -206,7 +205,7 @@ async fn orchestrate(
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     let mut bayeux_pubs: Vec<Option<BayeuxPub>> = (0..plan.publishers).map(|_| None).collect();
     if matches!(plan.publish, PublishTarget::Bayeux(_)) && !stop.is_cancelled() {
-        let connects = (0..plan.publishers).map(|_| publish_bayeux::connect(&plan, pub_addr));
+        let connects = (0..plan.publishers).map(|p| publish_bayeux::connect(&plan, pub_addr, p));
         tokio::select! {
             _ = stop.cancelled() => {}
             conns = futures_util::future::join_all(connects) => {
@@ -298,6 +297,11 @@ async fn orchestrate(
     drop(bayeux_pubs);
     let published_sets: Vec<RangeSet> = pub_reports.iter().map(|r| r.acked.clone()).collect();
     let published: u64 = published_sets.iter().map(RangeSet::len).sum();
+    // (attempted, acknowledged) per publisher, for what each room expects.
+    let per_publisher: Vec<(u64, u64)> = pub_reports
+        .iter()
+        .map(|r| (r.attempted, r.acked.len()))
+        .collect();
 
     // Phase 4: grace, until every connected subscriber has every message.
     let mut end = Instant::now();
@@ -309,16 +313,18 @@ async fn orchestrate(
         // Arrivals are counted live without knowing which publishes will be
         // acknowledged; when some failed, their arrivals would be mistaken
         // for expected ones, so only a run without failures may end early.
-        let (attempted, published, receivers) = if plan.echo() {
+        let (attempted, published, expected) = if plan.echo() {
             // Each message has one receiver, its sender.
             let a = live.echo_attempted.load(Relaxed);
-            (a, live.published.load(Relaxed), 1)
+            let p = live.published.load(Relaxed);
+            (a, p, p)
         } else {
             let a: u64 = pub_reports.iter().map(|r| r.attempted).sum();
-            (a, published, connected)
+            let per: Vec<u64> = published_sets.iter().map(RangeSet::len).collect();
+            (a, published, crate::core::rooms::deliveries(&by_room, &per))
         };
-        let want = if attempted == published || receivers == 0 {
-            receivers * published
+        let want = if attempted == published || connected == 0 {
+            expected
         } else {
             u64::MAX
         };
@@ -429,6 +435,8 @@ async fn orchestrate(
         plan: &plan,
         run_id,
         connected,
+        by_room,
+        per_publisher,
         published,
         attempted,
         payload_total,

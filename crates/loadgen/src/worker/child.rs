@@ -20,8 +20,8 @@ use crate::core::merge::encode_histogram;
 use crate::core::progress::{Live, Reporter};
 use crate::core::schedule::Clock;
 use crate::core::tally::{RangeSet, TallySummary};
-use crate::net::count::{IoTotals, SubIo, SubState};
-use crate::roles::ramp::ramp;
+use crate::net::count::{IoTotals, SubIo};
+use crate::roles::ramp::{ramp, ready_ids};
 use crate::roles::subscribe::Env;
 
 /// Runs this process as a worker (`pushpoll load --worker`): reads its share
@@ -149,11 +149,10 @@ async fn work(
 
     let (ios, handles) = ramp(&env, &stop, &mut Reporter::quiet(live.clone())).await;
     env.ramp_over.cancel();
-    let connected = ios
-        .iter()
-        .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
-        .count() as u64;
-    let _ = out.send(FromWorker::Ready { connected });
+    let ready = ready_ids(&ios, &env.plan);
+    let connected = ready.len() as u64;
+    let rooms = crate::core::rooms::connected_by_room(ready.into_iter(), env.plan.rooms);
+    let _ = out.send(FromWorker::Ready { connected, rooms });
 
     let report = loop {
         let cmd = tokio::select! {

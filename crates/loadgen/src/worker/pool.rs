@@ -234,16 +234,18 @@ impl Pool {
     }
 
     /// Phase 1 across the workers: each ramps its share up; returns the
-    /// subscribers connected in all. Ctrl-C ends every worker's ramp-up.
+    /// subscribers connected in all, and per room. Ctrl-C ends every
+    /// worker's ramp-up.
     pub async fn ramp(
         &mut self,
         stop: &CancellationToken,
         hard: &CancellationToken,
         reporter: &mut Reporter,
-    ) -> Result<u64, LoadError> {
+    ) -> Result<(u64, Vec<u64>), LoadError> {
         reporter.report(Phase::Connecting, true);
         let n = self.children.len();
         let mut ready: Vec<Option<u64>> = vec![None; n];
+        let mut by_room = Vec::new();
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         // Workers end their ramp-ups by their own clocks; this only guards
         // against one that hangs.
@@ -255,7 +257,10 @@ impl Pool {
                 _ = ticker.tick() => reporter.report(Phase::Connecting, false),
                 ev = self.recv(deadline.unwrap_or_else(far_future), "finish their ramp-up") => {
                     match self.settle(ev?).await? {
-                        (i, FromWorker::Ready { connected }) => ready[i] = Some(connected),
+                        (i, FromWorker::Ready { connected, rooms }) => {
+                            ready[i] = Some(connected);
+                            crate::core::rooms::add(&mut by_room, &rooms);
+                        }
                         (i, other) => return Err(unexpected(i, &other)),
                     }
                 }
@@ -264,7 +269,7 @@ impl Pool {
                 deadline = Some(Instant::now() + ANSWER_TIMEOUT);
             }
         }
-        Ok(ready.into_iter().flatten().sum())
+        Ok((ready.into_iter().flatten().sum(), by_room))
     }
 
     async fn stop(&mut self) -> Result<(), LoadError> {

@@ -93,6 +93,9 @@ pub(crate) enum FromWorker {
     },
     Ready {
         connected: u64,
+        /// Connected subscribers per room (`--rooms`; one entry without).
+        #[serde(default)]
+        rooms: Vec<u64>,
     },
     Io(IoWire),
     Done(Box<WorkerReport>),

@@ -3,7 +3,9 @@
 //! so it is checked as every connection would render it.
 
 use crate::config::opts::{BayeuxTransport, LoadOpts, LoadTransport as Transport};
-use crate::config::template::Template;
+use crate::config::plan::Plan;
+use crate::config::template::{Scope, Template, Vars};
+use crate::config::users::Users;
 use crate::core::error::LoadError;
 
 /// The channel when `--bayeux-channel` is not given.
@@ -20,7 +22,7 @@ pub(crate) struct BayeuxPlan {
 
 /// `--bayeux-transport` and `--bayeux-channel`, checked against the
 /// transport.
-pub(super) fn bayeux(o: &LoadOpts) -> Result<Option<BayeuxPlan>, LoadError> {
+pub(super) fn bayeux(o: &LoadOpts, users: Option<&Users>) -> Result<Option<BayeuxPlan>, LoadError> {
     if o.transport != Transport::Bayeux {
         let given = if o.bayeux_transport.is_some() {
             Some("bayeux-transport")
@@ -41,17 +43,49 @@ pub(super) fn bayeux(o: &LoadOpts) -> Result<Option<BayeuxPlan>, LoadError> {
         };
     }
     let raw = o.bayeux_channel.as_deref().unwrap_or(DEFAULT_CHANNEL);
-    let channel = Template::parse("bayeux-channel", raw, false)?;
-    // Placeholders render as digits (or a CSV cell): check the first
-    // subscriber's and the first publisher's channel.
-    for id in [0, o.subscribers] {
-        check_channel(&channel.render(id, "")).map_err(|reason| LoadError::InvalidOption {
-            option: "bayeux-channel",
-            reason,
-        })?;
-    }
+    let scope = Scope {
+        marker: false,
+        users,
+    };
+    let channel = Template::parse("bayeux-channel", raw, scope)?;
+    // Checked for every connection once the plan is made
+    // (`check_bayeux_channels`); connection 0's first, for a clear error
+    // without --users.
+    check_rendered(&channel, &Vars::first(users))?;
     let conn = o.bayeux_transport.unwrap_or(BayeuxTransport::LongPolling);
     Ok(Some(BayeuxPlan { conn, channel }))
+}
+
+/// Whether connection `vars`' channel is one.
+fn check_rendered(channel: &Template, vars: &Vars<'_>) -> Result<(), LoadError> {
+    check_channel(&channel.render(vars, "")).map_err(|reason| LoadError::InvalidOption {
+        option: "bayeux-channel",
+        reason: if vars.id == 0 {
+            reason
+        } else {
+            format!("connection {}: {reason}", vars.id)
+        },
+    })
+}
+
+impl Plan {
+    /// Every connection's channel, before the run: `{id}` and `{room}`
+    /// render digits, but a `--users` value may not fit the grammar.
+    pub(super) fn check_bayeux_channels(&self) -> Result<(), LoadError> {
+        let Some(bx) = &self.bayeux else {
+            return Ok(());
+        };
+        let subs = (0..self.subscribers).map(|i| self.sub_vars(i));
+        let pubs = (0..self.publishers).map(|p| self.pub_vars(p));
+        if self.users.is_none() {
+            // Digits only: the first of each tells for all.
+            return check_rendered(&bx.channel, &self.pub_vars(0));
+        }
+        for v in subs.chain(pubs) {
+            check_rendered(&bx.channel, &v)?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether `name` is a channel a client may subscribe and publish to: the
@@ -97,9 +131,9 @@ mod tests {
     fn defaults_and_publishers() {
         let p = plan(&["--url", "http://h:8"]).unwrap();
         assert_eq!(p.sub.path_and_query, "/faye");
-        let bx = p.bayeux.unwrap();
+        let bx = p.bayeux.as_ref().unwrap();
         assert_eq!(bx.conn, BayeuxTransport::LongPolling);
-        assert_eq!(bx.channel.render(3, ""), DEFAULT_CHANNEL);
+        assert_eq!(bx.channel.render(&p.sub_vars(3), ""), DEFAULT_CHANNEL);
         assert!(
             matches!(&p.publish, PublishTarget::Bayeux(t) if t.url.as_str() == "http://h:8/faye")
         );
@@ -112,9 +146,9 @@ mod tests {
             "/chat/{id}",
         ])
         .unwrap();
-        let bx = p.bayeux.unwrap();
+        let bx = p.bayeux.as_ref().unwrap();
         assert_eq!(bx.conn, BayeuxTransport::Websocket);
-        assert_eq!(bx.channel.render(7, ""), "/chat/7");
+        assert_eq!(bx.channel.render(&p.sub_vars(7), ""), "/chat/7");
         assert!(p.sub.tls.is_some());
         // --publish-url makes publishers plain.
         let p = plan(&["--url", "http://h/faye", "--publish-url", "http://h/say"]).unwrap();

@@ -7,7 +7,8 @@ use crate::core::error::LoadError;
 use http::HeaderValue;
 
 use super::{PublishTarget, SocketIoPlan};
-use crate::config::template::{Step, Template};
+use crate::config::template::{Scope, Step, Template, Vars};
+use crate::config::users::Users;
 
 /// WebSocket-only options given with another transport.
 pub(super) fn ws_options(o: &LoadOpts) -> Result<(), LoadError> {
@@ -64,8 +65,11 @@ pub(super) fn pattern_and_socketio(o: &LoadOpts) -> Result<Option<SocketIoPlan>,
                 "with echo every subscriber publishes on its own connection; drop --publish-url"
                     .into(),
             )
-        } else if o.publishers != 1 {
-            Some("with echo every subscriber is its own publisher; drop --publishers".into())
+        } else if o.publishers.is_some_and(|p| p != 1) || o.rooms.is_some() {
+            Some(
+                "with echo every subscriber is its own publisher; drop --publishers and --rooms"
+                    .into(),
+            )
         } else if o.ws_subprotocol.is_some() {
             Some("pushpoll.v1 is a broadcast protocol; drop --ws-subprotocol".into())
         } else {
@@ -157,12 +161,16 @@ pub(super) struct Speech {
     pub content_type: HeaderValue,
 }
 
-pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, LoadError> {
+pub(super) fn speech(
+    o: &LoadOpts,
+    publish: &PublishTarget,
+    users: Option<&Users>,
+) -> Result<Speech, LoadError> {
     let ws_publishers = matches!(publish, PublishTarget::Ws(_));
     let steps = o
         .on_connect
         .iter()
-        .map(|raw| Step::parse(raw))
+        .map(|raw| Step::parse(raw, users))
         .collect::<Result<Vec<_>, _>>()?;
     if !steps.is_empty() {
         if o.transport == Transport::SocketIo {
@@ -198,7 +206,11 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
     let template = match &o.publish_template {
         None => None,
         Some(raw) => {
-            let t = Template::parse("publish-template", raw, true)?;
+            let scope = Scope {
+                marker: true,
+                users,
+            };
+            let t = Template::parse("publish-template", raw, scope)?;
             if !t.has_marker() {
                 return Err(LoadError::InvalidOption {
                     option: "publish-template",
@@ -215,7 +227,7 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
             }
             if matches!(publish, PublishTarget::Bayeux(_)) {
                 // The rendered template is the publish message's `data`.
-                let sample = t.render(o.subscribers, "~pp1.00000000.0.0.0~");
+                let sample = t.render(&Vars::first(users), "~pp1.00000000.0.0.0~");
                 if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
                     return Err(LoadError::InvalidOption {
                         option: "publish-template",

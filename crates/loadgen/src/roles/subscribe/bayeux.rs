@@ -39,6 +39,7 @@ use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::BayeuxTransport;
 use crate::config::plan::{BayeuxPlan, Plan, Target};
+use crate::config::template::Vars;
 use crate::core::error::{status_kind, Kind};
 use crate::net::count::SubIo;
 use crate::proto::bayeux::{self, Advice, Msg, Reconnect, Reply, MAX_ANSWER};
@@ -98,10 +99,14 @@ pub(super) async fn run(sub: &mut Sub) {
     let Some(bx) = env.plan.bayeux.as_ref() else {
         return;
     };
-    let channel = bx.channel.render(env.plan.first_id + sub.idx, "");
+    let vars = env.plan.sub_vars(sub.idx);
+    let channel = bx.channel.render(&vars, "");
     let mut backoff = Backoff::new();
     loop {
-        let mut link = match sub.guard(open_link(&env.plan, bx, env.addr, &sub.io)).await {
+        let mut link = match sub
+            .guard(open_link(&env.plan, bx, &vars, env.addr, &sub.io))
+            .await
+        {
             None => return,
             Some(Ok(link)) => Some(link),
             Some(Err(kind)) => {
@@ -115,7 +120,7 @@ pub(super) async fn run(sub: &mut Sub) {
             let mut early = Vec::new();
             let io = sub.io.clone();
             let opened = sub
-                .guard(session(l, &env.plan, &io, &channel, &mut early))
+                .guard(session(l, &env.plan, &vars, &io, &channel, &mut early))
                 .await;
             let session = match opened {
                 None => return,
@@ -134,7 +139,7 @@ pub(super) async fn run(sub: &mut Sub) {
                 sub.deliver(data.as_bytes());
             }
             let interval = session.interval();
-            match receive(sub, bx, l, session, &mut backoff).await {
+            match receive(sub, bx, &vars, l, session, &mut backoff).await {
                 End::Rehandshake => {
                     sub.error(Kind::Borrowed("bayeux_rehandshake"));
                     if !sub.pause(&mut backoff, Some(interval)).await {
@@ -162,6 +167,7 @@ pub(super) async fn run(sub: &mut Sub) {
 pub(crate) async fn open_link(
     plan: &Plan,
     bx: &BayeuxPlan,
+    vars: &Vars<'_>,
     addr: SocketAddr,
     io: &Arc<SubIo>,
 ) -> Result<Link, Kind> {
@@ -173,7 +179,7 @@ pub(crate) async fn open_link(
         BayeuxTransport::Websocket => {
             // The publishers' endpoint is the subscribers' (a --publish-url
             // makes them plain publishers), so one TLS setting serves both.
-            let ws = ws_connect(&bayeux::ws_url(&plan.sub), plan, addr, io).await?;
+            let ws = ws_connect(&bayeux::ws_url(&plan.sub, vars), plan, vars, addr, io).await?;
             Ok(Link::Ws(Box::new(ws)))
         }
     }
@@ -188,6 +194,7 @@ pub(crate) async fn exchange(
     link: &mut Link,
     plan: &Plan,
     target: &Target,
+    vars: &Vars<'_>,
     io: &SubIo,
     body: String,
     id: u64,
@@ -196,7 +203,7 @@ pub(crate) async fn exchange(
 ) -> Result<Reply, Kind> {
     match link {
         Link::Http(conn) => {
-            let msgs = post(conn, plan, target, io, body, timeout).await?;
+            let msgs = post(conn, plan, target, vars, io, body, timeout).await?;
             let reply = bayeux::reply_to(&msgs, id).cloned();
             for m in &msgs {
                 if let Msg::Data { data, .. } = m {
@@ -248,15 +255,16 @@ async fn post(
     conn: &mut Conn,
     plan: &Plan,
     target: &Target,
+    vars: &Vars<'_>,
     io: &SubIo,
     body: String,
     timeout: Duration,
 ) -> Result<Vec<Msg>, Kind> {
-    let req = http::Request::post(target.path_and_query.as_str())
+    let req = http::Request::post(target.path(vars).as_ref())
         .header(header::HOST, target.authority.as_str())
         .header(header::CONTENT_TYPE, "application/json");
     let req = plan
-        .request_headers(RequestKind::Poll, req)
+        .request_headers(RequestKind::Poll, req, vars)
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -272,12 +280,15 @@ async fn post(
 async fn session(
     link: &mut Link,
     plan: &Plan,
+    vars: &Vars<'_>,
     io: &SubIo,
     channel: &str,
     early: &mut Vec<String>,
 ) -> Result<Session, Kind> {
-    let (client_id, advice) =
-        handshake(link, plan, &plan.sub, io, &mut |d| early.push(d.to_owned())).await?;
+    let (client_id, advice) = handshake(link, plan, &plan.sub, vars, io, &mut |d| {
+        early.push(d.to_owned())
+    })
+    .await?;
     let mut s = Session {
         client_id,
         next_id: 1,
@@ -290,6 +301,7 @@ async fn session(
         link,
         plan,
         &plan.sub,
+        vars,
         io,
         body,
         id,
@@ -309,6 +321,7 @@ pub(crate) async fn handshake(
     link: &mut Link,
     plan: &Plan,
     target: &Target,
+    vars: &Vars<'_>,
     io: &SubIo,
     on_data: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(String, Option<Advice>), Kind> {
@@ -317,7 +330,7 @@ pub(crate) async fn handshake(
         .as_ref()
         .map_or(BayeuxTransport::LongPolling, |b| b.conn);
     let body = bayeux::handshake(1, conn);
-    let reply = exchange(link, plan, target, io, body, 1, plan.timeout, on_data).await?;
+    let reply = exchange(link, plan, target, vars, io, body, 1, plan.timeout, on_data).await?;
     if !reply.successful {
         tracing::debug!(error = reply.why(), "handshake refused");
         return Err(Kind::Borrowed("bayeux_handshake_failed"));
@@ -332,6 +345,7 @@ pub(crate) async fn handshake(
 async fn receive(
     sub: &mut Sub,
     bx: &BayeuxPlan,
+    vars: &Vars<'_>,
     link: &mut Link,
     mut s: Session,
     backoff: &mut Backoff,
@@ -347,6 +361,7 @@ async fn receive(
             link,
             &env.plan,
             &env.plan.sub,
+            vars,
             &io,
             body,
             id,

@@ -139,7 +139,9 @@ impl Sub {
                 Some(echo::EchoPub::new(idx, &env)),
             )
         } else {
-            (Tally::new(env.run_id, env.plan.publishers, idx), None)
+            let room = env.plan.sub_vars(idx).room;
+            let tally = Tally::in_room(env.run_id, env.plan.publishers, env.plan.rooms, room, idx);
+            (tally, None)
         };
         Sub {
             env,

@@ -35,6 +35,7 @@ use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::SocketIoTransport;
 use crate::config::plan::{Plan, SocketIoPlan};
+use crate::config::template::Vars;
 use crate::core::error::{status_kind, Kind};
 use crate::net::count::SubIo;
 use crate::proto::http::{get, HttpConn};
@@ -70,7 +71,14 @@ pub(super) async fn run(sub: &mut Sub) {
     loop {
         let mut early = Vec::new();
         match sub
-            .guard(open(&env.plan, sio, env.addr, &sub.io, &mut early))
+            .guard(open(
+                &env.plan,
+                sio,
+                &env.plan.sub_vars(sub.idx),
+                env.addr,
+                &sub.io,
+                &mut early,
+            ))
             .await
         {
             None => return,
@@ -146,12 +154,13 @@ fn read<'a>(
 async fn poll_get(
     conn: &mut Conn,
     plan: &Plan,
+    vars: &Vars<'_>,
     io: &SubIo,
     path: &str,
     timeout: Duration,
 ) -> Result<String, Kind> {
     let req = plan
-        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path))
+        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path), vars)
         .body(Full::default())
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -166,6 +175,7 @@ async fn poll_get(
 async fn poll_post(
     conn: &mut Conn,
     plan: &Plan,
+    vars: &Vars<'_>,
     io: &SubIo,
     path: &str,
     body: String,
@@ -174,7 +184,7 @@ async fn poll_post(
         .header(header::HOST, plan.sub.authority.as_str())
         .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
     let req = plan
-        .request_headers(RequestKind::Publish, req)
+        .request_headers(RequestKind::Publish, req, vars)
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -190,12 +200,20 @@ async fn poll_post(
 async fn open(
     plan: &Plan,
     sio: &SocketIoPlan,
+    vars: &Vars<'_>,
     addr: SocketAddr,
     io: &Arc<SubIo>,
     early: &mut Vec<String>,
 ) -> Result<Session, Kind> {
     if sio.mode == SocketIoTransport::Websocket {
-        let mut ws = ws_connect(&socketio::ws_url(&plan.sub, None), plan, addr, io).await?;
+        let mut ws = ws_connect(
+            &socketio::ws_url(&plan.sub, vars, None),
+            plan,
+            vars,
+            addr,
+            io,
+        )
+        .await?;
         ws_open(&mut ws, sio, plan.timeout, early).await?;
         return Ok(Session::Ws(Box::new(ws)));
     }
@@ -203,8 +221,9 @@ async fn open(
     let first = poll_get(
         &mut conn,
         plan,
+        vars,
         io,
-        &socketio::path(&plan.sub, "polling", None),
+        &socketio::path(&plan.sub, vars, "polling", None),
         plan.timeout,
     )
     .await?;
@@ -217,11 +236,11 @@ async fn open(
     let hold = Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout))
         .min(Duration::from_secs(600))
         + plan.timeout;
-    let path = socketio::path(&plan.sub, "polling", Some(&open.sid));
-    poll_post(&mut conn, plan, io, &path, engineio::CONNECT.into()).await?;
+    let path = socketio::path(&plan.sub, vars, "polling", Some(&open.sid));
+    poll_post(&mut conn, plan, vars, io, &path, engineio::CONNECT.into()).await?;
     let mut connected = false;
     for _ in 0..CONNECT_POLLS {
-        let body = poll_get(&mut conn, plan, io, &path, hold).await?;
+        let body = poll_get(&mut conn, plan, vars, io, &path, hold).await?;
         let mut batch = Batch::default();
         read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
             early.push(raw.to_owned())
@@ -230,7 +249,7 @@ async fn open(
             io.empty_polls.fetch_add(1, Relaxed);
         }
         for pong in batch.pongs {
-            poll_post(&mut conn, plan, io, &path, pong).await?;
+            poll_post(&mut conn, plan, vars, io, &path, pong).await?;
         }
         if batch.connected {
             connected = true;
@@ -248,8 +267,9 @@ async fn open(
         }));
     }
     let mut ws = ws_connect(
-        &socketio::ws_url(&plan.sub, Some(&open.sid)),
+        &socketio::ws_url(&plan.sub, vars, Some(&open.sid)),
         plan,
+        vars,
         addr,
         io,
     )
@@ -342,9 +362,10 @@ async fn ws_open(
 async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> Kind {
     let env = sub.env.clone();
     let plan = &env.plan;
-    let path = socketio::path(&plan.sub, "polling", Some(&p.sid));
+    let vars = plan.sub_vars(sub.idx);
+    let path = socketio::path(&plan.sub, &vars, "polling", Some(&p.sid));
     loop {
-        let body = match poll_get(&mut p.conn, plan, &sub.io, &path, p.hold).await {
+        let body = match poll_get(&mut p.conn, plan, &vars, &sub.io, &path, p.hold).await {
             Ok(b) => b,
             Err(kind) => return kind,
         };
@@ -358,7 +379,7 @@ async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> K
             sub.io.empty_polls.fetch_add(1, Relaxed);
         }
         for pong in batch.pongs {
-            if let Err(kind) = poll_post(&mut p.conn, plan, &sub.io, &path, pong).await {
+            if let Err(kind) = poll_post(&mut p.conn, plan, &vars, &sub.io, &path, pong).await {
                 return kind;
             }
         }
