@@ -230,7 +230,7 @@ pub(crate) fn ws_url(target: &Target, vars: &Vars<'_>) -> String {
 }
 
 /// The reply to request `id` among `msgs`, if any.
-pub(crate) fn reply_to<'a>(msgs: &'a [Msg], id: u64) -> Option<&'a Reply> {
+pub(crate) fn reply_to(msgs: &[Msg], id: u64) -> Option<&Reply> {
     let id = id.to_string();
     msgs.iter().find_map(|m| match m {
         Msg::Reply(r) if r.id.as_deref() == Some(id.as_str()) => Some(r),
