@@ -353,6 +353,9 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     }
     let hooks = pushpoll_loadgen::Hooks {
         progress: view.as_ref().and_then(|v| v.live()),
+        metrics_bound: Some(std::sync::Arc::new(|addr| {
+            eprintln!("serving the run's metrics on http://{addr}/metrics");
+        })),
         ..Default::default()
     };
     let result = pushpoll_loadgen::run(&cmd.opts, hooks, stop.cancelled_owned()).await;

@@ -15,7 +15,7 @@ async fn slo_verdicts_name_the_target_missed() {
         long_poll_wait: None,
         payload_bytes: None,
         idle: Some(0.0),
-        transports: vec![Transport::ShortPoll],
+        transports: vec![Transport::ShortPoll.into()],
         quick: true,
         server_threads: Some(1),
         json: None,
@@ -23,6 +23,7 @@ async fn slo_verdicts_name_the_target_missed() {
         out: None,
         slo: None,
         variants: vec![],
+        remote: Default::default(),
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
@@ -52,7 +53,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         long_poll_wait: None,
         payload_bytes: None,
         idle: Some(0.0),
-        transports: vec![Transport::Ws],
+        transports: vec![Transport::Ws.into()],
         quick: true,
         server_threads: Some(1),
         json: None,
@@ -60,6 +61,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         out: None,
         slo: None,
         variants: vec![],
+        remote: Default::default(),
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await

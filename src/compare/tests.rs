@@ -68,13 +68,14 @@ fn opts() -> CompareOpts {
         payload_bytes: None,
         idle: None,
         rtt: vec![],
-        transports: Transport::ALL.to_vec(),
+        transports: Transport::ALL.map(Into::into).to_vec(),
         quick: false,
         server_threads: None,
         json: None,
         out: None,
         slo: None,
         variants: vec![],
+        remote: Default::default(),
     }
 }
 
@@ -106,7 +107,7 @@ fn cases() -> Vec<CompareOpts> {
         payload_bytes: Some(usize::MAX),
         idle: Some(-2.5),
         rtt: vec![f64::MAX],
-        transports: vec![Transport::ShortPoll, Transport::Ws],
+        transports: vec![Transport::ShortPoll.into(), Transport::Ws.into()],
         quick: true,
         ..opts()
     };

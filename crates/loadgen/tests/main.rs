@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod headers;
 mod http2;
+mod metrics;
 mod opaque;
 mod options;
 mod poll;

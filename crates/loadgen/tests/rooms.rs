@@ -128,3 +128,56 @@ async fn users_and_rooms_are_checked_before_the_run() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn socketio_namespaces_auth_and_event_arrays_are_checked_before_the_run() {
+    let err = |args: &[&str]| {
+        let mut v = vec![
+            "--url",
+            "http://127.0.0.1:9",
+            "--transport",
+            "socket.io",
+            "--subscribers",
+            "2",
+        ];
+        v.extend_from_slice(args);
+        let o = opts(&v);
+        async move {
+            run(&o, Hooks::default(), never())
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    let e = err(&["--socketio-namespace", "chat"]).await;
+    assert!(
+        e.starts_with("--socketio-namespace: a namespace starts with /"),
+        "{e}"
+    );
+    let e = err(&["--socketio-auth", "token={id}"]).await;
+    assert!(
+        e.starts_with("--socketio-auth: must be a JSON object"),
+        "{e}"
+    );
+    let e = err(&["--on-connect", "send:join room-{room}"]).await;
+    assert!(
+        e.starts_with("--on-connect: with --transport socket.io it is an event array"),
+        "{e}"
+    );
+    let e = err(&["--publish-template", r#"{"text":"{marker}"}"#]).await;
+    assert!(
+        e.starts_with("--publish-template: with --transport socket.io it is an event array"),
+        "{e}"
+    );
+    let e = {
+        let o = opts(&["--url", "ws://127.0.0.1:9/ws", "--socketio-auth", "{}"]);
+        run(&o, Hooks::default(), never())
+            .await
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        e.starts_with("--socketio-auth: only Socket.IO subscribers use it"),
+        "{e}"
+    );
+}

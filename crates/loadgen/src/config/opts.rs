@@ -268,6 +268,22 @@ pub struct LoadOpts {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
+    /// Serve the run's live figures for Prometheus on this address
+    /// (`GET /metrics`, e.g. `0.0.0.0:9464`): `pushpoll_load_published_total`,
+    /// `pushpoll_load_delivered_total`, requests, bytes, errors by kind,
+    /// connected subscribers and a latency histogram, labelled with the run
+    /// id and transport (docs/metrics.md). Bound before the run starts.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(default)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// With `--metrics-addr`: seconds to keep serving the final numbers
+    /// once the run is over, so that a scraper sees them before the
+    /// process exits (at most 3600; Ctrl-C ends it early).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[serde(default)]
+    pub metrics_linger: f64,
+
     /// A name for this run in results and reports (e.g. the network
     /// condition it ran under); runs that differ only in label are shown apart.
     #[arg(long)]
@@ -397,6 +413,20 @@ pub struct LoadOpts {
     /// socket.io`; default `chat message`, as in socket.io's chat example).
     #[arg(long, value_name = "NAME")]
     pub socketio_event: Option<String>,
+
+    /// Socket.IO namespace subscribers and publishers connect to
+    /// (`--transport socket.io`; default `/`), e.g. `/chat`.
+    #[arg(long, value_name = "/NS")]
+    #[serde(default)]
+    pub socketio_namespace: Option<String>,
+
+    /// The `auth` object sent in every Socket.IO connect packet (`--transport
+    /// socket.io`), which the server's middleware reads as
+    /// `socket.handshake.auth`; placeholders allowed, e.g.
+    /// `{"token":"{user.token}"}`.
+    #[arg(long, value_name = "JSON")]
+    #[serde(default)]
+    pub socketio_auth: Option<String>,
 
     /// How Bayeux clients talk to the server (`--transport bayeux`; default
     /// `long-polling`). Publishers use the same, unless `--publish-url`

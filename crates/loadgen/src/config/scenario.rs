@@ -133,7 +133,7 @@ fn arguments(
                     "{name}: unknown key {key:?}; a key is a `pushpoll load` option's long name without the dashes (url, transport, subscribers, on-connect, publish-template, ...)"
                 ))
             })?;
-        if given.iter().any(|g| *g == long) {
+        if given.contains(&long) {
             continue;
         }
         let flag = format!("--{long}");

@@ -6,6 +6,7 @@
 pub(crate) mod acks;
 pub(crate) mod error;
 pub(crate) mod limits;
+pub(crate) mod live_metrics;
 pub mod merge;
 pub mod progress;
 pub(crate) mod ranges;

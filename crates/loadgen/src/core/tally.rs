@@ -15,13 +15,14 @@
 //! pending list; [`Acks`](crate::core::acks::Acks) tells a subscriber, live, what each publisher has
 //! resolved so far, and [`Tally::finish`] resolves the rest exactly.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 use pushpoll_results::histogram::new_histogram;
 use pushpoll_wire::marker::Marker;
 
 use crate::core::acks::Resolve;
+use crate::core::live_metrics::LatencyBuckets;
 pub(crate) use crate::core::ranges::RangeSet;
 
 /// Latencies a subscriber buffers before adding them to a shared shard.
@@ -45,6 +46,8 @@ pub(crate) fn shard_count() -> usize {
 #[derive(Debug)]
 pub(crate) struct LatencyShards {
     shards: Vec<Mutex<Histogram<u64>>>,
+    /// The same latencies by bucket, read live by `--metrics-addr`.
+    buckets: Arc<LatencyBuckets>,
 }
 
 impl LatencyShards {
@@ -53,7 +56,13 @@ impl LatencyShards {
             shards: (0..count.max(1))
                 .map(|_| Mutex::new(new_histogram()))
                 .collect(),
+            buckets: Arc::default(),
         }
+    }
+
+    /// The same shards, also counting into `buckets` (the run's live ones).
+    pub fn feeding(self, buckets: Arc<LatencyBuckets>) -> Self {
+        LatencyShards { buckets, ..self }
     }
 
     fn record_all(&self, shard: usize, values: &[u64]) {
@@ -63,6 +72,8 @@ impl LatencyShards {
         for &v in values {
             h.saturating_record(v);
         }
+        drop(h);
+        self.buckets.record(values);
     }
 
     /// All shards merged.

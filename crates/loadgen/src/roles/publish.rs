@@ -99,16 +99,17 @@ impl PubReport {
 
     pub(crate) fn failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publish failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors.add(Kind::Owned(format!("publish_{kind}")));
+        let kind = format!("publish_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 
     /// A connection attempt failed (no message is lost by it: they wait).
     pub(crate) fn connect_failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publisher connection failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors
-            .add(Kind::Owned(format!("publisher_connect_{kind}")));
+        let kind = format!("publisher_connect_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 }
 
@@ -151,11 +152,15 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
             Ok(WsPub::over(ws, false))
         }
         PublishTarget::SocketIo(t) => {
-            let url = socketio::ws_url(t, &plan.pub_vars(p), None);
+            let vars = plan.pub_vars(p);
+            let url = socketio::ws_url(t, &vars, None);
             let mut ws = handshake(&url, t, addr, plan, p).await?;
-            tokio::time::timeout(plan.timeout, sio_connect(&mut ws))
+            let sio = plan.socketio.as_ref().ok_or(Kind::Borrowed("internal"))?;
+            let packet = socketio::connect_packet(sio, &vars);
+            tokio::time::timeout(plan.timeout, sio_connect(&mut ws, &packet, &sio.namespace))
                 .await
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+            socketio::ws_steps(&mut ws, &plan.steps, &vars, sio, plan.timeout).await?;
             Ok(WsPub::over(ws, true))
         }
         PublishTarget::Post(_) | PublishTarget::Bayeux(_) => Err(Kind::Borrowed("internal")),
@@ -218,8 +223,8 @@ impl WsPub {
 }
 
 /// Opens a Socket.IO session on a WebSocket transport and connects to the
-/// default namespace.
-async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
+/// namespace with `packet` (namespace and auth).
+async fn sio_connect(ws: &mut PubStream, packet: &str, nsp: &str) -> Result<(), Kind> {
     let mut opened = false;
     loop {
         let text = match ws.next().await {
@@ -231,7 +236,7 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
         match engineio::packet(text.as_str()) {
             Packet::Open(_) if !opened => {
                 opened = true;
-                ws.send(Message::text(engineio::CONNECT))
+                ws.send(Message::text(packet))
                     .await
                     .map_err(|e| ws_kind(&e))?;
             }
@@ -239,7 +244,7 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
                 let answer = Message::text(engineio::pong(d));
                 ws.send(answer).await.map_err(|e| ws_kind(&e))?;
             }
-            Packet::Message(m) => match engineio::sio(m, "") {
+            Packet::Message(m) => match engineio::sio_in(m, nsp, "") {
                 SioPacket::Connect => return Ok(()),
                 SioPacket::ConnectError => return Err(Kind::Borrowed("sio_connect_error")),
                 _ => {}
@@ -274,7 +279,7 @@ pub(crate) async fn run_ws(
     t0: Instant,
     mut conn: Option<WsPub>,
 ) -> PubReport {
-    let event = env.plan.socketio.as_ref().map(|s| s.event.as_str());
+    let sio = env.plan.socketio.as_ref();
     let timeout = env.plan.timeout;
     let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
@@ -316,8 +321,15 @@ pub(crate) async fn run_ws(
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
         let payload = message_text(&env.plan, p, payload);
-        let frame = match event {
-            Some(event) => Message::text(engineio::emit(event, &payload)),
+        let frame = match sio {
+            // A template is the whole event array.
+            Some(s) if env.plan.publish_template.is_some() => {
+                Message::text(engineio::emit_array(&s.namespace, &payload))
+            }
+            Some(s) => Message::text(engineio::emit_array(
+                &s.namespace,
+                &serde_json::json!([s.event, payload]).to_string(),
+            )),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
             None => Message::text(payload),
         };

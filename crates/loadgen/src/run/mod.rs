@@ -27,6 +27,7 @@ use crate::worker::Pool;
 use pushpoll_results::RunResult;
 
 mod build;
+mod exporter;
 
 use crate::core::progress::{Hooks, Live, Phase, Reporter, PROGRESS_EVERY};
 use crate::roles::ramp::{ramp, ready_ids};
@@ -48,6 +49,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send,
 ) -> Result<RunResult, LoadError> {
     let plan = Plan::new(opts)?;
+    let metrics = exporter::bind(opts).await?;
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
     crate::net::source_ip::validate(&plan.source_ips, sub_addr)?;
@@ -58,6 +60,11 @@ pub async fn run(
     subscribe::check_subprotocol(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
     let live = Arc::new(Live::default());
+    let sockets = exporter::Sockets::default();
+    let metrics = metrics.map(|m| {
+        let t = plan.transport.name();
+        m.serve(&hooks, run_id, t, live.clone(), sockets.clone())
+    });
     let stop_token = CancellationToken::new();
     let pool = match plan.workers {
         0 => None,
@@ -75,13 +82,14 @@ pub async fn run(
         run_id,
         live,
         pool,
+        sockets,
     ));
     let mut stop = pin!(stop);
     let mut hard_deadline = pin!(tokio::time::sleep(deadline));
     let (mut stopped, mut expired) = (false, false);
-    loop {
+    let result = loop {
         tokio::select! {
-            result = &mut body => return result.map(|r| RunResult { label: opts.label.clone(), ..r }),
+            result = &mut body => break result.map(|r| RunResult { label: opts.label.clone(), ..r }),
             _ = &mut stop, if !stopped => {
                 tracing::info!("stop requested: publishing ends, grace period follows");
                 stopped = true;
@@ -94,7 +102,13 @@ pub async fn run(
                 hard.cancel();
             }
         }
+    };
+    if let Some(m) = metrics {
+        // Ctrl-C during the linger ends it.
+        m.finish(result.as_ref().ok(), (!stopped).then_some(stop))
+            .await;
     }
+    result
 }
 
 /// Phase 3 of an echo run: the subscribers publish on their own
@@ -159,6 +173,7 @@ async fn orchestrate(
     run_id: u32,
     live: Arc<Live>,
     mut pool: Option<Pool>,
+    sockets: exporter::Sockets,
 ) -> Result<RunResult, LoadError> {
     let clock = Clock::new();
     let env = Arc::new(Env::new(
@@ -183,6 +198,7 @@ async fn orchestrate(
         None => {
             let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
             env.ramp_over.cancel();
+            let _ = sockets.set(ios.clone());
             let ready = ready_ids(&ios, &plan);
             let connected = ready.len() as u64;
             let by_room = crate::core::rooms::connected_by_room(ready.into_iter(), plan.rooms);
@@ -362,7 +378,7 @@ async fn orchestrate(
         // An in-process server (`compare`) shares the process's CPU time.
         // With workers this is the parent's share (the publishers); the
         // workers' own is added once they have reported.
-        let server_share = if hooks.server_cpu.is_some() {
+        let server_share = if hooks.server_cpu.is_some() && hooks.server_in_process {
             server_cpu_s
         } else {
             Some(0.0)

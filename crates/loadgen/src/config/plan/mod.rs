@@ -41,6 +41,10 @@ pub(crate) struct SocketIoPlan {
     pub mode: SocketIoTransport,
     /// Event name of messages.
     pub event: String,
+    /// Namespace (`/` by default).
+    pub namespace: String,
+    /// The connect packet's `auth` object (`--socketio-auth`).
+    pub auth: Option<Template>,
 }
 
 /// A validated run plan.
@@ -122,7 +126,7 @@ impl Plan {
         };
         let extra = identity::headers(o, users.as_deref())?;
         let headers = extra.fixed;
-        let socketio = protocol::pattern_and_socketio(o)?;
+        let socketio = protocol::pattern_and_socketio(o, users.as_deref())?;
         let bayeux = bayeux::bayeux(o, users.as_deref())?;
         let (sub, publish) = target::targets(o, users.as_deref())?;
         // The page the requests come from is served by the same origin.

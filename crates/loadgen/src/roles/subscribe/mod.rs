@@ -83,6 +83,8 @@ impl Env {
         live: Arc<Live>,
         publish_stop: CancellationToken,
     ) -> Self {
+        let shards =
+            LatencyShards::new(crate::core::tally::shard_count()).feeding(live.latency.clone());
         Env {
             h2: crate::proto::http2::H2Pool::for_plan(&plan),
             acks: Arc::new(Acks::new(plan.publishers)),
@@ -91,7 +93,7 @@ impl Env {
             run_id,
             clock,
             live,
-            shards: LatencyShards::new(crate::core::tally::shard_count()),
+            shards,
             accepting: AtomicBool::new(true),
             ramp_over: CancellationToken::new(),
             cancel: CancellationToken::new(),
@@ -183,7 +185,7 @@ impl Sub {
     /// Counts an error.
     pub fn error(&mut self, kind: Kind) {
         tracing::debug!(kind = %kind, "subscriber error");
-        self.env.live.errors.fetch_add(1, Relaxed);
+        self.env.live.error(&kind);
         self.errors.add(kind);
     }
 

@@ -35,7 +35,7 @@ use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::SocketIoTransport;
 use crate::config::plan::{Plan, SocketIoPlan};
-use crate::config::template::Vars;
+use crate::config::template::{Step, Vars};
 use crate::core::error::{status_kind, Kind};
 use crate::net::count::SubIo;
 use crate::proto::http::{get, HttpConn};
@@ -125,7 +125,7 @@ struct Batch {
 /// error kind when the packets end the session.
 fn read<'a>(
     packets: impl Iterator<Item = &'a str>,
-    event: &str,
+    sio: &SocketIoPlan,
     batch: &mut Batch,
     mut events: impl FnMut(&'a str),
 ) -> Result<(), Kind> {
@@ -134,7 +134,7 @@ fn read<'a>(
             Packet::Ping(d) => batch.pongs.push(engineio::pong(d)),
             Packet::Pong("probe") => batch.probed = true,
             Packet::Close => return Err(Kind::Borrowed("sio_close")),
-            Packet::Message(m) => match engineio::sio(m, event) {
+            Packet::Message(m) => match engineio::sio_in(m, &sio.namespace, &sio.event) {
                 SioPacket::Connect => batch.connected = true,
                 SioPacket::Event { named: true, raw } => {
                     batch.events += 1;
@@ -214,7 +214,8 @@ async fn open(
             io,
         )
         .await?;
-        ws_open(&mut ws, sio, plan.timeout, early).await?;
+        ws_open(&mut ws, sio, vars, plan.timeout, early).await?;
+        socketio::ws_steps(&mut ws, &plan.steps, vars, sio, plan.timeout).await?;
         return Ok(Session::Ws(Box::new(ws)));
     }
     let mut conn: Conn = HttpConn::connect(addr, plan.sub.tls.as_ref(), plan.timeout, io).await?;
@@ -237,12 +238,20 @@ async fn open(
         .min(Duration::from_secs(600))
         + plan.timeout;
     let path = socketio::path(&plan.sub, vars, "polling", Some(&open.sid));
-    poll_post(&mut conn, plan, vars, io, &path, engineio::CONNECT.into()).await?;
+    poll_post(
+        &mut conn,
+        plan,
+        vars,
+        io,
+        &path,
+        socketio::connect_packet(sio, vars),
+    )
+    .await?;
     let mut connected = false;
     for _ in 0..CONNECT_POLLS {
         let body = poll_get(&mut conn, plan, vars, io, &path, hold).await?;
         let mut batch = Batch::default();
-        read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+        read(engineio::payload(&body), sio, &mut batch, |raw| {
             early.push(raw.to_owned())
         })?;
         if batch.events == 0 {
@@ -260,11 +269,13 @@ async fn open(
         return Err(Kind::Borrowed("sio_not_connected"));
     }
     if sio.mode == SocketIoTransport::Polling {
-        return Ok(Session::Polling(Polling {
+        let mut p = Polling {
             conn,
             sid: open.sid,
             hold,
-        }));
+        };
+        polling_steps(&mut p, plan, sio, vars, io, &path).await?;
+        return Ok(Session::Polling(p));
     }
     let mut ws = ws_connect(
         &socketio::ws_url(&plan.sub, vars, Some(&open.sid)),
@@ -281,12 +292,9 @@ async fn open(
         loop {
             let mut batch = Batch::default();
             let text = next_text(&mut ws).await?;
-            read(
-                std::iter::once(text.as_str()),
-                &sio.event,
-                &mut batch,
-                |raw| early.push(raw.to_owned()),
-            )?;
+            read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+                early.push(raw.to_owned())
+            })?;
             if batch.probed {
                 break;
             }
@@ -299,7 +307,59 @@ async fn open(
         .await
         .unwrap_or(Err(Kind::Borrowed("timeout")))?;
     drop(conn);
+    socketio::ws_steps(&mut ws, &plan.steps, vars, sio, plan.timeout).await?;
     Ok(Session::Ws(Box::new(ws)))
+}
+
+/// The `--on-connect` steps over a polling session: `send:` is a `POST` of
+/// the event, `expect:` polls until a packet contains the text (within
+/// `--timeout`, pings answered).
+async fn polling_steps(
+    p: &mut Polling,
+    plan: &Plan,
+    sio: &SocketIoPlan,
+    vars: &Vars<'_>,
+    io: &SubIo,
+    path: &str,
+) -> Result<(), Kind> {
+    let named = |what: &str, k: Kind| Kind::Owned(format!("on_connect_{what}_{k}"));
+    for step in &plan.steps {
+        match step {
+            Step::Send(t) => {
+                let packet = engineio::emit_array(&sio.namespace, &t.render(vars, ""));
+                poll_post(&mut p.conn, plan, vars, io, path, packet)
+                    .await
+                    .map_err(|k| named("send", k))?;
+            }
+            Step::Expect(t) => {
+                let want = t.render(vars, "");
+                let wait = async {
+                    loop {
+                        let body = poll_get(&mut p.conn, plan, vars, io, path, p.hold)
+                            .await
+                            .map_err(|k| named("expect", k))?;
+                        for packet in engineio::payload(&body) {
+                            match engineio::packet(packet) {
+                                Packet::Message(m) if m.contains(&want) => return Ok(()),
+                                Packet::Ping(d) => {
+                                    let pong = engineio::pong(d);
+                                    poll_post(&mut p.conn, plan, vars, io, path, pong)
+                                        .await
+                                        .map_err(|k| named("expect", k))?;
+                                }
+                                Packet::Close => return Err(Kind::Borrowed("on_connect_closed")),
+                                _ => {}
+                            }
+                        }
+                    }
+                };
+                tokio::time::timeout(plan.timeout, wait)
+                    .await
+                    .unwrap_or(Err(Kind::Borrowed("on_connect_expect_timeout")))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The next text frame (answering WebSocket pings on the way).
@@ -320,6 +380,7 @@ pub(super) async fn next_text(ws: &mut Ws) -> Result<String, Kind> {
 async fn ws_open(
     ws: &mut Ws,
     sio: &SocketIoPlan,
+    vars: &Vars<'_>,
     timeout: Duration,
     early: &mut Vec<String>,
 ) -> Result<(), Kind> {
@@ -331,18 +392,15 @@ async fn ws_open(
                 break;
             }
         }
-        ws.send(Message::text(engineio::CONNECT))
+        ws.send(Message::text(socketio::connect_packet(sio, vars)))
             .await
             .map_err(|e| ws_kind(&e))?;
         loop {
             let text = next_text(ws).await?;
             let mut batch = Batch::default();
-            read(
-                std::iter::once(text.as_str()),
-                &sio.event,
-                &mut batch,
-                |raw| early.push(raw.to_owned()),
-            )?;
+            read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+                early.push(raw.to_owned())
+            })?;
             for pong in batch.pongs {
                 ws.send(Message::text(pong))
                     .await
@@ -370,7 +428,7 @@ async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> K
             Err(kind) => return kind,
         };
         let mut batch = Batch::default();
-        if let Err(kind) = read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+        if let Err(kind) = read(engineio::payload(&body), sio, &mut batch, |raw| {
             sub.deliver(raw.as_bytes())
         }) {
             return kind;
@@ -394,12 +452,9 @@ async fn receive_ws(sub: &mut Sub, sio: &SocketIoPlan, mut ws: Ws) -> Kind {
             Err(kind) => return kind,
         };
         let mut batch = Batch::default();
-        if let Err(kind) = read(
-            std::iter::once(text.as_str()),
-            &sio.event,
-            &mut batch,
-            |raw| sub.deliver(raw.as_bytes()),
-        ) {
+        if let Err(kind) = read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+            sub.deliver(raw.as_bytes())
+        }) {
             return kind;
         }
         for pong in batch.pongs {
