@@ -15,6 +15,7 @@ mod options;
 mod poll;
 mod rooms;
 mod socketio;
+mod sockjs;
 mod sse;
 mod stop;
 mod tls;

@@ -1,6 +1,7 @@
 //! Layer 4, the protocols spoken over the network layer's sockets: lean
 //! HTTP/1.1, hyper's HTTP/1.1 and HTTP/2, answer decoding, WebSocket
-//! permessage-deflate, Socket.IO's addressing and the Bayeux message codec.
+//! permessage-deflate, Socket.IO's addressing, SockJS's framing and the
+//! Bayeux message codec.
 
 pub(crate) mod bayeux;
 pub(crate) mod decode;
@@ -10,4 +11,6 @@ pub(crate) mod http;
 pub(crate) mod http2;
 pub(crate) mod retry;
 pub(crate) mod socketio;
+pub(crate) mod sockjs;
+pub(crate) mod sockjs_ws;
 pub(crate) mod ws;

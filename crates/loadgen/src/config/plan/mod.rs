@@ -6,16 +6,18 @@
 //! file, and [`Plan::new`] runs the groups in a fixed order (the first
 //! problem found is the error): [`load`] (rate, counts, durations),
 //! [`protocol`] (options only some transports speak), [`identity`]
-//! (headers, origin, subprotocols), [`target`] (URLs and TLS).
+//! (headers, origin, subprotocols), [`sockjs`], [`target`] (URLs and TLS).
 
 mod bayeux;
 mod identity;
 mod load;
 mod protocol;
+mod sockjs;
 mod target;
 mod workers;
 
 pub(crate) use bayeux::BayeuxPlan;
+pub(crate) use sockjs::{SockJsPlan, MIN_FRAME as SOCKJS_MIN_FRAME};
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;
@@ -98,6 +100,8 @@ pub(crate) struct Plan {
     pub socketio: Option<SocketIoPlan>,
     /// Bayeux settings (`--transport bayeux` only).
     pub bayeux: Option<BayeuxPlan>,
+    /// SockJS settings (`--transport sockjs` only).
+    pub sockjs: Option<SockJsPlan>,
     /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
     pub http2: Option<usize>,
     /// Local addresses subscribers bind to, round-robin (`--source-ips`).
@@ -128,6 +132,7 @@ impl Plan {
         let headers = extra.fixed;
         let socketio = protocol::pattern_and_socketio(o, users.as_deref())?;
         let bayeux = bayeux::bayeux(o, users.as_deref())?;
+        let sockjs = sockjs::plan(o)?;
         let (sub, publish) = target::targets(o, users.as_deref())?;
         // The page the requests come from is served by the same origin.
         let page_scheme = match sub.url.scheme() {
@@ -192,6 +197,7 @@ impl Plan {
             pattern: o.pattern,
             socketio,
             bayeux,
+            sockjs,
             http2,
             source_ips: o.source_ips.clone(),
             workers: workers::count(o)?,
@@ -358,7 +364,7 @@ mod tests {
             "send:hi",
         ]);
         assert!(
-            e.starts_with("--on-connect: only WebSocket connections"),
+            e.starts_with("--on-connect: only WebSocket and SockJS connections"),
             "{e}"
         );
         // A ws:// publisher of a polling run does run them.

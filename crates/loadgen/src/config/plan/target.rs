@@ -237,6 +237,9 @@ pub(crate) enum PublishTarget {
     /// Bayeux publish messages, over the run's `--bayeux-transport`; the
     /// target is the Bayeux endpoint's `http://` URL.
     Bayeux(Target),
+    /// SockJS messages on a SockJS WebSocket session per publisher; the
+    /// target is the SockJS prefix (`http://host:port/chat`).
+    SockJs(Target),
 }
 
 impl PublishTarget {
@@ -245,7 +248,8 @@ impl PublishTarget {
             PublishTarget::Ws(t)
             | PublishTarget::Post(t)
             | PublishTarget::SocketIo(t)
-            | PublishTarget::Bayeux(t) => t,
+            | PublishTarget::Bayeux(t)
+            | PublishTarget::SockJs(t) => t,
         }
     }
 
@@ -254,7 +258,8 @@ impl PublishTarget {
             PublishTarget::Ws(t)
             | PublishTarget::Post(t)
             | PublishTarget::SocketIo(t)
-            | PublishTarget::Bayeux(t) => t,
+            | PublishTarget::Bayeux(t)
+            | PublishTarget::SockJs(t) => t,
         }
     }
 }
@@ -321,6 +326,7 @@ pub(super) fn targets(
             Transport::Ws => PublishTarget::Ws(same_as_sub(sub_url)?),
             Transport::SocketIo => PublishTarget::SocketIo(same_as_sub(sub_url)?),
             Transport::Bayeux => PublishTarget::Bayeux(same_as_sub(sub_url)?),
+            Transport::SockJs => PublishTarget::SockJs(same_as_sub(sub_url)?),
             _ => {
                 let mut u = sub_url;
                 u.set_path("/messages");
@@ -421,5 +427,7 @@ fn default_path(t: Transport) -> &'static str {
         Transport::SocketIo => "/socket.io/",
         // Faye's usual mount point; CometD's is /cometd.
         Transport::Bayeux => "/faye",
+        // A SockJS server may sit at the root (prefix "").
+        Transport::SockJs => "/",
     }
 }

@@ -13,9 +13,11 @@ pub(crate) mod bayeux;
 mod echo;
 mod poll;
 mod socketio;
+mod sockjs;
 mod sse;
 mod ws;
 
+pub(crate) use sockjs::check_info as check_sockjs_info;
 pub(crate) use ws::check_subprotocol;
 
 use std::net::SocketAddr;
@@ -278,6 +280,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                 Transport::Sse => sse::run(&mut sub).await,
                 Transport::SocketIo => socketio::run(&mut sub).await,
                 Transport::Bayeux => bayeux::run(&mut sub).await,
+                Transport::SockJs => sockjs::run(&mut sub).await,
             }
         } => {}
     }
