@@ -19,9 +19,7 @@ fn users_file(n: usize) -> TempFile {
     TempFile::new("users.csv", &csv)
 }
 
-/// The error a run with these options stops with, before it starts. The
-/// options are parsed at once, so the future borrows nothing of `args`
-/// (the tests' closures build `args` from a borrowed slice).
+/// The error a run with these options stops with, before it starts.
 fn run_error(args: Vec<&str>) -> impl std::future::Future<Output = String> + 'static {
     let o = opts(&args);
     async move {
