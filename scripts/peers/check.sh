@@ -2,8 +2,9 @@
 # Points `pushpoll load` at servers nobody here wrote (the notes' Node `ws`
 # broadcast server, an express-ws `/talk` route, socket.io's chat example
 # over each Engine.IO transport, a sockjs-node chat over websocket,
-# xhr-streaming and xhr-polling) and fails unless every message reaches
-# every subscriber exactly once, in order.
+# xhr-streaming and xhr-polling, a Faye server over both Bayeux transports)
+# and fails unless every message reaches every subscriber exactly once, in
+# order.
 # Then cross-checks pushpoll's counting against ref-client.js, an independent
 # Node `ws` client (see its header): same peer, same run shape, delivered
 # counts equal and bytes per delivered message within 2 %.
@@ -14,7 +15,7 @@
 # published to by HTTP mutations): `--rooms`, `--users`, `--on-connect`,
 # `--publish-template` and `--socketio-auth`, measured exactly per room.
 # PEERS_ONLY="crosscheck" (any of: node-ws express-ws socketio
-# socketio-rooms graphql sockjs crosscheck) runs only the steps named.
+# socketio-rooms graphql sockjs faye crosscheck) runs only the steps named.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 pushpoll="${1:-$here/../../target/release/pushpoll}"
@@ -66,6 +67,20 @@ if want socketio; then
   start_peer socketio-chat.js
   for mode in polling websocket upgrade; do
     run_socketio "$mode" "http://127.0.0.1:$port"
+  done
+fi
+
+run_bayeux() { # MODE URL
+  echo "== pushpoll load against Faye, --bayeux-transport $1 ($2)"
+  timeout 120 "$pushpoll" load --url "$2" --transport bayeux --bayeux-transport "$1" \
+    --subscribers 100 --rate 20 --duration 3 --payload-bytes 64 \
+    --json "$out/faye-$1.json" --slo loss=0,dup=0,reorder=0
+}
+
+if want faye; then
+  start_peer faye.js
+  for mode in long-polling websocket; do
+    run_bayeux "$mode" "http://127.0.0.1:$port/faye"
   done
 fi
 

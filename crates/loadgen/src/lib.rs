@@ -41,7 +41,7 @@
 //! 4. `proto`: the lean HTTP/1.1 client of polls (`h1`), hyper's HTTP/1.1
 //!    and HTTP/2, answer decoding, `Retry-After`, WebSocket configuration
 //!    and permessage-deflate, Socket.IO addressing (its packets are
-//!    [`pushpoll_wire::engineio`]).
+//!    [`pushpoll_wire::engineio`]), the Bayeux message codec.
 //! 5. `roles`: subscribers (one module per transport, plus `echo`),
 //!    publishers, the ramp-up, and the Autobahn client ([`autobahn`]).
 //! 6. `worker`: runs split over worker processes (the protocol, the

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bayeux;
 mod deflate;
 mod errors;
 mod faults;

@@ -64,6 +64,10 @@ pub enum LoadTransport {
     /// upgraded to WebSocket: `--socketio-transport`).
     #[value(name = "socket.io")]
     SocketIo,
+    /// Bayeux (Faye, CometD): handshake, subscribe to `--bayeux-channel`,
+    /// then the `/meta/connect` loop, over long-polling or WebSocket
+    /// (`--bayeux-transport`).
+    Bayeux,
     /// SockJS (`--url` is the SockJS prefix, e.g. `http://host:port/chat`):
     /// `GET <prefix>/info`, then a session over WebSocket, xhr-streaming or
     /// xhr-polling (`--sockjs-transport`).
@@ -80,6 +84,7 @@ impl LoadTransport {
             LoadTransport::ShortPoll => "short-poll",
             LoadTransport::Sse => "sse",
             LoadTransport::SocketIo => "socket.io",
+            LoadTransport::Bayeux => "bayeux",
             LoadTransport::SockJs => "sockjs",
         }
     }
@@ -112,6 +117,27 @@ pub enum SocketIoTransport {
     /// As socket.io's browser client: open with long polling, then upgrade
     /// to WebSocket (`2probe` / `3probe` / `5`) and receive there.
     Upgrade,
+}
+
+/// How a Bayeux client talks to the server (its `connectionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+pub enum BayeuxTransport {
+    /// Every message an HTTP `POST` of a JSON array; `/meta/connect` held
+    /// by the server until it has messages.
+    LongPolling,
+    /// One WebSocket at the Bayeux endpoint (`ws://` of the same URL),
+    /// each frame a JSON array of messages.
+    Websocket,
+}
+
+impl BayeuxTransport {
+    /// The protocol's name for it (`connectionType`).
+    pub fn connection_type(self) -> &'static str {
+        match self {
+            BayeuxTransport::LongPolling => "long-polling",
+            BayeuxTransport::Websocket => "websocket",
+        }
+    }
 }
 
 /// How a SockJS subscriber receives (SockJS's own transport names).
@@ -463,6 +489,19 @@ pub struct LoadOpts {
     #[serde(default)]
     pub socketio_auth: Option<String>,
 
+    /// How Bayeux clients talk to the server (`--transport bayeux`; default
+    /// `long-polling`). Publishers use the same, unless `--publish-url`
+    /// says otherwise.
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub bayeux_transport: Option<BayeuxTransport>,
+
+    /// The Bayeux channel subscribers subscribe to and publishers publish
+    /// on (`--transport bayeux`; default `/pushpoll`). It starts with `/`;
+    /// `{id}` and `{room}` are filled in per connection, e.g. `/chat/{room}`.
+    #[arg(long, value_name = "CHANNEL")]
+    #[serde(default)]
+    pub bayeux_channel: Option<String>,
     /// SockJS transport of the subscribers (`--transport sockjs`; default
     /// `websocket`). Publishers always use `websocket` unless `--publish-url`
     /// says otherwise; a server whose `/info` says `websocket: false` is

@@ -1,7 +1,9 @@
 //! Layer 4, the protocols spoken over the network layer's sockets: lean
 //! HTTP/1.1, hyper's HTTP/1.1 and HTTP/2, answer decoding, WebSocket
-//! permessage-deflate, Socket.IO's addressing and SockJS's framing.
+//! permessage-deflate, Socket.IO's addressing, SockJS's framing and the
+//! Bayeux message codec.
 
+pub(crate) mod bayeux;
 pub(crate) mod decode;
 pub(crate) mod deflate;
 pub(crate) mod h1;

@@ -4,6 +4,7 @@
 pub mod autobahn;
 pub(crate) mod presence;
 pub(crate) mod publish;
+pub(crate) mod publish_bayeux;
 pub(crate) mod ramp;
 pub(crate) mod sampler;
 pub(crate) mod subscribe;

@@ -56,9 +56,9 @@ use crate::proto::{socketio, sockjs};
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
 /// First delay before a publisher's WebSocket reconnects.
-const RECONNECT_MIN: Duration = Duration::from_millis(100);
+pub(crate) const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest delay between a publisher's reconnection attempts.
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
+pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// What publishers share.
 pub(crate) struct PubEnv {
@@ -105,7 +105,7 @@ impl PubReport {
     }
 
     /// A connection attempt failed (no message is lost by it: they wait).
-    fn connect_failed(&mut self, live: &Live, kind: &str) {
+    pub(crate) fn connect_failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publisher connection failed");
         let kind = format!("publisher_connect_{kind}");
         live.error(&kind);
@@ -115,7 +115,7 @@ impl PubReport {
 
 /// When a publisher stops trying to send what it still holds: the last
 /// message's due time plus `--timeout`.
-fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
+pub(crate) fn send_deadline(env: &PubEnv, t0: Instant) -> Instant {
     let last = env.plan.total_messages.saturating_sub(1);
     t0 + env.plan.schedule.offset(last) + env.plan.timeout
 }
@@ -170,7 +170,7 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
             crate::proto::sockjs_ws::open(&mut ws, &plan.steps, &vars, plan.timeout).await?;
             Ok(WsPub::over(ws, false))
         }
-        PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
+        PublishTarget::Post(_) | PublishTarget::Bayeux(_) => Err(Kind::Borrowed("internal")),
     }
 }
 
@@ -263,7 +263,7 @@ async fn sio_connect(ws: &mut PubStream, packet: &str, nsp: &str) -> Result<(), 
 }
 
 /// Waits for message `i`'s time; false when publishing was stopped.
-async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
+pub(crate) async fn due(env: &PubEnv, t0: Instant, p: usize, i: u64) -> Option<Marker> {
     let k = schedule::global_index(i, p, env.plan.publishers);
     let at = t0 + env.plan.schedule.offset(k);
     tokio::select! {

@@ -22,6 +22,7 @@ use crate::core::tally::{Gap, LostBySecond, RangeSet, TallySummary};
 use crate::core::timeline::{self, Timeline};
 use crate::net::count::{IoTotals, SubIo, SubState};
 use crate::roles::publish::{self, PubEnv, PubReport, WsPub};
+use crate::roles::publish_bayeux::{self, BayeuxPub};
 use crate::roles::subscribe::{self, Env};
 use crate::worker::Pool;
 use pushpoll_results::RunResult;
@@ -222,7 +223,22 @@ async fn orchestrate(
         parked: Default::default(),
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
-    if !matches!(plan.publish, PublishTarget::Post(_)) && !stop.is_cancelled() && !plan.echo() {
+    let mut bayeux_pubs: Vec<Option<BayeuxPub>> = (0..plan.publishers).map(|_| None).collect();
+    if matches!(plan.publish, PublishTarget::Bayeux(_)) && !stop.is_cancelled() {
+        let connects = (0..plan.publishers).map(|p| publish_bayeux::connect(&plan, pub_addr, p));
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            conns = futures_util::future::join_all(connects) => {
+                bayeux_pubs = conns.into_iter().map(Result::ok).collect();
+            }
+        }
+    }
+    if matches!(
+        plan.publish,
+        PublishTarget::Ws(_) | PublishTarget::SocketIo(_) | PublishTarget::SockJs(_)
+    ) && !stop.is_cancelled()
+        && !plan.echo()
+    {
         let connects = (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p));
         tokio::select! {
             _ = stop.cancelled() => {}
@@ -276,13 +292,17 @@ async fn orchestrate(
             echo_publishing(&env, &ios, t0, &stop, &hard, &mut reporter).await;
         } else {
             let mut tasks: Vec<JoinHandle<PubReport>> = Vec::with_capacity(plan.publishers);
-            for (p, conn) in ws_pubs.drain(..).enumerate() {
+            let conns = ws_pubs.drain(..).zip(bayeux_pubs.drain(..));
+            for (p, (conn, bayeux_conn)) in conns.enumerate() {
                 let env = pub_env.clone();
                 tasks.push(match plan.publish {
                     PublishTarget::Ws(_)
                     | PublishTarget::SocketIo(_)
                     | PublishTarget::SockJs(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
+                    PublishTarget::Bayeux(_) => {
+                        tokio::spawn(publish_bayeux::run(env, p, t0, bayeux_conn))
+                    }
                 });
             }
             let churn = crate::roles::presence::spawn(&env, &ios, t0);
@@ -313,6 +333,7 @@ async fn orchestrate(
         }
     }
     drop(ws_pubs);
+    drop(bayeux_pubs);
     let published_sets: Vec<RangeSet> = pub_reports.iter().map(|r| r.acked.clone()).collect();
     let published: u64 = published_sets.iter().map(RangeSet::len).sum();
     // (attempted, acknowledged) per publisher, for what each room expects.

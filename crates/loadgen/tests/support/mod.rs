@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod bayeux;
 pub mod engineio;
 pub mod http_hub;
 pub mod sockjs;

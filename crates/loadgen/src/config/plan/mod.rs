@@ -8,6 +8,7 @@
 //! [`protocol`] (options only some transports speak), [`identity`]
 //! (headers, origin, subprotocols), [`sockjs`], [`target`] (URLs and TLS).
 
+mod bayeux;
 mod identity;
 mod load;
 mod protocol;
@@ -15,6 +16,7 @@ mod sockjs;
 mod target;
 mod workers;
 
+pub(crate) use bayeux::BayeuxPlan;
 pub(crate) use sockjs::{SockJsPlan, MIN_FRAME as SOCKJS_MIN_FRAME};
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
@@ -105,6 +107,8 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// Bayeux settings (`--transport bayeux` only).
+    pub bayeux: Option<BayeuxPlan>,
     /// SockJS settings (`--transport sockjs` only).
     pub sockjs: Option<SockJsPlan>,
     /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
@@ -136,6 +140,7 @@ impl Plan {
         let extra = identity::headers(o, users.as_deref())?;
         let headers = extra.fixed;
         let socketio = protocol::pattern_and_socketio(o, users.as_deref())?;
+        let bayeux = bayeux::bayeux(o, users.as_deref())?;
         let sockjs = sockjs::plan(o)?;
         let (sub, publish) = target::targets(o, users.as_deref())?;
         // The page the requests come from is served by the same origin.
@@ -207,6 +212,7 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            bayeux,
             sockjs,
             http2,
             source_ips: o.source_ips.clone(),
@@ -220,6 +226,7 @@ impl Plan {
             users,
         };
         plan.check_connections()?;
+        plan.check_bayeux_channels()?;
         Ok(plan)
     }
 

@@ -174,7 +174,7 @@ pub(super) fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
     }
     if matches!(
         o.transport,
-        Transport::Ws | Transport::SocketIo | Transport::SockJs
+        Transport::Ws | Transport::SocketIo | Transport::Bayeux | Transport::SockJs
     ) {
         return Err(LoadError::InvalidOption {
             option: "http2",
@@ -222,6 +222,11 @@ pub(super) fn speech(
                     event_array("on-connect", t, users, "")?;
                 }
             }
+        } else if o.transport == Transport::Bayeux && !ws_publishers {
+            return Err(LoadError::InvalidOption {
+                option: "on-connect",
+                reason: "Bayeux clients join by subscribing to --bayeux-channel; they run no --on-connect steps".into(),
+            });
         } else if !matches!(o.transport, Transport::Ws | Transport::SockJs) && !ws_publishers {
             return Err(LoadError::InvalidOption {
                 option: "on-connect",
@@ -258,6 +263,18 @@ pub(super) fn speech(
             }
             if matches!(publish, PublishTarget::SocketIo(_)) {
                 event_array("publish-template", &t, users, "~pp1.0.0.0.0~")?;
+            }
+            if matches!(publish, PublishTarget::Bayeux(_)) {
+                // The rendered template is the publish message's `data`.
+                let sample = t.render(&Vars::first(users), "~pp1.00000000.0.0.0~");
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&sample) {
+                    return Err(LoadError::InvalidOption {
+                        option: "publish-template",
+                        reason: format!(
+                            "Bayeux publishers send the rendered template as the message's data, which must be JSON; {sample:?} is not ({e}). For example '{{\"text\":\"{{marker}}\"}}'"
+                        ),
+                    });
+                }
             }
             Some(t)
         }

@@ -234,6 +234,9 @@ pub(crate) enum PublishTarget {
     /// Socket.IO events on a Socket.IO connection (WebSocket transport) per
     /// publisher; the target is the server's `http://` URL.
     SocketIo(Target),
+    /// Bayeux publish messages, over the run's `--bayeux-transport`; the
+    /// target is the Bayeux endpoint's `http://` URL.
+    Bayeux(Target),
     /// SockJS messages on a SockJS WebSocket session per publisher; the
     /// target is the SockJS prefix (`http://host:port/chat`).
     SockJs(Target),
@@ -245,6 +248,7 @@ impl PublishTarget {
             PublishTarget::Ws(t)
             | PublishTarget::Post(t)
             | PublishTarget::SocketIo(t)
+            | PublishTarget::Bayeux(t)
             | PublishTarget::SockJs(t) => t,
         }
     }
@@ -254,6 +258,7 @@ impl PublishTarget {
             PublishTarget::Ws(t)
             | PublishTarget::Post(t)
             | PublishTarget::SocketIo(t)
+            | PublishTarget::Bayeux(t)
             | PublishTarget::SockJs(t) => t,
         }
     }
@@ -320,6 +325,7 @@ pub(super) fn targets(
         None => match o.transport {
             Transport::Ws => PublishTarget::Ws(same_as_sub(sub_url)?),
             Transport::SocketIo => PublishTarget::SocketIo(same_as_sub(sub_url)?),
+            Transport::Bayeux => PublishTarget::Bayeux(same_as_sub(sub_url)?),
             Transport::SockJs => PublishTarget::SockJs(same_as_sub(sub_url)?),
             _ => {
                 let mut u = sub_url;
@@ -419,6 +425,8 @@ fn default_path(t: Transport) -> &'static str {
         Transport::LongPoll | Transport::ShortPoll => "/messages",
         Transport::Sse => "/events",
         Transport::SocketIo => "/socket.io/",
+        // Faye's usual mount point; CometD's is /cometd.
+        Transport::Bayeux => "/faye",
         // A SockJS server may sit at the root (prefix "").
         Transport::SockJs => "/",
     }

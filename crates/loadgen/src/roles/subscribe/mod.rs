@@ -9,6 +9,7 @@
 //! when the task ends; only the socket counters ([`SubIo`]) and a few live
 //! totals are shared.
 
+pub(crate) mod bayeux;
 mod echo;
 mod poll;
 mod socketio;
@@ -419,6 +420,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                     Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
                     Transport::Sse => sse::run(&mut sub).await,
                     Transport::SocketIo => socketio::run(&mut sub).await,
+                    Transport::Bayeux => bayeux::run(&mut sub).await,
                     Transport::SockJs => sockjs::run(&mut sub).await,
                 }
             } => false,

@@ -363,7 +363,7 @@ async fn polling_steps(
 }
 
 /// The next text frame (answering WebSocket pings on the way).
-async fn next_text(ws: &mut Ws) -> Result<String, Kind> {
+pub(super) async fn next_text(ws: &mut Ws) -> Result<String, Kind> {
     loop {
         match ws.next().await {
             None => return Err(Kind::Borrowed("eof")),
