@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use hyper::upgrade::OnUpgrade;
 use pushpoll_netio::Counter;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::hub::Subscriber;
 use crate::metrics::{Metrics, PerTransport, Transport};
+use crate::signal::Signal;
 use crate::Shared;
 
 /// What one socket's task shares with the router and its handlers.
@@ -30,9 +30,9 @@ pub(crate) struct ConnState {
     upgrade: Mutex<Option<PendingUpgrade>>,
     /// Ends the connection at once (a peer that will not take its last words).
     kill: Notify,
-    /// Cancelled when the server shuts down: this connection's child of
-    /// `Shared::shutdown`, which its handlers and sessions wait on.
-    pub(crate) stop: CancellationToken,
+    /// Raised when the server shuts down (`Shared::shutdown`): what this
+    /// connection's handlers and sessions wait on.
+    pub(crate) stop: Arc<Signal>,
 }
 
 impl ConnState {
@@ -42,7 +42,7 @@ impl ConnState {
             attribution: Attribution::new(),
             upgrade: Mutex::new(None),
             kill: Notify::new(),
-            stop: shared.shutdown.child_token(),
+            stop: Arc::clone(&shared.shutdown),
         }
     }
 

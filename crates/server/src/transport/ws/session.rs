@@ -8,24 +8,28 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use pushpoll_netio::SpareRead;
 use pushpoll_wire::{frame, Kind};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::connection::{ConnState, PendingUpgrade};
+use crate::connection::ConnState;
 use crate::hub::{Gap, Recv, Subscriber};
 use crate::metrics::{PerTransport, Transport};
+use crate::signal::Signal;
 use crate::transport::{lag_guard, Delivered, Interrupted};
 use crate::Shared;
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
+/// tungstenite reads through [`SpareRead`], so its own read buffer can stay
+/// small (`ws_read_buffer_bytes`) without a system call per small read, and
+/// an idle socket holds no read bytes.
+type Ws = WebSocketStream<SpareRead<TokioIo<Upgraded>>>;
 
 /// Messages taken from the hub per read.
 const BATCH: usize = 64;
@@ -109,12 +113,17 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Runs the session of an upgraded socket until either side ends it.
-pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn: &ConnState) {
-    let PendingUpgrade {
-        on_upgrade,
-        mut sub,
-        v1,
-    } = pending;
+///
+/// Takes the parts of a [`PendingUpgrade`] one by one: an `async fn` keeps
+/// its arguments in its state for its whole life, so destructuring one
+/// argument would hold the subscriber twice.
+pub(crate) async fn session(
+    on_upgrade: OnUpgrade,
+    mut sub: Subscriber,
+    v1: bool,
+    shared: &Arc<Shared>,
+    conn: &ConnState,
+) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
@@ -134,8 +143,12 @@ pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn:
         )
         .max_message_size(Some(limits.ws_max_message_bytes))
         .max_frame_size(Some(limits.ws_max_frame_bytes));
-    let ws =
-        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let ws = WebSocketStream::from_raw_socket(
+        SpareRead::new(TokioIo::new(upgraded)),
+        Role::Server,
+        Some(config),
+    )
+    .await;
     let _open = shared.metrics.open(Transport::Ws);
     let mode = if v1 { SUBPROTOCOL_NAME } else { "plain" };
     info!(peer = %conn.peer, mode, cursor = sub.cursor(), "websocket connected");
@@ -176,7 +189,9 @@ pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn:
             let _ = sink.flush().await;
         }
     };
-    let _ = tokio::time::timeout(limits.close_timeout, parting).await;
+    // Boxed: the session's own future, held while the socket idles, keeps no
+    // room for its last words.
+    let _ = Box::pin(tokio::time::timeout(limits.close_timeout, parting)).await;
 
     match (&end, &close) {
         (End::PeerClosed(frame), _) => {
@@ -220,15 +235,12 @@ async fn send_loop(
     sub: &mut Subscriber,
     v1: bool,
     shared: &Shared,
-    stop: &CancellationToken,
+    stop: &Signal,
     delivered: &Delivered,
 ) -> End {
     let limits = &shared.limits;
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + limits.ws_ping_interval,
-        limits.ws_ping_interval,
-    );
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // A `Sleep` in place, reset when it fires (an `Interval` would box one).
+    let ping = tokio::time::sleep(limits.ws_ping_interval);
     // Grows with the first messages: an idle socket holds no batch.
     let mut batch = Vec::new();
     if v1 {
@@ -237,13 +249,16 @@ async fn send_loop(
             return end;
         }
     }
-    let stopped = stop.cancelled();
-    tokio::pin!(stopped);
+    let stopped = stop.raised();
+    tokio::pin!(stopped, ping);
     loop {
         let next = tokio::select! {
             biased;
             () = &mut stopped => return End::Shutdown,
-            _ = ping.tick() => None,
+            () = &mut ping => {
+                ping.as_mut().reset(Instant::now() + limits.ws_ping_interval);
+                None
+            }
             r = sub.recv(&mut batch, BATCH) => Some(r),
         };
         let end = match next {
@@ -253,13 +268,17 @@ async fn send_loop(
             }
             Some(first) => {
                 let write = write_pending(sink, sub, &mut batch, first, v1, shared, delivered);
-                match lag_guard(
+                // Boxed, and freed once written: the loop's own future,
+                // held while the socket idles, keeps no room for a write
+                // (about 800 bytes per idle WebSocket, for one allocation
+                // per batch written).
+                match Box::pin(lag_guard(
                     write,
                     &shared.hub,
                     delivered,
                     limits.max_subscriber_lag,
                     stop,
-                )
+                ))
                 .await
                 {
                     Ok(Err(end)) => Some(end),
@@ -279,11 +298,20 @@ async fn send_guarded(
     sink: &mut SplitSink<Ws, Message>,
     msg: Message,
     shared: &Shared,
-    stop: &CancellationToken,
+    stop: &Signal,
     delivered: &Delivered,
 ) -> Option<End> {
     let max_lag = shared.limits.max_subscriber_lag;
-    interrupted(lag_guard(sink.send(msg), &shared.hub, delivered, max_lag, stop).await)
+    interrupted(
+        Box::pin(lag_guard(
+            sink.send(msg),
+            &shared.hub,
+            delivered,
+            max_lag,
+            stop,
+        ))
+        .await,
+    )
 }
 
 /// Maps the outcome of a guarded write to how the session ends, if it does.
