@@ -27,7 +27,8 @@ pub(crate) struct ConnState {
     pub(crate) attribution: Attribution,
     /// Set by the WebSocket handshake; the connection task runs the session
     /// once hyper has written the `101`.
-    upgrade: Mutex<Option<PendingUpgrade>>,
+    /// (Boxed: every connection's state holds the slot, few fill it.)
+    upgrade: Mutex<Option<Box<PendingUpgrade>>>,
     /// Ends the connection at once (a peer that will not take its last words).
     kill: Notify,
     /// Raised when the server shuts down (`Shared::shutdown`): what this
@@ -47,7 +48,7 @@ impl ConnState {
     }
 
     pub(crate) fn set_upgrade(&self, pending: PendingUpgrade) {
-        *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(pending);
+        *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(pending));
     }
 
     pub(super) fn take_upgrade(&self) -> Option<PendingUpgrade> {
@@ -55,6 +56,7 @@ impl ConnState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+            .map(|p| *p)
     }
 
     /// Drops the socket without further ado.

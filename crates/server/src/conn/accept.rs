@@ -103,12 +103,14 @@ async fn connection(
         Some(b"h2") => Some(http2::Protocol::Http2),
         Some(_) => Some(http2::Protocol::Http1),
     };
+    // Each phase boxed, and freed when it ends, so that this task (which
+    // lives as long as the socket) keeps room for neither: a WebSocket does
+    // not carry the sniffing and HTTP state before its upgrade (about 2 KiB),
+    // a held poll no room for a WebSocket session. (Boxed before the block
+    // below, which would otherwise keep room for `io` too.)
+    let http = Box::pin(serve_socket(io, alpn, &shared, &conn));
     let serve = async {
-        // Each phase boxed, and freed when it ends, so that this task (which
-        // lives as long as the socket) keeps room for neither: a WebSocket
-        // does not carry the sniffing and HTTP state before its upgrade
-        // (about 2 KiB), a held poll no room for a WebSocket session.
-        Box::pin(serve_socket(io, alpn, &shared, &conn)).await;
+        http.await;
         if let Some(PendingUpgrade {
             on_upgrade,
             sub,

@@ -1,12 +1,10 @@
 //! One WebSocket session: a send half and a receive half joined with
 //! `select!`, so either side's end closes both, then a parting Close frame.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -143,11 +141,13 @@ pub(crate) async fn session(
         )
         .max_message_size(Some(limits.ws_max_message_bytes))
         .max_frame_size(Some(limits.ws_max_frame_bytes));
-    let ws = WebSocketStream::from_raw_socket(
+    // Boxed, as the Close below: the session's own future, held while the
+    // socket idles, keeps no room for building the stream (about 600 bytes).
+    let ws = Box::pin(WebSocketStream::from_raw_socket(
         SpareRead::new(TokioIo::new(upgraded)),
         Role::Server,
         Some(config),
-    )
+    ))
     .await;
     let _open = shared.metrics.open(Transport::Ws);
     let mode = if v1 { SUBPROTOCOL_NAME } else { "plain" };
@@ -155,20 +155,11 @@ pub(crate) async fn session(
 
     let (mut sink, mut stream) = ws.split();
     let delivered = Delivered::new(sub.cursor());
-    let end = {
-        // Each half gets its own waker (`FuturesUnordered` polls only the
-        // one that was woken): with `select!` every message to send also
-        // polled the reader, and every frame read polled the hub cursor
-        // and the ping timer, about a sixth of the instructions a delivery
-        // cost (scripts/callgrind-fanout.sh).
-        let mut halves: FuturesUnordered<Pin<Box<dyn Future<Output = End> + Send + '_>>> =
-            FuturesUnordered::new();
-        halves.push(Box::pin(send_loop(
-            &mut sink, &mut sub, v1, shared, &conn.stop, &delivered,
-        )));
-        halves.push(Box::pin(receive_loop(&mut stream, shared)));
-        halves.next().await.expect("two halves were pushed")
-    };
+    let end = super::halves::first_of(
+        send_loop(&mut sink, &mut sub, v1, shared, &conn.stop, &delivered),
+        receive_loop(&mut stream, shared),
+    )
+    .await;
     if let End::SlowConsumer { .. } = end {
         shared.metrics.slow_consumers.add(Transport::Ws, 1);
     }
@@ -189,8 +180,7 @@ pub(crate) async fn session(
             let _ = sink.flush().await;
         }
     };
-    // Boxed: the session's own future, held while the socket idles, keeps no
-    // room for its last words.
+    // Boxed: the session's own future keeps no room for its last words.
     let _ = Box::pin(tokio::time::timeout(limits.close_timeout, parting)).await;
 
     match (&end, &close) {
