@@ -7,8 +7,8 @@
 //! allocations and two boxes per idle WebSocket. Here both halves stay in
 //! the session's own future: the send half is polled on every wake of the
 //! task (it is what deliveries wake), the receive half only when its own
-//! waker fired (frames from clients are rare); one small shared flag
-//! tells them apart.
+//! waker fired (frames from clients are rare), and before the send half;
+//! one small shared flag tells them apart.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -79,16 +79,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.project();
         this.wake.task.register(cx.waker());
-        if let Poll::Ready(out) = this.send.poll(cx) {
-            return Poll::Ready(out);
-        }
+        // The receive half first: what it asks of the send half (a Ping) is
+        // then seen in the same poll.
         if this.wake.woken.swap(false, Ordering::AcqRel) {
             let mut rcx = Context::from_waker(this.receive_waker);
             if let Poll::Ready(out) = this.receive.poll(&mut rcx) {
                 return Poll::Ready(out);
             }
         }
-        Poll::Pending
+        this.send.poll(cx)
     }
 }
 

@@ -1,6 +1,7 @@
 //! One WebSocket session: a send half and a receive half joined with
 //! `select!`, so either side's end closes both, then a parting Close frame.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -155,9 +156,10 @@ pub(crate) async fn session(
 
     let (mut sink, mut stream) = ws.split();
     let delivered = Delivered::new(sub.cursor());
+    let ping_due = PingDue::default();
     let end = super::halves::first_of(
-        send_loop(&mut sink, &mut sub, v1, shared, &conn.stop, &delivered),
-        receive_loop(&mut stream, shared),
+        send_loop(&mut sink, &mut sub, v1, shared, &conn.stop, &delivered, &ping_due),
+        receive_loop(&mut stream, shared, &ping_due),
     )
     .await;
     if let End::SlowConsumer { .. } = end {
@@ -205,6 +207,31 @@ pub(crate) async fn session(
 
 const SUBPROTOCOL_NAME: &str = frame::SUBPROTOCOL;
 
+/// The receive half's request for a Ping, which the send half writes.
+///
+/// No waker: `first_of` polls the receive half before the send half, and
+/// polls the send half on every wake of the task, so a request made while
+/// the receive half runs is seen by the send half in the same poll.
+#[derive(Debug, Default)]
+struct PingDue(AtomicBool);
+
+impl PingDue {
+    fn request(&self) {
+        self.0.store(true, Relaxed);
+    }
+
+    /// Resolves once a Ping was requested since the last time it resolved.
+    fn requested(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|_| {
+            if self.0.load(Relaxed) && self.0.swap(false, Relaxed) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
 /// Adds what it counted to a counter when dropped, so messages handed to the
 /// socket are counted even if the write is interrupted.
 struct CountOnDrop<'a> {
@@ -219,7 +246,7 @@ impl Drop for CountOnDrop<'_> {
 }
 
 /// Hub → client: hello (v1), then every message after the cursor, and a
-/// Ping every `ws_ping_interval`.
+/// Ping whenever the receive half asks for one (every `ws_ping_interval`).
 async fn send_loop(
     sink: &mut SplitSink<Ws, Message>,
     sub: &mut Subscriber,
@@ -227,10 +254,9 @@ async fn send_loop(
     shared: &Shared,
     stop: &Signal,
     delivered: &Delivered,
+    ping_due: &PingDue,
 ) -> End {
     let limits = &shared.limits;
-    // A `Sleep` in place, reset when it fires (an `Interval` would box one).
-    let ping = tokio::time::sleep(limits.ws_ping_interval);
     // Grows with the first messages: an idle socket holds no batch.
     let mut batch = Vec::new();
     if v1 {
@@ -240,15 +266,12 @@ async fn send_loop(
         }
     }
     let stopped = stop.raised();
-    tokio::pin!(stopped, ping);
+    tokio::pin!(stopped);
     loop {
         let next = tokio::select! {
             biased;
             () = &mut stopped => return End::Shutdown,
-            () = &mut ping => {
-                ping.as_mut().reset(Instant::now() + limits.ws_ping_interval);
-                None
-            }
+            () = ping_due.requested() => None,
             r = sub.recv(&mut batch, BATCH) => Some(r),
         };
         let end = match next {
@@ -373,26 +396,37 @@ async fn write_pending(
 }
 
 /// Client → hub: every text or binary frame is published, sender included.
-async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared) -> End {
+/// Also the session's one timer: it asks the send half for a Ping every
+/// `ws_ping_interval` and ends the session when the peer stays silent too
+/// long (one `Sleep` per WebSocket rather than one per half: about 130
+/// bytes per idle connection). It stays here, not in the send half, so a
+/// silent peer is noticed even while a write to it is blocked.
+async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &PingDue) -> End {
     let limits = &shared.limits;
     // Pings go out every interval, so a live peer is never silent longer
     // than an interval plus the time it takes to answer one.
     let silence = limits.ws_ping_interval + limits.ws_pong_timeout;
-    // Not reset per frame (that would touch the timer wheel per message):
-    // when it fires, it is pushed back to `silence` after the last frame.
-    let deadline = tokio::time::sleep(silence);
-    tokio::pin!(deadline);
     let mut last_seen = Instant::now();
+    let mut next_ping = last_seen + limits.ws_ping_interval;
+    // Not reset per frame (that would touch the timer wheel per message):
+    // when it fires, it is set to the next ping or to `silence` after the
+    // last frame, whichever comes first.
+    let timer = tokio::time::sleep_until(next_ping.min(last_seen + silence));
+    tokio::pin!(timer);
     loop {
         let next = tokio::select! {
             biased;
             next = stream.next() => next,
-            () = &mut deadline => {
-                let due = last_seen + silence;
-                if due <= Instant::now() {
+            () = &mut timer => {
+                let now = Instant::now();
+                if last_seen + silence <= now {
                     return End::PongTimeout;
                 }
-                deadline.as_mut().reset(due);
+                if next_ping <= now {
+                    ping_due.request();
+                    next_ping = now + limits.ws_ping_interval;
+                }
+                timer.as_mut().reset(next_ping.min(last_seen + silence));
                 continue;
             }
         };
