@@ -186,9 +186,12 @@ def held(server, port, label):
 
 def enough(label, got, want):
     """Node's count holds the generator's publisher too (its WebSocket,
-    opened at the start, idle); pushpoll's gauge leaves out the publisher's
-    idle keep-alive connection. Both servers hold it, so it is in both."""
-    return got == want if label is not None else want <= got <= want + 1
+    opened at the start, idle), and for a moment sockets of the warm-up
+    whose FIN Node has not read yet; pushpoll's gauge leaves out the
+    publisher's idle keep-alive connection. Both servers hold the publisher,
+    so it is in both (a few extra sockets make Node's figure higher by under
+    0.1 % at N = 10,000)."""
+    return got == want if label is not None else want <= got <= want + 4
 
 
 def wait_held(server, port, label, want, load=None):

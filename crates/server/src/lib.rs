@@ -97,7 +97,7 @@ pub(crate) struct Shared {
     /// wait costs no lock per wake ([`signal`]).
     pub(crate) shutdown: Arc<Signal>,
     /// The grace period is over: drop everything now (every task spawned
-    /// with [`Shared::spawn`] waits on it).
+    /// with [`Shared::spawn`] waits on it, and each connection's task).
     pub(crate) abort: Arc<Signal>,
     pub(crate) tasks: TaskTracker,
 }

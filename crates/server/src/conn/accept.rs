@@ -51,8 +51,13 @@ pub(crate) async fn serve(
         };
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {
-                let s = Arc::clone(&shared);
-                shared.spawn(move || connection(stream, peer, s, permit));
+                // Not through `Shared::spawn`: the task waits for the abort
+                // itself, in the `select!` it has anyway (a wrapper would
+                // keep another copy of the arguments, about 100 bytes per
+                // idle connection).
+                shared
+                    .tasks
+                    .spawn(connection(stream, peer, Arc::clone(&shared), permit));
             }
             Err(_) => match Arc::clone(&rejections).try_acquire_owned() {
                 Ok(permit) => {
@@ -123,6 +128,7 @@ async fn connection(
     tokio::select! {
         () = serve => {}
         () = conn.killed() => debug!(%peer, "connection dropped"),
+        () = shared.abort.raised() => debug!(%peer, "shutdown grace over: connection dropped"),
     }
 }
 

@@ -52,7 +52,6 @@ where
     FirstOf {
         send,
         receive,
-        receive_waker: Waker::from(Arc::clone(&wake)),
         wake,
     }
 }
@@ -64,8 +63,9 @@ pin_project_lite::pin_project! {
         send: S,
         #[pin]
         receive: R,
+        // (The receive half's `Waker` is made from it when needed rather
+        // than kept: the session's state is what an idle socket holds.)
         wake: Arc<ReceiveWake>,
-        receive_waker: Waker,
     }
 }
 
@@ -82,7 +82,8 @@ where
         // The receive half first: what it asks of the send half (a Ping) is
         // then seen in the same poll.
         if this.wake.woken.swap(false, Ordering::AcqRel) {
-            let mut rcx = Context::from_waker(this.receive_waker);
+            let waker = Waker::from(Arc::clone(this.wake));
+            let mut rcx = Context::from_waker(&waker);
             if let Poll::Ready(out) = this.receive.poll(&mut rcx) {
                 return Poll::Ready(out);
             }

@@ -158,7 +158,7 @@ pub(crate) async fn session(
     let delivered = Delivered::new(sub.cursor());
     let ping_due = PingDue::default();
     let end = super::halves::first_of(
-        send_loop(&mut sink, &mut sub, v1, shared, &conn.stop, &delivered, &ping_due),
+        send_loop(&mut sink, &mut sub, v1, shared, &delivered, &ping_due),
         receive_loop(&mut stream, shared, &ping_due),
     )
     .await;
@@ -252,10 +252,12 @@ async fn send_loop(
     sub: &mut Subscriber,
     v1: bool,
     shared: &Shared,
-    stop: &Signal,
     delivered: &Delivered,
     ping_due: &PingDue,
 ) -> End {
+    // The server's shutdown (what `ConnState::stop` is), not an argument:
+    // one reference less in the state an idle socket holds.
+    let stop = &*shared.shutdown;
     let limits = &shared.limits;
     // Grows with the first messages: an idle socket holds no batch.
     let mut batch = Vec::new();
@@ -404,14 +406,15 @@ async fn write_pending(
 async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &PingDue) -> End {
     let limits = &shared.limits;
     // Pings go out every interval, so a live peer is never silent longer
-    // than an interval plus the time it takes to answer one.
-    let silence = limits.ws_ping_interval + limits.ws_pong_timeout;
+    // than an interval plus the time it takes to answer one. (Computed where
+    // needed rather than kept: the idle state is this loop's.)
+    let silence = || limits.ws_ping_interval + limits.ws_pong_timeout;
     let mut last_seen = Instant::now();
     let mut next_ping = last_seen + limits.ws_ping_interval;
     // Not reset per frame (that would touch the timer wheel per message):
     // when it fires, it is set to the next ping or to `silence` after the
     // last frame, whichever comes first.
-    let timer = tokio::time::sleep_until(next_ping.min(last_seen + silence));
+    let timer = tokio::time::sleep_until(next_ping.min(last_seen + silence()));
     tokio::pin!(timer);
     loop {
         let next = tokio::select! {
@@ -419,14 +422,14 @@ async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &
             next = stream.next() => next,
             () = &mut timer => {
                 let now = Instant::now();
-                if last_seen + silence <= now {
+                if last_seen + silence() <= now {
                     return End::PongTimeout;
                 }
                 if next_ping <= now {
                     ping_due.request();
                     next_ping = now + limits.ws_ping_interval;
                 }
-                timer.as_mut().reset(next_ping.min(last_seen + silence));
+                timer.as_mut().reset(next_ping.min(last_seen + silence()));
                 continue;
             }
         };
