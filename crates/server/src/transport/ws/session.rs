@@ -1,5 +1,6 @@
 //! One WebSocket session: a send half and a receive half joined with
-//! `select!`, so either side's end closes both, then a parting Close frame.
+//! `first_of` (see `halves`), so either side's end closes both, then a
+//! parting Close frame.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -113,7 +114,7 @@ fn truncate(mut s: String, max: usize) -> String {
 
 /// Runs the session of an upgraded socket until either side ends it.
 ///
-/// Takes the parts of a [`PendingUpgrade`] one by one: an `async fn` keeps
+/// Takes the parts of a [`PendingUpgrade`](crate::connection::PendingUpgrade) one by one: an `async fn` keeps
 /// its arguments in its state for its whole life, so destructuring one
 /// argument would hold the subscriber twice.
 pub(crate) async fn session(
