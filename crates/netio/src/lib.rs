@@ -6,6 +6,8 @@
 //!   it; [`ByteCounts`] is the plain two-number counter.
 //! - [`MaybeTls`]: plain or rustls (client or server side), with the ALPN
 //!   protocol chosen; [`tls::failure_kind`] names a TLS failure.
+//! - [`SpareRead`]: reads through a stack buffer, so an idle connection
+//!   holds no read bytes (memory per idle WebSocket).
 //! - Feature `hyper`: hyper-util's `Connection` for [`MaybeTls`].
 //!
 //! It depends on no sibling crate and knows no protocol above TLS.
@@ -13,7 +15,9 @@
 
 mod count;
 mod forward;
+mod spare;
 pub mod tls;
 
 pub use count::{ByteCounts, Counted, Counter};
+pub use spare::SpareRead;
 pub use tls::MaybeTls;

@@ -74,11 +74,12 @@ pub struct Limits {
     /// `max_frame_size`). Default 64 KiB.
     pub ws_max_frame_bytes: usize,
     /// tungstenite read buffer per WebSocket, allocated (and zeroed) up
-    /// front, so every idle WebSocket pays for it; also the most one socket
-    /// read takes. A frame longer than this is still read whole (the buffer
-    /// grows to the frame), in reads of this size. Default 1 KiB: chat
-    /// messages fit, and an idle WebSocket stays under 8 KiB of server memory
-    /// (`scripts/idle-memory.sh`).
+    /// front, so every idle WebSocket pays for it; also the most tungstenite
+    /// takes per read. Its reads are served from what one socket read
+    /// brought in (`pushpoll_netio::SpareRead`, up to 16 KiB a system call),
+    /// so a small buffer costs copies, not system calls. A frame longer than
+    /// this is still read whole (the buffer grows to the frame). Default
+    /// 128 bytes (was 1 KiB before `SpareRead`; `scripts/conn-cost.sh`).
     pub ws_read_buffer_bytes: usize,
     /// tungstenite write buffer target per WebSocket: frames are written to
     /// the socket whenever this much is queued, and at the end of each batch.
@@ -126,7 +127,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             ws_max_message_bytes: 64 * 1024,
             ws_max_frame_bytes: 64 * 1024,
-            ws_read_buffer_bytes: 1024,
+            ws_read_buffer_bytes: 128,
             ws_write_buffer_bytes: 4 * 1024,
             ws_ping_interval: Duration::from_secs(30),
             ws_pong_timeout: Duration::from_secs(30),

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use hyper::upgrade::OnUpgrade;
 use pushpoll_netio::Counter;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::hub::Subscriber;
 use crate::metrics::{Metrics, PerTransport, Transport};
+use crate::signal::Signal;
 use crate::Shared;
 
 /// What one socket's task shares with the router and its handlers.
@@ -27,12 +27,13 @@ pub(crate) struct ConnState {
     pub(crate) attribution: Attribution,
     /// Set by the WebSocket handshake; the connection task runs the session
     /// once hyper has written the `101`.
-    upgrade: Mutex<Option<PendingUpgrade>>,
+    /// (Boxed: every connection's state holds the slot, few fill it.)
+    upgrade: Mutex<Option<Box<PendingUpgrade>>>,
     /// Ends the connection at once (a peer that will not take its last words).
     kill: Notify,
-    /// Cancelled when the server shuts down: this connection's child of
-    /// `Shared::shutdown`, which its handlers and sessions wait on.
-    pub(crate) stop: CancellationToken,
+    /// Raised when the server shuts down (`Shared::shutdown`): what this
+    /// connection's handlers and sessions wait on.
+    pub(crate) stop: Arc<Signal>,
 }
 
 impl ConnState {
@@ -42,12 +43,12 @@ impl ConnState {
             attribution: Attribution::new(),
             upgrade: Mutex::new(None),
             kill: Notify::new(),
-            stop: shared.shutdown.child_token(),
+            stop: Arc::clone(&shared.shutdown),
         }
     }
 
     pub(crate) fn set_upgrade(&self, pending: PendingUpgrade) {
-        *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(pending);
+        *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(pending));
     }
 
     pub(super) fn take_upgrade(&self) -> Option<PendingUpgrade> {
@@ -55,6 +56,7 @@ impl ConnState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+            .map(|p| *p)
     }
 
     /// Drops the socket without further ado.

@@ -55,11 +55,11 @@ use hyper::body::{Frame, SizeHint};
 use hyper::server::conn::http2;
 use hyper_util::rt::TokioTimer;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
 use crate::response::Body;
+use crate::signal::Signal;
 
 /// The client connection preface of HTTP/2 (RFC 9113 §3.4).
 pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -183,22 +183,22 @@ pub(crate) fn refusal(reason: &[u8]) -> Vec<u8> {
 #[derive(Clone)]
 pub(crate) struct StreamExec {
     tasks: TaskTracker,
-    abort: CancellationToken,
+    abort: Arc<Signal>,
 }
 
 impl StreamExec {
-    pub(crate) fn new(tasks: TaskTracker, abort: CancellationToken) -> Self {
+    pub(crate) fn new(tasks: TaskTracker, abort: Arc<Signal>) -> Self {
         StreamExec { tasks, abort }
     }
 }
 
 impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for StreamExec {
     fn execute(&self, fut: F) {
-        let abort = self.abort.child_token();
+        let abort = Arc::clone(&self.abort);
         self.tasks.spawn(async move {
             tokio::select! {
                 () = fut => {}
-                () = abort.cancelled() => {}
+                () = abort.raised() => {}
             }
         });
     }

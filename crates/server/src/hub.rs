@@ -308,7 +308,7 @@ impl Hub {
             None => (last_seq, None),
             Some(since) => match ring.gap(since) {
                 None => (since, None),
-                Some(gap) => (gap.oldest_seq - 1, Some(gap)),
+                Some(gap) => (gap.oldest_seq - 1, Some(Box::new(gap))),
             },
         };
         drop(ring);
@@ -364,7 +364,8 @@ pub struct Subscriber {
     hub: Arc<Hub>,
     /// Sequence number of the last message handed out.
     cursor: u64,
-    pending_gap: Option<Gap>,
+    /// Boxed: rare, and every idle push connection holds its subscriber.
+    pending_gap: Option<Box<Gap>>,
     start_last_seq: u64,
     changed: watch::Receiver<()>,
 }
@@ -404,7 +405,7 @@ impl Subscriber {
     /// Like [`recv`](Self::recv) but never waits: `None` when nothing is new.
     pub fn try_recv(&mut self, out: &mut Vec<Arc<Message>>, max: usize) -> Option<Recv> {
         if let Some(gap) = self.pending_gap.take() {
-            return Some(Recv::Gap(gap));
+            return Some(Recv::Gap(*gap));
         }
         if self.hub.last_seq() <= self.cursor {
             return None;

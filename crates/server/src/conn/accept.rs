@@ -13,9 +13,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 use super::socket::serve_socket;
-use crate::connection::ConnState;
 use crate::connection::SocketBytes;
+use crate::connection::{ConnState, PendingUpgrade};
 use crate::metrics::Transport;
+use crate::transport::ws;
 use crate::{http2, Shared};
 
 /// An accepted socket, counted into the server's metrics.
@@ -50,14 +51,19 @@ pub(crate) async fn serve(
         };
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {
-                let s = Arc::clone(&shared);
-                shared.spawn(connection(stream, peer, s, permit));
+                // Not through `Shared::spawn`: the task waits for the abort
+                // itself, in the `select!` it has anyway (a wrapper would
+                // keep another copy of the arguments, about 100 bytes per
+                // idle connection).
+                shared
+                    .tasks
+                    .spawn(connection(stream, peer, Arc::clone(&shared), permit));
             }
             Err(_) => match Arc::clone(&rejections).try_acquire_owned() {
                 Ok(permit) => {
                     debug!(%peer, "connection limit reached: answering 503");
                     let s = Arc::clone(&shared);
-                    shared.spawn(reject(stream, peer, s, permit));
+                    shared.spawn(move || reject(stream, peer, s, permit));
                 }
                 Err(_) => debug!(%peer, "connection limit reached: dropping"),
             },
@@ -65,7 +71,7 @@ pub(crate) async fn serve(
     }
     drop(listener);
     info!("shutting down: no longer accepting");
-    shared.shutdown.cancel();
+    shared.shutdown.raise();
     shared.tasks.close();
     let grace = shared.limits.shutdown_grace;
     if tokio::time::timeout(grace, shared.tasks.wait())
@@ -76,7 +82,7 @@ pub(crate) async fn serve(
             remaining = shared.tasks.len(),
             "shutdown grace over: dropping the connections left"
         );
-        shared.abort.cancel();
+        shared.abort.raise();
         shared.tasks.wait().await;
     }
     info!("shut down");
@@ -102,9 +108,27 @@ async fn connection(
         Some(b"h2") => Some(http2::Protocol::Http2),
         Some(_) => Some(http2::Protocol::Http1),
     };
+    // Each phase boxed, and freed when it ends, so that this task (which
+    // lives as long as the socket) keeps room for neither: a WebSocket does
+    // not carry the sniffing and HTTP state before its upgrade (about 2 KiB),
+    // a held poll no room for a WebSocket session. (Boxed before the block
+    // below, which would otherwise keep room for `io` too.)
+    let http = Box::pin(serve_socket(io, alpn, &shared, &conn));
+    let serve = async {
+        http.await;
+        if let Some(PendingUpgrade {
+            on_upgrade,
+            sub,
+            v1,
+        }) = conn.take_upgrade()
+        {
+            Box::pin(ws::session(on_upgrade, sub, v1, &shared, &conn)).await;
+        }
+    };
     tokio::select! {
-        () = serve_socket(io, alpn, &shared, &conn) => {}
+        () = serve => {}
         () = conn.killed() => debug!(%peer, "connection dropped"),
+        () = shared.abort.raised() => debug!(%peer, "shutdown grace over: connection dropped"),
     }
 }
 
@@ -130,7 +154,7 @@ async fn accept(
     };
     let accepted = tokio::select! {
         r = tls.accept(io, shared.limits.header_read_timeout) => r,
-        () = conn.stop.cancelled() => return None,
+        () = conn.stop.raised() => return None,
     };
     match accepted {
         Ok(s) => Some((MaybeTls::from(s), conn)),

@@ -1,5 +1,5 @@
 //! Serving one ready socket: hyper's HTTP/1 settings, the choice between
-//! HTTP/1 and HTTP/2, and the WebSocket session after an upgrade.
+//! HTTP/1 and HTTP/2.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use tracing::debug;
 
 use crate::config::Limits;
 use crate::connection::ConnState;
-use crate::transport::ws;
 use crate::{http2, router, Shared};
 
 /// hyper's HTTP/1 settings, derived from the limits.
@@ -58,7 +57,7 @@ pub(super) async fn serve_socket<S>(
     }
     let sniffed = tokio::select! {
         r = tokio::time::timeout(shared.limits.header_read_timeout, http2::sniff(&mut io)) => r,
-        () = conn.stop.cancelled() => return,
+        () = conn.stop.raised() => return,
     };
     let (protocol, sniffed) = match sniffed {
         Ok(Ok(Some(found))) => found,
@@ -84,7 +83,8 @@ pub(super) async fn serve_socket<S>(
     }
 }
 
-/// HTTP/1 on one socket, then the WebSocket session if it was upgraded.
+/// HTTP/1 on one socket (the caller runs the WebSocket session after it,
+/// if the socket was upgraded).
 async fn serve_http1<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -98,10 +98,8 @@ where
             async move { Ok::<_, Infallible>(answer.finish(&shared, &conn).await) }
         })
     };
-    // The HTTP phase and the WebSocket session are boxed, each freed when it
-    // ends, so this task itself stays small: a held long poll or SSE stream
-    // does not carry room for a WebSocket session, and a WebSocket does not
-    // keep the room hyper's connection took (memory per idle connection).
+    // Boxed, and freed when it ends: a held long poll or SSE stream does not
+    // carry room for the sniffing before it (memory per idle connection).
     let result = Box::pin(async {
         let http = shared
             .http
@@ -110,7 +108,7 @@ where
         tokio::pin!(http);
         tokio::select! {
             r = &mut http => r,
-            () = conn.stop.cancelled() => {
+            () = conn.stop.raised() => {
                 http.as_mut().graceful_shutdown();
                 (&mut http).await
             }
@@ -119,9 +117,6 @@ where
     .await;
     if let Err(e) = result {
         debug!(%peer, error = %e, "http connection ended with an error");
-    }
-    if let Some(pending) = conn.take_upgrade() {
-        Box::pin(ws::session(pending, shared, conn)).await;
     }
 }
 
@@ -158,7 +153,7 @@ where
     let result = loop {
         tokio::select! {
             r = &mut h2 => break r,
-            () = conn.stop.cancelled(), if !closing => {
+            () = conn.stop.raised(), if !closing => {
                 closing = true;
                 h2.as_mut().graceful_shutdown();
                 closed_by

@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use tokio_util::sync::CancellationToken;
+use crate::signal::Signal;
 
 use crate::hub::Hub;
 
@@ -69,7 +69,7 @@ pub(crate) async fn lag_guard<T>(
     hub: &Hub,
     delivered: &Delivered,
     max_lag: u64,
-    shutdown: &CancellationToken,
+    shutdown: &Signal,
 ) -> Result<T, Interrupted> {
     tokio::pin!(write);
     loop {
@@ -84,7 +84,7 @@ pub(crate) async fn lag_guard<T>(
                     return Err(Interrupted::SlowConsumer { behind, since });
                 }
             }
-            () = shutdown.cancelled() => return Err(Interrupted::Shutdown),
+            () = shutdown.raised() => return Err(Interrupted::Shutdown),
         }
     }
 }

@@ -41,7 +41,7 @@ pub(crate) async fn poll(
         tokio::select! {
             () = hub.wait_for_seq(since.saturating_add(1)) => {}
             () = tokio::time::sleep(hold) => {}
-            () = conn.stop.cancelled() => {}
+            () = conn.stop.raised() => {}
         }
         read = hub.read_after(since, shared.limits.max_poll_batch, &mut messages);
     }

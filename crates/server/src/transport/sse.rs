@@ -72,7 +72,8 @@ pub(crate) fn events(
     );
     tx.try_send(Bytes::from(opening))
         .expect("a new channel has room for the opening chunk");
-    shared.spawn(produce(sub, tx, Arc::clone(shared), Arc::clone(conn)));
+    let (s, c) = (Arc::clone(shared), Arc::clone(conn));
+    shared.spawn(move || produce(sub, tx, s, c));
 
     let mut resp = Response::new(Body::Stream(rx));
     *resp.status_mut() = StatusCode::OK;
@@ -95,7 +96,7 @@ async fn produce(
     let delivered = Delivered::new(sub.cursor());
     // Grows with the first messages: an idle stream holds no batch.
     let mut batch = Vec::new();
-    let stop = conn.stop.cancelled();
+    let stop = conn.stop.raised();
     let gone = tx.closed();
     // The keep-alive timer is not reset on every write (that would touch the
     // timer wheel per message): when it fires early, it is pushed back to

@@ -22,6 +22,7 @@ use crate::connection::{ConnState, PendingUpgrade};
 use crate::response::{self, Body};
 use crate::Shared;
 
+mod halves;
 mod session;
 
 pub(crate) use session::session;

@@ -1,31 +1,35 @@
 //! One WebSocket session: a send half and a receive half joined with
-//! `select!`, so either side's end closes both, then a parting Close frame.
+//! `first_of` (see `halves`), so either side's end closes both, then a
+//! parting Close frame.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use pushpoll_netio::SpareRead;
 use pushpoll_wire::{frame, Kind};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::connection::{ConnState, PendingUpgrade};
+use crate::connection::ConnState;
 use crate::hub::{Gap, Recv, Subscriber};
 use crate::metrics::{PerTransport, Transport};
+use crate::signal::Signal;
 use crate::transport::{lag_guard, Delivered, Interrupted};
 use crate::Shared;
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
+/// tungstenite reads through [`SpareRead`], so its own read buffer can stay
+/// small (`ws_read_buffer_bytes`) without a system call per small read, and
+/// an idle socket holds no read bytes.
+type Ws = WebSocketStream<SpareRead<TokioIo<Upgraded>>>;
 
 /// Messages taken from the hub per read.
 const BATCH: usize = 64;
@@ -109,12 +113,17 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Runs the session of an upgraded socket until either side ends it.
-pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn: &ConnState) {
-    let PendingUpgrade {
-        on_upgrade,
-        mut sub,
-        v1,
-    } = pending;
+///
+/// Takes the parts of a [`PendingUpgrade`](crate::connection::PendingUpgrade) one by one: an `async fn` keeps
+/// its arguments in its state for its whole life, so destructuring one
+/// argument would hold the subscriber twice.
+pub(crate) async fn session(
+    on_upgrade: OnUpgrade,
+    mut sub: Subscriber,
+    v1: bool,
+    shared: &Arc<Shared>,
+    conn: &ConnState,
+) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
@@ -134,28 +143,26 @@ pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn:
         )
         .max_message_size(Some(limits.ws_max_message_bytes))
         .max_frame_size(Some(limits.ws_max_frame_bytes));
-    let ws =
-        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    // Boxed, as the Close below: the session's own future, held while the
+    // socket idles, keeps no room for building the stream (about 600 bytes).
+    let ws = Box::pin(WebSocketStream::from_raw_socket(
+        SpareRead::new(TokioIo::new(upgraded)),
+        Role::Server,
+        Some(config),
+    ))
+    .await;
     let _open = shared.metrics.open(Transport::Ws);
     let mode = if v1 { SUBPROTOCOL_NAME } else { "plain" };
     info!(peer = %conn.peer, mode, cursor = sub.cursor(), "websocket connected");
 
     let (mut sink, mut stream) = ws.split();
     let delivered = Delivered::new(sub.cursor());
-    let end = {
-        // Each half gets its own waker (`FuturesUnordered` polls only the
-        // one that was woken): with `select!` every message to send also
-        // polled the reader, and every frame read polled the hub cursor
-        // and the ping timer, about a sixth of the instructions a delivery
-        // cost (scripts/callgrind-fanout.sh).
-        let mut halves: FuturesUnordered<Pin<Box<dyn Future<Output = End> + Send + '_>>> =
-            FuturesUnordered::new();
-        halves.push(Box::pin(send_loop(
-            &mut sink, &mut sub, v1, shared, &conn.stop, &delivered,
-        )));
-        halves.push(Box::pin(receive_loop(&mut stream, shared)));
-        halves.next().await.expect("two halves were pushed")
-    };
+    let ping_due = PingDue::default();
+    let end = super::halves::first_of(
+        send_loop(&mut sink, &mut sub, v1, shared, &delivered, &ping_due),
+        receive_loop(&mut stream, shared, &ping_due),
+    )
+    .await;
     if let End::SlowConsumer { .. } = end {
         shared.metrics.slow_consumers.add(Transport::Ws, 1);
     }
@@ -176,7 +183,8 @@ pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn:
             let _ = sink.flush().await;
         }
     };
-    let _ = tokio::time::timeout(limits.close_timeout, parting).await;
+    // Boxed: the session's own future keeps no room for its last words.
+    let _ = Box::pin(tokio::time::timeout(limits.close_timeout, parting)).await;
 
     match (&end, &close) {
         (End::PeerClosed(frame), _) => {
@@ -200,6 +208,31 @@ pub(crate) async fn session(pending: PendingUpgrade, shared: &Arc<Shared>, conn:
 
 const SUBPROTOCOL_NAME: &str = frame::SUBPROTOCOL;
 
+/// The receive half's request for a Ping, which the send half writes.
+///
+/// No waker: `first_of` polls the receive half before the send half, and
+/// polls the send half on every wake of the task, so a request made while
+/// the receive half runs is seen by the send half in the same poll.
+#[derive(Debug, Default)]
+struct PingDue(AtomicBool);
+
+impl PingDue {
+    fn request(&self) {
+        self.0.store(true, Relaxed);
+    }
+
+    /// Resolves once a Ping was requested since the last time it resolved.
+    fn requested(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|_| {
+            if self.0.load(Relaxed) && self.0.swap(false, Relaxed) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
 /// Adds what it counted to a counter when dropped, so messages handed to the
 /// socket are counted even if the write is interrupted.
 struct CountOnDrop<'a> {
@@ -214,21 +247,19 @@ impl Drop for CountOnDrop<'_> {
 }
 
 /// Hub → client: hello (v1), then every message after the cursor, and a
-/// Ping every `ws_ping_interval`.
+/// Ping whenever the receive half asks for one (every `ws_ping_interval`).
 async fn send_loop(
     sink: &mut SplitSink<Ws, Message>,
     sub: &mut Subscriber,
     v1: bool,
     shared: &Shared,
-    stop: &CancellationToken,
     delivered: &Delivered,
+    ping_due: &PingDue,
 ) -> End {
+    // The server's shutdown (what `ConnState::stop` is), not an argument:
+    // one reference less in the state an idle socket holds.
+    let stop = &*shared.shutdown;
     let limits = &shared.limits;
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + limits.ws_ping_interval,
-        limits.ws_ping_interval,
-    );
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Grows with the first messages: an idle socket holds no batch.
     let mut batch = Vec::new();
     if v1 {
@@ -237,13 +268,13 @@ async fn send_loop(
             return end;
         }
     }
-    let stopped = stop.cancelled();
+    let stopped = stop.raised();
     tokio::pin!(stopped);
     loop {
         let next = tokio::select! {
             biased;
             () = &mut stopped => return End::Shutdown,
-            _ = ping.tick() => None,
+            () = ping_due.requested() => None,
             r = sub.recv(&mut batch, BATCH) => Some(r),
         };
         let end = match next {
@@ -253,13 +284,17 @@ async fn send_loop(
             }
             Some(first) => {
                 let write = write_pending(sink, sub, &mut batch, first, v1, shared, delivered);
-                match lag_guard(
+                // Boxed, and freed once written: the loop's own future,
+                // held while the socket idles, keeps no room for a write
+                // (about 800 bytes per idle WebSocket, for one allocation
+                // per batch written).
+                match Box::pin(lag_guard(
                     write,
                     &shared.hub,
                     delivered,
                     limits.max_subscriber_lag,
                     stop,
-                )
+                ))
                 .await
                 {
                     Ok(Err(end)) => Some(end),
@@ -279,11 +314,20 @@ async fn send_guarded(
     sink: &mut SplitSink<Ws, Message>,
     msg: Message,
     shared: &Shared,
-    stop: &CancellationToken,
+    stop: &Signal,
     delivered: &Delivered,
 ) -> Option<End> {
     let max_lag = shared.limits.max_subscriber_lag;
-    interrupted(lag_guard(sink.send(msg), &shared.hub, delivered, max_lag, stop).await)
+    interrupted(
+        Box::pin(lag_guard(
+            sink.send(msg),
+            &shared.hub,
+            delivered,
+            max_lag,
+            stop,
+        ))
+        .await,
+    )
 }
 
 /// Maps the outcome of a guarded write to how the session ends, if it does.
@@ -355,26 +399,38 @@ async fn write_pending(
 }
 
 /// Client → hub: every text or binary frame is published, sender included.
-async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared) -> End {
+/// Also the session's one timer: it asks the send half for a Ping every
+/// `ws_ping_interval` and ends the session when the peer stays silent too
+/// long (one `Sleep` per WebSocket rather than one per half: about 130
+/// bytes per idle connection). It stays here, not in the send half, so a
+/// silent peer is noticed even while a write to it is blocked.
+async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &PingDue) -> End {
     let limits = &shared.limits;
     // Pings go out every interval, so a live peer is never silent longer
-    // than an interval plus the time it takes to answer one.
-    let silence = limits.ws_ping_interval + limits.ws_pong_timeout;
-    // Not reset per frame (that would touch the timer wheel per message):
-    // when it fires, it is pushed back to `silence` after the last frame.
-    let deadline = tokio::time::sleep(silence);
-    tokio::pin!(deadline);
+    // than an interval plus the time it takes to answer one. (Computed where
+    // needed rather than kept: the idle state is this loop's.)
+    let silence = || limits.ws_ping_interval + limits.ws_pong_timeout;
     let mut last_seen = Instant::now();
+    let mut next_ping = last_seen + limits.ws_ping_interval;
+    // Not reset per frame (that would touch the timer wheel per message):
+    // when it fires, it is set to the next ping or to `silence` after the
+    // last frame, whichever comes first.
+    let timer = tokio::time::sleep_until(next_ping.min(last_seen + silence()));
+    tokio::pin!(timer);
     loop {
         let next = tokio::select! {
             biased;
             next = stream.next() => next,
-            () = &mut deadline => {
-                let due = last_seen + silence;
-                if due <= Instant::now() {
+            () = &mut timer => {
+                let now = Instant::now();
+                if last_seen + silence() <= now {
                     return End::PongTimeout;
                 }
-                deadline.as_mut().reset(due);
+                if next_ping <= now {
+                    ping_due.request();
+                    next_ping = now + limits.ws_ping_interval;
+                }
+                timer.as_mut().reset(next_ping.min(last_seen + silence()));
                 continue;
             }
         };
