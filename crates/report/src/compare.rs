@@ -22,6 +22,15 @@ const ROWS: &[(&str, Cell)] = &[
                 .and_then(|(p, b)| fmt::ratio(p, b)),
         )
     }),
+    ("sender requests / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.requests_per_sent))
+    }),
+    ("sender bytes up / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.bytes_up_per_sent))
+    }),
+    ("  sender bytes down / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.bytes_down_per_sent))
+    }),
     ("server CPU µs / delivered", |r| {
         fmt::opt(r.server_cpu_us_per_delivered)
     }),

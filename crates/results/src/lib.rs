@@ -23,7 +23,7 @@ pub mod result;
 
 pub use document::{Document, Machine};
 pub use histogram::HistogramError;
-pub use result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
+pub use result::{IdleCost, LatencySummary, RunResult, SenderCost, TcpOverhead, WireOverhead};
 
 /// The JSON Schema (draft 2020-12) of a results document, shipped in the
 /// crate so a consumer can validate files without the repository; the

@@ -201,10 +201,12 @@ async fn orchestrate(
         acks: env.acks.clone(),
         stop: stop.clone(),
         parked: Default::default(),
+        io: Default::default(),
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     if !matches!(plan.publish, PublishTarget::Post(_)) && !stop.is_cancelled() && !plan.echo() {
-        let connects = (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p));
+        let connects =
+            (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p, &pub_env.io));
         tokio::select! {
             _ = stop.cancelled() => {}
             conns = futures_util::future::join_all(connects) => {
@@ -231,10 +233,12 @@ async fn orchestrate(
     let mut pub_reports: Vec<PubReport> = Vec::new();
     let mut active: Option<(Instant, Option<f64>)> = None;
     let mut publish_start_io = io_now(&ios, &mut pool).await?;
+    let mut sender_start = pub_env.io.snapshot();
     let mut generator_cpu0 = None;
     if !stop.is_cancelled() {
         let cpu0 = server_cpu(&hooks, &plan, &mut run_errors).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
+        sender_start = pub_env.io.snapshot();
         generator_cpu0 = crate::net::tcp_info::process_cpu_s();
         reporter.report(Phase::Publishing, true);
         let t0 = Instant::now();
@@ -346,6 +350,7 @@ async fn orchestrate(
             .map(|((a, b), s)| (b - a - s).max(0.0));
     }
     env.accepting.store(false, Relaxed);
+    let sender_io = pub_env.io.snapshot().minus(sender_start);
 
     // Stop every subscriber and collect what it measured.
     env.cancel.cancel();
@@ -421,6 +426,7 @@ async fn orchestrate(
         server_cpu_s,
         generator_cpu_s,
         window_wire,
+        sender_io,
         errors,
     }))
 }
