@@ -22,6 +22,7 @@ async fn slo_verdicts_name_the_target_missed() {
         rtt: vec![],
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
@@ -59,6 +60,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         rtt: vec![],
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())

@@ -121,11 +121,11 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     let reference = r.reference_group();
-    if let Some(first) = reference.runs.first() {
+    if !reference.runs.is_empty() {
         out.push_str(&format!(
             "<p>The per-transport charts show input {}: {}.</p>\n",
             reference.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&reference.runs))
         ));
     }
     for figure in &r.figures {
@@ -157,16 +157,16 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("<section id=\"side-by-side\">\n<h2>Side by side</h2>\n");
     for g in &r.groups {
-        let Some(first) = g.runs.first() else {
+        if g.runs.is_empty() {
             continue;
-        };
+        }
         out.push_str(&format!(
             "<h3>Input {}: {}</h3>\n",
             g.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&g.runs))
         ));
         let header: Vec<String> = std::iter::once(String::new())
-            .chain(g.runs.iter().map(|x| x.transport.clone()))
+            .chain(compare::column_names(&g.runs))
             .collect();
         let rows = compare::rows(&g.runs);
         let sub: Vec<bool> = rows.iter().map(|row| row.sub).collect();
@@ -198,7 +198,7 @@ pub fn render(r: &Report) -> String {
             out.push_str("</ul>\n");
         }
         out.push_str(&format!("<p>{}</p>\n", escape(projection::EXPLANATION)));
-        let rows: Vec<Vec<String>> = projection::rows(&g.runs)
+        let rows: Vec<Vec<String>> = projection::rows(&compare::plain_runs(&g.runs))
             .into_iter()
             .map(|(label, cells)| std::iter::once(label).chain(cells).collect())
             .collect();
@@ -264,9 +264,8 @@ fn rtt_section(s: &rtt::Section) -> String {
     out
 }
 
-/// The "Variants side by side" section: one table per workload with
-/// variants (rows that lost, duplicated or reordered marked), and its
-/// conclusions.
+/// The "Variants side by side" section: per workload with variants, the
+/// conclusions (the runs are columns of its side-by-side table).
 fn variants_section(s: &variants::Section) -> String {
     let mut out = format!(
         "<section id=\"variants\">\n<h2>{}</h2>\n<p>{}</p>\n",
@@ -275,20 +274,6 @@ fn variants_section(s: &variants::Section) -> String {
     );
     for g in &s.groups {
         out.push_str(&format!("<h3>{}</h3>\n", escape(&g.title())));
-        let rows: Vec<Vec<String>> = g.rows.iter().map(variants::Row::cells).collect();
-        let bad = |row: usize, col: usize| {
-            let r = &g.rows[row];
-            (col == 7 && r.lost > 0)
-                || (col == 8 && r.duplicated > 0)
-                || (col == 9 && r.reordered > 0)
-        };
-        out.push_str(&table(
-            &variants::header(),
-            &rows,
-            variants::NUMERIC_FROM,
-            &[],
-            &bad,
-        ));
         if !g.conclusions.is_empty() {
             out.push_str("<ul>\n");
             for c in &g.conclusions {

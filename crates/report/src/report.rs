@@ -37,7 +37,7 @@ pub struct Report {
     /// Every side-by-side table (per input, per workload of a sweep).
     pub groups: Vec<Group>,
     /// Index into `groups` of the workload the per-transport charts show:
-    /// the first with the most transports.
+    /// of those with the most transports, the one that delivered most.
     pub reference: usize,
     /// The charts in order, drawn or omitted.
     pub figures: Vec<Figure>,
@@ -100,12 +100,18 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     if groups.is_empty() {
         return Err(ReportError::NoRuns);
     }
-    let most = groups.iter().map(|g| g.runs.len()).max().unwrap_or(0);
+    // The workload with the most transports; of those, the one that
+    // delivered most (its percentiles and byte shares rest on most data).
+    let transports = |g: &Group| compare::plain_runs(&g.runs).len();
+    let delivered = |g: &Group| g.runs.iter().map(|r| r.delivered).sum::<u64>();
+    let most = groups.iter().map(transports).max().unwrap_or(0);
     let reference = groups
         .iter()
-        .position(|g| g.runs.len() == most)
-        .unwrap_or(0);
-    let runs = &groups[reference].runs;
+        .enumerate()
+        .filter(|(_, g)| transports(g) == most)
+        .max_by(|(i, a), (j, b)| delivered(a).cmp(&delivered(b)).then(j.cmp(i)))
+        .map_or(0, |(i, _)| i);
+    let runs = &compare::plain_runs(&groups[reference].runs);
     let all_runs: Vec<RunResult> = inputs.iter().flat_map(|i| i.runs.clone()).collect();
 
     let mut figures = vec![
