@@ -6,7 +6,7 @@
 
 use crate::charts::xml_escape as escape;
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt, variants};
+use crate::{compare, correctness, projection, rtt, variants, verdict};
 
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1b1b1b;
@@ -22,6 +22,7 @@ thead th { background: #f0f0f0; }
 figure { margin: 1rem 0 2rem; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
 p.reading { margin: .4rem 0 0; }
+p.verdict { font-size: 1.08rem; }
 p.omitted { color: #555; font-style: italic; }
 .warning { background: #fff0f0; border: 2px solid #c00; padding: .6rem .8rem; color: #600; }
 .ok { background: #f0fff0; border: 1px solid #3a3; padding: .6rem .8rem; }
@@ -93,17 +94,30 @@ pub fn render(r: &Report) -> String {
     ));
 
     let warnings = correctness::warnings(&r.correctness);
-    out.push_str("<section id=\"headlines\">\n<h2>Headlines</h2>\n<ul>\n");
-    for (title, line) in r.headlines() {
-        out.push_str(&format!(
-            "<li><strong>{}</strong>: {}</li>\n",
-            escape(&title),
-            escape(&line)
-        ));
+    out.push_str(&format!(
+        "<section id=\"verdict\">\n<h2>{}</h2>\n",
+        verdict::TITLE
+    ));
+    match &r.verdict {
+        Some(v) => out.push_str(&format!(
+            "<p class=\"verdict\">{}</p>\n",
+            escape(&v.sentences.join(" "))
+        )),
+        None => out.push_str(&format!(
+            "<p>{}</p>\n",
+            escape(&correctness::verdict(&r.correctness))
+        )),
     }
-    out.push_str("</ul>\n");
     if !warnings.is_empty() {
         out.push_str(&warning_box(r, &warnings));
+    }
+    if let Some(c) = r.verdict.as_ref().and_then(|v| v.chart.as_ref()) {
+        out.push_str(&format!(
+            "<figure id=\"figure-{id}\">\n{svg}\n<figcaption><p class=\"reading\">{reading}</p></figcaption>\n</figure>\n",
+            id = c.id,
+            svg = c.svg.trim_end(),
+            reading = escape(&c.reading)
+        ));
     }
     out.push_str("</section>\n");
 

@@ -3,7 +3,7 @@
 //! can neither break a table nor inject HTML.
 
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt, variants};
+use crate::{compare, correctness, projection, rtt, variants, verdict};
 
 /// Escapes Markdown and inline HTML in text taken from the inputs.
 pub fn escape(s: &str) -> String {
@@ -64,14 +64,28 @@ pub fn render(r: &Report) -> String {
         if r.inputs.len() == 1 { "it" } else { "them" }
     ));
 
-    out.push_str("## Headlines\n\n");
-    for (title, line) in r.headlines() {
-        out.push_str(&format!("- **{}**: {}\n", escape(&title), escape(&line)));
+    out.push_str(&format!("## {}\n\n", verdict::TITLE));
+    match &r.verdict {
+        Some(v) => out.push_str(&format!("{}\n\n", escape(&v.sentences.join(" ")))),
+        None => out.push_str(&format!(
+            "{}\n\n",
+            escape(&correctness::verdict(&r.correctness))
+        )),
     }
     for w in correctness::warnings(&r.correctness) {
         out.push_str(&format!("- **Warning**: {}\n", escape(&w)));
     }
-    out.push('\n');
+    if !correctness::warnings(&r.correctness).is_empty() {
+        out.push('\n');
+    }
+    if let Some(c) = r.verdict.as_ref().and_then(|v| v.chart.as_ref()) {
+        out.push_str(&format!(
+            "![{}]({})\n\n{}\n\n",
+            escape(&c.title),
+            report::svg_file(c.id),
+            escape(&c.reading)
+        ));
+    }
 
     out.push_str("## Inputs\n\n");
     for (i, input) in r.inputs.iter().enumerate() {

@@ -8,7 +8,8 @@
 
 use crate::charts::{self, sweep::Axis, Chart, Omitted};
 use crate::{
-    compare, correctness, fmt, rtt, variants, MachineFacts, ReportError, ReportInput, RunResult,
+    compare, correctness, fmt, rtt, variants, verdict, MachineFacts, ReportError, ReportInput,
+    RunResult,
 };
 
 /// A chart slot of the report: drawn, or left out with the reason.
@@ -49,17 +50,22 @@ pub struct Report {
     /// Runs of one workload that differ by label, side by side; `None` when
     /// no workload has two or more labels.
     pub variants: Option<variants::Section>,
+    /// What the report opens with; `None` when no workload has two
+    /// transports to compare.
+    pub verdict: Option<verdict::Verdict>,
 }
 
 impl Report {
-    /// The drawn charts, in order (the round-trip section's last).
+    /// The drawn charts, in order (the verdict's first, the round-trip
+    /// section's last).
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.figures
+        self.verdict
             .iter()
-            .filter_map(|f| match f {
+            .filter_map(|v| v.chart.as_ref())
+            .chain(self.figures.iter().filter_map(|f| match f {
                 Figure::Drawn(c) => Some(c),
                 Figure::Omitted(_) => None,
-            })
+            }))
             .chain(self.rtt.as_ref().map(|s| &s.chart))
     }
 
@@ -115,6 +121,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     let all_runs: Vec<RunResult> = inputs.iter().flat_map(|i| i.runs.clone()).collect();
 
     let mut figures = vec![
+        Figure::Drawn(charts::paths::chart(runs)?),
         Figure::Drawn(charts::latency::chart(runs)?),
         Figure::Drawn(charts::requests::chart(runs)?),
         Figure::Drawn(charts::bytes::chart(runs)?),
@@ -130,6 +137,8 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     figures.push(Figure::Drawn(charts::cpu::chart(runs)?));
     let rtt = rtt::section(&all_runs)?;
     let variants = variants::section(&all_runs);
+    let tables: Vec<Vec<RunResult>> = groups.iter().map(|g| g.runs.clone()).collect();
+    let verdict = verdict::verdict(&tables)?;
 
     Ok(Report {
         inputs: inputs.to_vec(),
@@ -139,6 +148,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
         correctness: correctness::rows(inputs),
         rtt,
         variants,
+        verdict,
     })
 }
 
