@@ -141,7 +141,8 @@ pub fn chart(runs: &[RunResult]) -> Result<Option<Chart>, ReportError> {
                 BLACK.mix(0.4).stroke_width(1),
             ))
             .map_err(&err)?;
-        for (i, l) in lines.iter().enumerate() {
+        // WebSocket last, on top: SSE often needs exactly as few requests.
+        for (i, l) in lines.iter().enumerate().rev() {
             let c = color(&l.transport, i);
             chart
                 .draw_series(LineSeries::new(l.points.clone(), c.stroke_width(3)))
