@@ -299,7 +299,15 @@ pub fn heading(runs: &[RunResult]) -> String {
     line.poll_interval_s = shared(|r| r.poll_interval_s);
     line.long_poll_wait_s = shared(|r| r.long_poll_wait_s);
     line.label = common_label(runs).map(str::to_string);
-    workload_line(&line)
+    let mut heading = workload_line(&line);
+    // The idle window is part of the workload too (a quiet chat has one, a
+    // busy one may not): named where there was one.
+    let idle = runs.iter().map(|r| r.idle.window_s).fold(0.0, f64::max);
+    if idle > 0.0 {
+        let at = heading.find(" [").unwrap_or(heading.len());
+        heading.insert_str(at, &format!(", {}s idle first", fmt::axis(idle)));
+    }
+    heading
 }
 
 /// One line describing the workload the results share.

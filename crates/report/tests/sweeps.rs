@@ -155,4 +155,9 @@ fn one_table_per_workload_with_every_run_once_and_headings_naming_what_differs()
     assert!(!headings[0].contains("short poll every"), "{}", headings[0]);
     // The other tables name their one interval in the heading.
     assert!(headings[1].contains("short poll every"), "{}", headings[1]);
+    // And the idle window before publishing, which a workload may not have.
+    assert!(headings[1].contains("s idle first"), "{}", headings[1]);
+    let mut no_idle = tables[1].clone();
+    no_idle.iter_mut().for_each(|r| r.idle.window_s = 0.0);
+    assert!(!compare::heading(&no_idle).contains("idle first"));
 }
