@@ -264,8 +264,14 @@ pub fn section(runs: &[RunResult]) -> Option<Section> {
     Some(Section { groups, headline })
 }
 
+/// A run's name in a sentence: its label, with its transport in front
+/// unless the label names it already (`compare`'s labels do not).
 fn quoted(row: &Row) -> String {
-    format!("“{}”", row.label)
+    if row.label.starts_with(&row.transport) {
+        format!("“{}”", row.label)
+    } else {
+        format!("“{}, {}”", row.transport, row.label)
+    }
 }
 
 fn bytes(x: Option<f64>) -> String {
