@@ -50,6 +50,15 @@ help_text = subprocess.run([binary, "load", "--help"], capture_output=True, text
 flags = set(re.findall(r"(--[a-z0-9-]+)", script.split("pushpoll load", 1)[1].split("||")[0]))
 unknown = [f for f in sorted(flags) if f not in help_text]
 assert not unknown, f"pushpoll load has no {unknown}"
+# The live metrics (docs/metrics.md): the port the agent serves on is the
+# one the pod declares and its scrape annotation names.
+ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+assert "metrics" in ports, "the container declares a port named metrics"
+assert "--metrics-addr" in flags, "the agent serves its metrics (--metrics-addr)"
+config = {k: v for m in maps.values() for k, v in m["data"].items()}
+assert str(ports["metrics"]) == config.get("METRICS_PORT"), "METRICS_PORT is the declared port"
+notes = spec["template"]["metadata"].get("annotations", {})
+assert notes.get("prometheus.io/port") == str(ports["metrics"]), "the scrape annotation names the port"
 mounts = {m["name"] for m in container.get("volumeMounts", [])}
 volumes = {v["name"] for v in pod.get("volumes", [])}
 assert mounts <= volumes, f"mounts without volumes: {mounts - volumes}"

@@ -71,6 +71,28 @@ pub struct AutobahnOpts {
     pub agent: String,
 }
 
+/// The process's arguments with `pushpoll load --scenario FILE` expanded
+/// into the options the file holds (command-line options win).
+pub fn args_with_scenario(
+    args: Vec<std::ffi::OsString>,
+) -> Result<Vec<std::ffi::OsString>, pushpoll_loadgen::LoadError> {
+    use clap::CommandFactory as _;
+    let is_load = args.get(1).is_some_and(|a| a == "load");
+    if !is_load || !pushpoll_loadgen::scenario::names_a_scenario(&args[2..]) {
+        return Ok(args);
+    }
+    let cli = Cli::command();
+    let Some(load) = cli.find_subcommand("load") else {
+        return Ok(args);
+    };
+    let mut out = args[..2].to_vec();
+    out.extend(pushpoll_loadgen::scenario::expand(
+        load,
+        args[2..].to_vec(),
+    )?);
+    Ok(out)
+}
+
 /// `pushpoll load`: the load generator's options plus a verdict.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadCmd {
@@ -331,6 +353,9 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     }
     let hooks = pushpoll_loadgen::Hooks {
         progress: view.as_ref().and_then(|v| v.live()),
+        metrics_bound: Some(std::sync::Arc::new(|addr| {
+            eprintln!("serving the run's metrics on http://{addr}/metrics");
+        })),
         ..Default::default()
     };
     let result = pushpoll_loadgen::run(&cmd.opts, hooks, stop.cancelled_owned()).await;

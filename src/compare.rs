@@ -9,6 +9,15 @@
 //!
 //! Runs are sequential, not concurrent, so each transport has the machine to
 //! itself and the server's CPU time during a run belongs to that transport.
+//! With `--url`, the same runs go to a server running elsewhere
+//! ([`remote`]).
+
+mod remote;
+mod rtt;
+
+use rtt::proxy_for;
+
+pub use remote::{RemoteOpts, TransportSpec};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +27,7 @@ use anyhow::Context as _;
 use clap::Args;
 use pushpoll_loadgen::headers::HeaderProfile;
 use pushpoll_loadgen::{LoadOpts, RunResult, Transport};
-use pushpoll_proxy::{Proxy, ProxyOpts};
+use pushpoll_proxy::Proxy;
 
 use crate::embedded::EmbeddedServer;
 
@@ -60,9 +69,11 @@ pub struct CompareOpts {
     /// path alone [default: 0].
     #[arg(long, value_delimiter = ',')]
     pub rtt: Vec<f64>,
-    /// Transports to run, in order.
-    #[arg(long, value_delimiter = ',', default_values_t = Transport::ALL)]
-    pub transports: Vec<Transport>,
+    /// Transports to run, in order: `ws`, `sse`, `long-poll`, `short-poll`;
+    /// with `--url` also a protocol's own transports as `PROTOCOL:MODE`
+    /// (`socket.io:polling`, `bayeux:long-polling`, `sockjs:xhr-streaming`).
+    #[arg(long, value_delimiter = ',', default_values = ["ws", "sse", "long-poll", "short-poll"])]
+    pub transports: Vec<TransportSpec>,
     /// The small preset for tests and CI: the same comparison in about 10 s.
     #[arg(long)]
     pub quick: bool,
@@ -88,6 +99,9 @@ pub struct CompareOpts {
     /// does not compress [default: none].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<Variant>,
+    /// Against a server running elsewhere (`--url`).
+    #[command(flatten)]
+    pub remote: RemoteOpts,
 }
 
 /// The header sets `compare --header-profile` offers (a captured file is
@@ -220,6 +234,9 @@ impl Variant {
 /// The runs `compare` makes in all: the plan's and the variants' (under
 /// every workload without an added delay).
 pub fn total_runs(opts: &CompareOpts) -> usize {
+    if opts.remote.url.is_some() {
+        return remote::planned(opts).len();
+    }
     plan(opts).len() + variant_runs(opts).len()
 }
 
@@ -434,7 +451,7 @@ pub fn plan(opts: &CompareOpts) -> Vec<Step> {
     let matrix = Workload::matrix(opts);
     let mut steps: Vec<Step> = Vec::new();
     for workload in &matrix {
-        for &transport in &opts.transports {
+        for transport in opts.transports.iter().filter_map(TransportSpec::own) {
             let redundant = transport != Transport::ShortPoll
                 && steps.iter().any(|s| {
                     s.transport == transport
@@ -460,6 +477,10 @@ pub async fn run(
     stop: tokio_util::sync::CancellationToken,
     view: &crate::progress::View,
 ) -> anyhow::Result<Vec<RunResult>> {
+    if let Some(url) = &opts.remote.url {
+        return remote::run(opts, url, stop, view).await;
+    }
+    remote::only_own(opts)?;
     anyhow::ensure!(
         opts.rtt.iter().all(|r| r.is_finite() && *r >= 0.0),
         "--rtt takes round-trip times in milliseconds, 0 or more (got {:?})",
@@ -473,6 +494,7 @@ pub async fn run(
     let server = EmbeddedServer::start(pushpoll_server::Config::default(), threads)?;
     let hooks = pushpoll_loadgen::Hooks {
         server_cpu: Some(server.cpu_reader()),
+        server_in_process: true,
         progress: view.live(),
         ..Default::default()
     };
@@ -571,25 +593,6 @@ pub async fn run(
         s.stop();
     }
     Ok(results)
-}
-
-/// The delaying proxy for `rtt_ms` in front of `server`, started on first use.
-async fn proxy_for(
-    proxies: &mut Vec<(f64, Proxy)>,
-    rtt_ms: f64,
-    server: SocketAddr,
-) -> anyhow::Result<SocketAddr> {
-    if let Some((_, p)) = proxies.iter().find(|(r, _)| *r == rtt_ms) {
-        return Ok(p.addr());
-    }
-    let mut opts = ProxyOpts::to(server);
-    opts.delay = rtt_ms / 2.0;
-    let proxy = Proxy::start(&opts)
-        .await
-        .with_context(|| format!("starting the {rtt_ms} ms RTT proxy"))?;
-    let addr = proxy.addr();
-    proxies.push((rtt_ms, proxy));
-    Ok(addr)
 }
 
 #[cfg(test)]

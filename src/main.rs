@@ -16,7 +16,13 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     pushpoll::cli::init_tracing();
-    let cli = pushpoll::cli::Cli::parse();
+    let cli = match pushpoll::cli::args_with_scenario(std::env::args_os().collect()) {
+        Ok(args) => pushpoll::cli::Cli::parse_from(args),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

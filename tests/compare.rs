@@ -14,7 +14,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         long_poll_wait: None,
         payload_bytes: Some(100),
         idle: Some(0.5),
-        transports,
+        transports: transports.into_iter().map(Into::into).collect(),
         quick: true,
         server_threads: Some(1),
         json: None,
@@ -23,6 +23,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         slo: None,
         header_profile: None,
         variants: vec![],
+        remote: Default::default(),
     }
 }
 
@@ -315,4 +316,43 @@ async fn http2_variants_poll_and_stream_over_http2() {
         vec!["long-poll, browser headers", "long-poll", "sse"]
     );
     assert!(pushpoll_report::compare::heading(&runs).ends_with("[HTTP/2, browser headers]"));
+}
+
+/// `compare --url`: another server's transports (here a pushpoll server
+/// started apart, as a user's would be) in the same runs and document; its
+/// process CPU from `--server-pid` (this test process, which runs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_url_runs_a_running_servers_transports() {
+    let server = pushpoll_testkit::TestServer::start_default().await;
+    let mut opts = small(vec![Transport::Ws, Transport::ShortPoll]);
+    opts.idle = Some(0.0);
+    opts.remote.url = Some(format!("http://{}", server.addr));
+    opts.remote.server_pid = Some(std::process::id());
+    let runs = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r.transport.as_str()).collect();
+    assert_eq!(names, ["ws", "short-poll"]);
+    for r in &runs {
+        assert_eq!((r.lost, r.duplicated), (0, 0), "{}", r.transport);
+        assert_eq!(r.delivered, r.expected_deliveries);
+        assert!(r.server_cpu_s.is_some(), "{}", r.transport);
+    }
+    assert_eq!(runs[0].url, format!("ws://{}/ws", server.addr));
+
+    // Another server's protocols need --url; --rtt and variants are the
+    // in-process server's.
+    let mut own = small(vec![]);
+    own.transports = vec!["socket.io:polling".parse().unwrap()];
+    let e = compare::run(&own, CancellationToken::new(), &quiet())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("give --url to compare another server's"), "{e}");
+    opts.rtt = vec![50.0];
+    let e = compare::run(&opts, CancellationToken::new(), &quiet())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("--rtt puts pushpoll's delaying proxy"), "{e}");
 }

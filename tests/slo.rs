@@ -15,7 +15,7 @@ async fn slo_verdicts_name_the_target_missed() {
         long_poll_wait: None,
         payload_bytes: None,
         idle: Some(0.0),
-        transports: vec![Transport::ShortPoll],
+        transports: vec![Transport::ShortPoll.into()],
         quick: true,
         server_threads: Some(1),
         json: None,
@@ -24,6 +24,7 @@ async fn slo_verdicts_name_the_target_missed() {
         slo: None,
         header_profile: None,
         variants: vec![],
+        remote: Default::default(),
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
@@ -53,7 +54,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         long_poll_wait: None,
         payload_bytes: None,
         idle: Some(0.0),
-        transports: vec![Transport::Ws],
+        transports: vec![Transport::Ws.into()],
         quick: true,
         server_threads: Some(1),
         json: None,
@@ -62,6 +63,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         slo: None,
         header_profile: None,
         variants: vec![],
+        remote: Default::default(),
     };
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await

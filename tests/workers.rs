@@ -95,6 +95,111 @@ fn a_split_run_over_workers_and_source_addresses_is_exact() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `--metrics-addr` of a split run: the parent's endpoint shows the whole
+/// run (the workers' subscribers, requests, bytes and latencies summed from
+/// their progress reports), and its last figures are the result's.
+#[test]
+fn a_split_run_serves_the_whole_run_on_metrics_addr() {
+    use std::io::BufRead as _;
+    let server = TestServer::start_threaded(pushpoll_server::Config::default());
+    let dir = scratch("split-metrics");
+    let json = dir.join("m.json");
+    let url = format!("http://{}/messages", server.addr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushpoll"))
+        .args([
+            "load",
+            "--url",
+            &url,
+            "--transport",
+            "long-poll",
+            "--subscribers",
+            "9",
+            "--subscribers-per-worker",
+            "5",
+            "--rate",
+            "10",
+            "--duration",
+            "1",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pushpoll runs");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.strip_prefix("serving the run's metrics on http://") {
+                let _ = tx.send(rest.trim_end_matches("/metrics").to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr: std::net::SocketAddr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the endpoint's address on stderr")
+        .parse()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let last = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never finished"
+        );
+        let m = parse_metrics(&scrape_metrics_blocking(addr));
+        let finished = m
+            .iter()
+            .any(|(k, v)| k.starts_with("pushpoll_load_run_finished") && *v == 1.0);
+        if finished {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let status = child.wait().unwrap();
+    let log = reader.join().unwrap();
+    assert!(status.success(), "{log}");
+    let r = only_run(&json);
+    assert_exact(&r, 9);
+    let get = |name: &str, extra: &str| -> f64 {
+        let key = format!(
+            "{name}{{run_id=\"{}\",transport=\"long-poll\"{extra}}}",
+            r.run_id
+        );
+        *last
+            .get(&key)
+            .unwrap_or_else(|| panic!("no {key} in {last:?}"))
+    };
+    assert_eq!(get("pushpoll_load_delivered_total", ""), r.delivered as f64);
+    assert_eq!(get("pushpoll_load_published_total", ""), r.published as f64);
+    assert_eq!(get("pushpoll_load_subscribers_connected", ""), 9.0);
+    assert_eq!(
+        get("pushpoll_load_latency_seconds_count", ""),
+        r.latency_us.count as f64
+    );
+    assert_eq!(
+        get("pushpoll_load_requests_total", ""),
+        (r.requests + r.idle.requests) as f64
+    );
+    let bytes = get("pushpoll_load_bytes_total", ",direction=\"up\"")
+        + get("pushpoll_load_bytes_total", ",direction=\"down\"");
+    assert_eq!(bytes, (r.bytes_up + r.bytes_down + r.idle.bytes) as f64);
+    drop(server);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// Polling works split too: the parent's acknowledged sets reach the workers.
 #[test]
 fn a_split_long_poll_run_is_exact() {

@@ -7,8 +7,13 @@
 # Node `ws` client (see its header): same peer, same run shape, delivered
 # counts equal and bytes per delivered message within 2 %.
 # Usage: scripts/peers/check.sh [path/to/pushpoll]   (run install.sh first)
-# PEERS_ONLY="crosscheck" (any of: node-ws express-ws socketio crosscheck)
-# runs only the steps named.
+# Then servers that speak an application protocol: socket.io with a
+# namespace, per-user tokens checked by a middleware and rooms joined by an
+# event (socketio-rooms), and a GraphQL subscription server (graphql-ws,
+# published to by HTTP mutations): `--rooms`, `--users`, `--on-connect`,
+# `--publish-template` and `--socketio-auth`, measured exactly per room.
+# PEERS_ONLY="crosscheck" (any of: node-ws express-ws socketio
+# socketio-rooms graphql crosscheck) runs only the steps named.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 pushpoll="${1:-$here/../../target/release/pushpoll}"
@@ -20,10 +25,10 @@ trap cleanup EXIT
 
 want() { [ -z "${PEERS_ONLY:-}" ] || [[ " $PEERS_ONLY " == *" $1 "* ]]; }
 
-# start_peer SCRIPT [LOGNAME]: starts it on a free port and sets $port.
+# start_peer SCRIPT [LOGNAME [ARG...]]: starts it on a free port and sets $port.
 start_peer() {
   local log="$out/${2:-$1}.log"
-  timeout 300 node "$here/$1" 0 >"$log" 2>&1 &
+  timeout 300 node "$here/$1" 0 "${@:3}" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
     port=$(awk '/^listening /{print $2; exit}' "$log")
@@ -61,6 +66,51 @@ if want socketio; then
   for mode in polling websocket upgrade; do
     run_socketio "$mode" "http://127.0.0.1:$port"
   done
+fi
+
+# socket.io as deployed chats run it: 100 subscribers in 4 rooms, each user
+# with its own token (a wrong one is refused by the server's middleware),
+# joining its room by an event; 4 publishers, one a room, emitting
+# `{room, text}` objects. Loss is counted per room and summed.
+if want socketio-rooms; then
+  users="$out/socketio-users.csv"
+  { echo "name,token"; for i in $(seq 0 103); do echo "user$i,t$RANDOM$i"; done; } >"$users"
+  start_peer socketio-rooms.js socketio-rooms "$users"
+  # examples/socketio-rooms.toml holds the protocol; the port, the users
+  # file and the transport are this run's.
+  for mode in polling websocket upgrade; do
+    echo "== pushpoll load --scenario examples/socketio-rooms.toml, --socketio-transport $mode"
+    timeout 120 "$pushpoll" load --scenario "$here/../../examples/socketio-rooms.toml" \
+      --url "http://127.0.0.1:$port" --socketio-transport "$mode" --users "$users" \
+      --duration 3 --json "$out/socketio-rooms-$mode.json"
+  done
+  # The middleware is real: a token that is not the user's is refused.
+  bad="$out/socketio-bad-users.csv"
+  { echo "name,token"; for i in $(seq 0 3); do echo "user$i,wrong"; done; } >"$bad"
+  if timeout 60 "$pushpoll" load --url "http://127.0.0.1:$port" --transport socket.io \
+      --socketio-transport websocket --socketio-namespace /chat --users "$bad" \
+      --socketio-auth '{"user":"{user.name}","token":"{user.token}"}' \
+      --subscribers 3 --rate 5 --duration 1 --ramp-timeout 5 --json "$out/socketio-bad.json" \
+      --slo loss=0 >/dev/null 2>&1; then
+    echo "socketio-rooms: a run with wrong tokens met its SLO; the auth check is not real" >&2
+    exit 1
+  fi
+  node -e 'const r = require(process.argv[1]).runs[0];
+    if (r.subscribers_connected !== 0 || !r.errors.sio_connect_error) {
+      console.error("wrong tokens: expected 0 connected and sio_connect_error", r.subscribers_connected, r.errors);
+      process.exit(1);
+    }' "$out/socketio-bad.json"
+fi
+
+# A GraphQL subscription server: graphql-transport-ws over WebSocket
+# (connection_init, wait for connection_ack, subscribe with the room as a
+# variable), publishing by HTTP mutation with a JSON template.
+if want graphql; then
+  start_peer graphql-ws.js
+  echo "== pushpoll load --scenario examples/graphql-ws.toml (subscriptions, mutations by POST)"
+  timeout 120 "$pushpoll" load --scenario "$here/../../examples/graphql-ws.toml" \
+    --url "ws://127.0.0.1:$port/graphql" --publish-url "http://127.0.0.1:$port/graphql" \
+    --duration 3 --json "$out/graphql-ws.json"
 fi
 
 # Cross-check: ref-client.js and pushpoll load, each against a fresh

@@ -78,7 +78,7 @@ fn opts() -> CompareOpts {
         payload_bytes: None,
         idle: None,
         rtt: vec![],
-        transports: Transport::ALL.to_vec(),
+        transports: Transport::ALL.map(Into::into).to_vec(),
         quick: false,
         server_threads: None,
         json: None,
@@ -86,6 +86,7 @@ fn opts() -> CompareOpts {
         slo: None,
         header_profile: None,
         variants: vec![],
+        remote: Default::default(),
     }
 }
 
@@ -118,7 +119,7 @@ fn cases() -> Vec<CompareOpts> {
         payload_bytes: Some(usize::MAX),
         idle: Some(-2.5),
         rtt: vec![f64::MAX],
-        transports: vec![Transport::ShortPoll, Transport::Ws],
+        transports: vec![Transport::ShortPoll.into(), Transport::Ws.into()],
         quick: true,
         ..opts()
     };

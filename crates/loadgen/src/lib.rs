@@ -29,8 +29,9 @@
 //! 1. `core`: errors and error kinds, [`limits`](MAX_SUBSCRIBERS), the
 //!    open-loop schedule and the run's clock, delivery accounting (`tally`,
 //!    `ranges`, `acks`: what publishers resolved, read live), progress
-//!    ([`Hooks`], [`Phase`], [`Progress`]) and the histogram codec
-//!    ([`merge`], from `pushpoll-results`).
+//!    ([`Hooks`], [`Phase`], [`Progress`]), the live figures only
+//!    `--metrics-addr` reads (latency buckets, errors by kind) and the
+//!    histogram codec ([`merge`], from `pushpoll-results`).
 //! 2. `config`: the command line ([`LoadOpts`]), header profiles
 //!    ([`headers`]), TLS trust, and the validated `plan` (grouped by what
 //!    the options are about: load, protocol, identity, targets, workers).
@@ -45,8 +46,9 @@
 //!    publishers, the ramp-up, and the Autobahn client ([`autobahn`]).
 //! 6. `worker`: runs split over worker processes (the protocol, the
 //!    parent's pool, the child) and their exact merge.
-//! 7. `run`: the phases of one [`run`], and the sums ([`RunResult`], plain
-//!    data from `pushpoll-results`).
+//! 7. `run`: the phases of one [`run`], the sums ([`RunResult`], plain
+//!    data from `pushpoll-results`), and the Prometheus endpoint of
+//!    `--metrics-addr` (docs/metrics.md).
 //!
 //! The generator never links the server: it talks to it only over sockets,
 //! so it measures pushpoll and, say, a Node `ws` relay the same way.
@@ -60,9 +62,9 @@ mod roles;
 mod run;
 mod worker;
 
-pub use config::{headers, opts};
+pub use config::{headers, opts, scenario};
 pub use core::merge;
-pub use core::progress::{CpuReader, Hooks, Phase, Progress, ProgressSink};
+pub use core::progress::{AddrSink, CpuReader, Hooks, Phase, Progress, ProgressSink};
 pub use roles::autobahn;
 
 use std::path::Path;

@@ -213,7 +213,10 @@ async fn a_zip_bomb_is_a_counted_deflate_error() {
             "--duration",
             "0.1",
             "--grace",
-            "1",
+            // A debug-build server compressing 17 MiB on a loaded machine
+            // takes seconds; the run waits the whole grace anyway (nothing
+            // is ever delivered), so a longer one only makes it robust.
+            "5",
             "--ws-deflate",
         ]),
         Hooks::default(),

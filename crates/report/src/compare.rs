@@ -331,12 +331,19 @@ pub fn workload_line(r: &RunResult) -> String {
     s
 }
 
+/// Whether a run's transport is a WebSocket one: pushpoll's `ws`, or a
+/// protocol's WebSocket mode in `compare --url` (`bayeux:websocket`,
+/// `socket.io:websocket`, `sockjs:websocket`).
+pub fn is_websocket(transport: &str) -> bool {
+    transport == "ws" || transport.ends_with(":websocket")
+}
+
 /// Headline ratios against the WebSocket run, e.g. "short-poll: 24× the
 /// bytes and 190× the requests per delivered message of ws". Empty when
 /// there is no WebSocket run or nothing to compare.
 pub fn headlines(results: &[RunResult]) -> Vec<String> {
     let names = column_names(results);
-    let Some(ws_at) = results.iter().position(|r| r.transport == "ws") else {
+    let Some(ws_at) = results.iter().position(|r| is_websocket(&r.transport)) else {
         return Vec::new();
     };
     let ws = &results[ws_at];
@@ -349,10 +356,11 @@ pub fn headlines(results: &[RunResult]) -> Vec<String> {
             let bytes = r.bytes_per_delivered.zip(ws.bytes_per_delivered)?;
             let reqs = r.requests_per_delivered.zip(ws.requests_per_delivered)?;
             Some(format!(
-                "{}: {}× the bytes and {}× the requests per delivered message of ws; p99 latency {} ms vs {} ms",
+                "{}: {}× the bytes and {}× the requests per delivered message of {}; p99 latency {} ms vs {} ms",
                 name,
                 fmt::opt(fmt::ratio(bytes.0, bytes.1)),
                 fmt::opt(fmt::ratio(reqs.0, reqs.1)),
+                ws.transport,
                 fmt::ms(r.latency_us.p99),
                 fmt::ms(ws.latency_us.p99),
             ))

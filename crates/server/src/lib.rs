@@ -82,7 +82,7 @@ pub async fn run(
 /// What every connection of one server shares.
 pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
-    pub(crate) metrics: metrics::Metrics,
+    pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) limits: Limits,
     pub(crate) compression: compress::Compression,
     /// Set when every socket is served over TLS.
@@ -108,7 +108,7 @@ impl Shared {
         let tasks = TaskTracker::new();
         Shared {
             hub: Hub::new(limits.history),
-            metrics: metrics::Metrics::default(),
+            metrics: Arc::default(),
             http: conn::http1_builder(&limits),
             http2: http2::builder(
                 &limits,

@@ -1,11 +1,19 @@
-//! Counters behind `GET /metrics`, rendered in the Prometheus text format.
+//! Counters behind `GET /metrics`, rendered in the Prometheus text format
+//! by `prometheus-client`.
 //!
 //! Every counter is a plain atomic indexed by [`Transport`]: no lock is taken
 //! on the hot path, and each group sits on its own cache line so that cores
 //! counting bytes do not fight over the line cores counting deliveries use.
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
 use crate::hub::Hub;
 
@@ -115,124 +123,154 @@ impl Metrics {
         gauge.fetch_add(1, Relaxed);
         Some(OpenGuard { gauge })
     }
+}
 
-    /// The Prometheus text exposition (format 0.0.4).
-    pub(crate) fn render(&self, hub: &Hub) -> String {
-        let mut out = String::with_capacity(4096);
-        let gauge = |out: &mut String, name: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        };
-        let counter = |out: &mut String, name: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        };
-        let labelled =
-            |out: &mut String, name: &str, ts: &[Transport], get: &dyn Fn(Transport) -> u64| {
-                for &t in ts {
-                    let _ = writeln!(out, "{name}{{transport=\"{}\"}} {}", t.label(), get(t));
-                }
-            };
+/// The Prometheus text exposition (format 0.0.4) of `metrics` and `hub`,
+/// encoded by `prometheus-client` (the encoder the load generator's
+/// endpoint uses too). The values are read at the scrape from the atomics
+/// the connections already count into: the collector adds nothing to the
+/// hot path.
+pub(crate) fn render(metrics: &Arc<Metrics>, hub: &Arc<Hub>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape {
+        metrics: metrics.clone(),
+        hub: hub.clone(),
+    }));
+    let mut out = String::with_capacity(4096);
+    // Writing to a String cannot fail, and the collector only fails when
+    // its writer does.
+    let _ = prometheus_text::encode(&mut out, &registry);
+    out
+}
 
-        gauge(
-            &mut out,
+/// What one scrape reads.
+#[derive(Debug)]
+struct Scrape {
+    metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
+}
+
+/// Encodes one family whose samples are labelled by transport.
+fn per_transport<M: EncodeMetric>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    ts: &[Transport],
+    value: impl Fn(Transport) -> M,
+) -> fmt::Result {
+    let Some(first) = ts.first() else {
+        return Ok(());
+    };
+    let mut family = enc.encode_descriptor(name, help, None, value(*first).metric_type())?;
+    for &t in ts {
+        value(t).encode(family.encode_family(&[("transport", t.label())])?)?;
+    }
+    Ok(())
+}
+
+/// Encodes one unlabelled sample.
+fn single<M: EncodeMetric>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    m: M,
+) -> fmt::Result {
+    let e = enc.encode_descriptor(name, help, None, m.metric_type())?;
+    m.encode(e)
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let m = &*self.metrics;
+        let hub = &*self.hub;
+        per_transport(
+            &mut enc,
             "pushpoll_connections",
             "Open WebSocket and SSE sockets, and poll requests in flight.",
-        );
-        for t in Transport::SUBSCRIBERS {
-            let v = self.connections[t.index()].load(Relaxed).max(0);
-            let _ = writeln!(
-                out,
-                "pushpoll_connections{{transport=\"{}\"}} {v}",
-                t.label()
-            );
-        }
-
-        counter(
-            &mut out,
-            "pushpoll_messages_published_total",
+            &Transport::SUBSCRIBERS,
+            |t| ConstGauge::new(m.connections[t.index()].load(Relaxed).max(0)),
+        )?;
+        // Counter names go without `_total`: the encoder appends it.
+        single(
+            &mut enc,
+            "pushpoll_messages_published",
             "Messages published (the hub's last sequence number).",
-        );
-        let _ = writeln!(out, "pushpoll_messages_published_total {}", hub.last_seq());
-
+            ConstCounter::new(hub.last_seq()),
+        )?;
         let per = [
             (
-                "pushpoll_deliveries_total",
+                "pushpoll_deliveries",
                 "Messages handed to a subscriber's socket.",
-                &self.deliveries,
+                &m.deliveries,
                 &Transport::SUBSCRIBERS[..],
             ),
             (
-                "pushpoll_requests_total",
+                "pushpoll_requests",
                 "HTTP requests, WebSocket handshakes included.",
-                &self.requests,
+                &m.requests,
                 &Transport::ALL[..],
             ),
             (
-                "pushpoll_bytes_received_total",
+                "pushpoll_bytes_received",
                 "Bytes read from sockets, headers and framing included.",
-                &self.bytes_received,
+                &m.bytes_received,
                 &Transport::ALL[..],
             ),
             (
-                "pushpoll_bytes_sent_total",
+                "pushpoll_bytes_sent",
                 "Bytes written to sockets, headers and framing included.",
-                &self.bytes_sent,
+                &m.bytes_sent,
                 &Transport::ALL[..],
             ),
             (
-                "pushpoll_slow_consumer_disconnects_total",
+                "pushpoll_slow_consumer_disconnects",
                 "Subscribers disconnected for falling too far behind.",
-                &self.slow_consumers,
+                &m.slow_consumers,
                 &Transport::SUBSCRIBERS[..],
             ),
             (
-                "pushpoll_gap_notices_total",
+                "pushpoll_gap_notices",
                 "Answers telling a client that history no longer holds what it asked for.",
-                &self.gap_notices,
+                &m.gap_notices,
                 &Transport::SUBSCRIBERS[..],
             ),
         ];
         for (name, help, counts, ts) in per {
-            counter(&mut out, name, help);
-            labelled(&mut out, name, ts, &|t| counts.get(t));
+            per_transport(&mut enc, name, help, ts, |t| {
+                ConstCounter::new(counts.get(t))
+            })?;
         }
-
-        counter(
-            &mut out,
-            "pushpoll_tls_handshake_failures_total",
+        single(
+            &mut enc,
+            "pushpoll_tls_handshake_failures",
             "TLS handshakes that failed or timed out (0 unless served over TLS).",
-        );
-        let _ = writeln!(
-            out,
-            "pushpoll_tls_handshake_failures_total {}",
-            self.tls_handshake_failures.load(Relaxed)
-        );
-
-        gauge(
-            &mut out,
+            ConstCounter::new(m.tls_handshake_failures.load(Relaxed)),
+        )?;
+        single(
+            &mut enc,
             "pushpoll_history_messages",
             "Messages held in the history ring.",
-        );
-        let _ = writeln!(out, "pushpoll_history_messages {}", hub.len());
-        gauge(&mut out, "pushpoll_last_seq", "Newest sequence number.");
-        let _ = writeln!(out, "pushpoll_last_seq {}", hub.last_seq());
-
-        counter(
-            &mut out,
-            "process_cpu_seconds_total",
+            ConstGauge::new(hub.len() as u64),
+        )?;
+        single(
+            &mut enc,
+            "pushpoll_last_seq",
+            "Newest sequence number.",
+            ConstGauge::new(hub.last_seq()),
+        )?;
+        // The load generator reads this one (`--server-metrics-url`).
+        single(
+            &mut enc,
+            "process_cpu_seconds",
             "User and system CPU time spent by the server process, in seconds.",
-        );
-        let _ = writeln!(out, "process_cpu_seconds_total {}", process::cpu_seconds());
-        gauge(
-            &mut out,
+            ConstCounter::new(process::cpu_seconds()),
+        )?;
+        single(
+            &mut enc,
             "process_resident_memory_bytes",
             "Resident memory of the server process, in bytes.",
-        );
-        let _ = writeln!(
-            out,
-            "process_resident_memory_bytes {}",
-            process::resident_bytes()
-        );
-        out
+            ConstGauge::new(process::resident_bytes()),
+        )
     }
 }
 
@@ -291,13 +329,13 @@ mod tests {
 
     #[test]
     fn renders_every_name_once_with_type_lines() {
-        let m = Metrics::default();
+        let m = Arc::new(Metrics::default());
         let hub = Hub::new(4);
         hub.publish(pushpoll_wire::Kind::Text, bytes::Bytes::from_static(b"x"));
         m.deliveries.add(Transport::Sse, 3);
         let guard = m.open(Transport::Ws);
         assert!(m.open(Transport::Publish).is_none());
-        let text = m.render(&hub);
+        let text = render(&m, &hub);
         assert!(
             text.contains("pushpoll_connections{transport=\"ws\"} 1\n"),
             "{text}"
@@ -306,9 +344,14 @@ mod tests {
         assert!(text.contains("pushpoll_messages_published_total 1\n"));
         assert!(text.contains("pushpoll_requests_total{transport=\"publish\"} 0\n"));
         assert!(text.contains("# TYPE process_cpu_seconds_total counter\n"));
+        assert!(text.contains(
+            "# HELP pushpoll_deliveries_total Messages handed to a subscriber's socket.\n"
+        ));
+        // Every sample reads back with the one parser the generator uses.
+        let samples: Vec<_> = pushpoll_wire::prometheus::samples(&text).collect();
+        assert!(samples.iter().all(Result::is_ok), "{text}");
+        assert!(pushpoll_wire::prometheus::value(&text, "process_cpu_seconds_total").is_some());
         drop(guard);
-        assert!(m
-            .render(&hub)
-            .contains("pushpoll_connections{transport=\"ws\"} 0\n"));
+        assert!(render(&m, &hub).contains("pushpoll_connections{transport=\"ws\"} 0\n"));
     }
 }

@@ -165,7 +165,7 @@ pub(crate) fn route(
             Route::Metrics => response::text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                shared.metrics.render(&shared.hub),
+                crate::metrics::render(&shared.metrics, &shared.hub),
             ),
             Route::Health => response::text(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
             Route::Page(asset) => page::serve(asset),

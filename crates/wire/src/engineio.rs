@@ -135,6 +135,67 @@ pub fn sio<'a>(data: &'a str, event: &str) -> SioPacket<'a> {
     }
 }
 
+/// The part of a Socket.IO packet's data after its type and namespace, when the
+/// packet is for namespace `nsp` (`/` is the default namespace, which
+/// packets leave unnamed); `None` for another namespace's packet.
+fn in_namespace<'a>(data: &'a str, nsp: &str) -> Option<&'a str> {
+    // `data` is `<type digit>[/nsp,]rest`.
+    let rest = data.get(1..)?;
+    let named = rest.starts_with('/');
+    if nsp == "/" {
+        return (!named).then_some(rest);
+    }
+    let after = rest.strip_prefix(nsp)?;
+    // `/chat,` or `/chat` at the end (a bare connect answer); not `/chatroom,`.
+    let after = match after.strip_prefix(',') {
+        Some(a) => a,
+        None if after.is_empty() => after,
+        None => return None,
+    };
+    Some(after)
+}
+
+/// As [`sio`], for a client of namespace `nsp` (e.g. `/chat`): packets of
+/// other namespaces are [`SioPacket::Other`].
+pub fn sio_in<'a>(data: &'a str, nsp: &str, event: &str) -> SioPacket<'a> {
+    let Some(rest) = in_namespace(data, nsp) else {
+        return SioPacket::Other;
+    };
+    match data.as_bytes().first() {
+        Some(b'2') => SioPacket::Event {
+            named: event_name(rest).is_some_and(|n| n == event),
+            raw: data,
+        },
+        _ => sio(data, event),
+    }
+}
+
+/// The connect packet of a client: `40`, `40/chat,`, `40{"token":"x"}` or
+/// `40/chat,{"token":"x"}` (`auth` is the JSON object Socket.IO v5 carries
+/// in it, which servers' middleware reads as `socket.handshake.auth`).
+pub fn connect_to(nsp: &str, auth: Option<&str>) -> String {
+    let mut s = String::from(CONNECT);
+    if nsp != "/" {
+        s.push_str(nsp);
+        s.push(',');
+    }
+    s.push_str(auth.unwrap_or_default());
+    s
+}
+
+/// An event packet of namespace `nsp` carrying `array`, an event array as
+/// JSON text (`["join","room-1"]`).
+pub fn emit_array(nsp: &str, array: &str) -> String {
+    let mut s = String::with_capacity(nsp.len() + array.len() + 4);
+    s.push_str("42");
+    if nsp != "/" {
+        s.push_str(nsp);
+        s.push(',');
+    }
+    s.push_str(array);
+    s
+}
+
 /// The name of an event: `[/nsp,][ackid]["name", ...]`.
 fn event_name(rest: &str) -> Option<String> {
     let rest = match rest.strip_prefix('/') {
@@ -223,6 +284,39 @@ mod tests {
         assert_eq!(packet("1"), Packet::Close);
         assert_eq!(packet(""), Packet::Other);
         assert_eq!(packet("é2"), Packet::Other);
+    }
+
+    #[test]
+    fn namespaces_and_auth() {
+        assert_eq!(connect_to("/", None), "40");
+        assert_eq!(connect_to("/chat", None), "40/chat,");
+        assert_eq!(
+            connect_to("/chat", Some("{\"token\":\"t\"}")),
+            "40/chat,{\"token\":\"t\"}"
+        );
+        assert_eq!(emit_array("/chat", "[\"join\",1]"), "42/chat,[\"join\",1]");
+        assert_eq!(emit_array("/", "[\"join\",1]"), "42[\"join\",1]");
+        let ev = |p: &str, nsp: &str| {
+            matches!(sio_in(p, nsp, "m"), SioPacket::Event { named: true, .. })
+        };
+        assert!(ev("2/chat,[\"m\",1]", "/chat"));
+        assert!(ev("2/chat,5[\"m\",1]", "/chat"));
+        assert!(ev("2/chat,21[\"m\",1]", "/chat"), "ack id 21");
+        assert!(ev("221[\"m\",1]", "/"), "ack id 21");
+        assert!(!ev("2/chatroom,[\"m\",1]", "/chat"));
+        assert!(!ev("2[\"m\",1]", "/chat"));
+        assert!(ev("2[\"m\",1]", "/"));
+        assert!(!ev("2/chat,[\"m\",1]", "/"));
+        assert_eq!(
+            sio_in("0/chat,{\"sid\":\"x\"}", "/chat", "m"),
+            SioPacket::Connect
+        );
+        assert_eq!(
+            sio_in("4/chat,{\"message\":\"no\"}", "/chat", "m"),
+            SioPacket::ConnectError
+        );
+        assert_eq!(sio_in("0{\"sid\":\"x\"}", "/chat", "m"), SioPacket::Other);
+        assert_eq!(sio_in("1/chat", "/chat", "m"), SioPacket::Disconnect);
     }
 
     #[test]

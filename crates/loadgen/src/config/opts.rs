@@ -131,9 +131,10 @@ pub struct LoadOpts {
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
 
-    /// Number of publishers sharing `--rate`.
-    #[arg(long, default_value_t = 1)]
-    pub publishers: usize,
+    /// Number of publishers sharing `--rate` (default 1; with `--rooms N`,
+    /// N: one per room).
+    #[arg(long)]
+    pub publishers: Option<usize>,
 
     /// Messages per second, all publishers together (open loop: sends follow
     /// the schedule whatever the server does).
@@ -241,6 +242,22 @@ pub struct LoadOpts {
     #[arg(long)]
     pub json: Option<PathBuf>,
 
+    /// Serve the run's live figures for Prometheus on this address
+    /// (`GET /metrics`, e.g. `0.0.0.0:9464`): `pushpoll_load_published_total`,
+    /// `pushpoll_load_delivered_total`, requests, bytes, errors by kind,
+    /// connected subscribers and a latency histogram, labelled with the run
+    /// id and transport (docs/metrics.md). Bound before the run starts.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(default)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// With `--metrics-addr`: seconds to keep serving the final numbers
+    /// once the run is over, so that a scraper sees them before the
+    /// process exits (at most 3600; Ctrl-C ends it early).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[serde(default)]
+    pub metrics_linger: f64,
+
     /// A name for this run in results and reports (e.g. the network
     /// condition it ran under); runs that differ only in label are shown apart.
     #[arg(long)]
@@ -332,6 +349,26 @@ pub struct LoadOpts {
     #[serde(default)]
     pub publish_content_type: Option<String>,
 
+    /// Rooms the run is spread over: subscriber `i` is in room `i mod N`,
+    /// publisher `j` in room `j mod N`, and a message is expected only by
+    /// its room's subscribers (put `{room}` where the server names a room:
+    /// a join step, the URL, a template). Expected deliveries, loss,
+    /// duplicates and reorders are counted per room and summed; a message
+    /// arriving in another room is `unexpected`. `--publishers` defaults to
+    /// N; fewer publishers than rooms is an error.
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub rooms: Option<usize>,
+
+    /// Per-user values, a CSV file with a header row: `{user.COLUMN}` in
+    /// `--url`, `--publish-url`, `--header` values, `--on-connect` steps and
+    /// `--publish-template` is connection `{id}`'s value in that column (data
+    /// row `{id}`: subscribers first, then publishers). Fewer rows than
+    /// connections, or an unknown column, is an error before the run.
+    #[arg(long, value_name = "FILE.csv")]
+    #[serde(default)]
+    pub users: Option<PathBuf>,
+
     /// Who receives what. `broadcast`: every subscriber receives every
     /// published message. `echo` (`--transport ws` only): every subscriber
     /// connection is also its own publisher, sending its share of `--rate`
@@ -350,6 +387,20 @@ pub struct LoadOpts {
     /// socket.io`; default `chat message`, as in socket.io's chat example).
     #[arg(long, value_name = "NAME")]
     pub socketio_event: Option<String>,
+
+    /// Socket.IO namespace subscribers and publishers connect to
+    /// (`--transport socket.io`; default `/`), e.g. `/chat`.
+    #[arg(long, value_name = "/NS")]
+    #[serde(default)]
+    pub socketio_namespace: Option<String>,
+
+    /// The `auth` object sent in every Socket.IO connect packet (`--transport
+    /// socket.io`), which the server's middleware reads as
+    /// `socket.handshake.auth`; placeholders allowed, e.g.
+    /// `{"token":"{user.token}"}`.
+    #[arg(long, value_name = "JSON")]
+    #[serde(default)]
+    pub socketio_auth: Option<String>,
 
     /// Most subscribers one process holds. One process may open only so many
     /// sockets (`ulimit -n`, about 20,000 here); a run with more subscribers
@@ -372,6 +423,15 @@ pub struct LoadOpts {
     /// only its own messages and counts the others' as `other_run_markers`.
     #[arg(long, value_parser = parse_run_id, value_name = "HEX")]
     pub run_id: Option<u32>,
+
+    /// Read options from a TOML file: every key is a `pushpoll load`
+    /// option's long name without the dashes (`url`, `on-connect`,
+    /// `publish-template`, ...), a list for a repeatable option, `true` for
+    /// a flag. Options on the command line replace the file's. Examples:
+    /// `examples/*.toml`.
+    #[arg(long, value_name = "FILE.toml")]
+    #[serde(skip)]
+    pub scenario: Option<PathBuf>,
 
     /// Internal: this process is a worker of a bigger run (its share of the
     /// run arrives on stdin; it reports on stdout).

@@ -6,8 +6,10 @@
 pub(crate) mod acks;
 pub(crate) mod error;
 pub(crate) mod limits;
+pub(crate) mod live_metrics;
 pub mod merge;
 pub mod progress;
 pub(crate) mod ranges;
+pub(crate) mod rooms;
 pub(crate) mod schedule;
 pub(crate) mod tally;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::core::live_metrics::{ErrorKinds, LatencyBuckets, RemoteIo};
+
 /// How often progress is reported.
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -15,6 +17,8 @@ pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 pub type CpuReader = Arc<dyn Fn() -> Option<Duration> + Send + Sync>;
 /// Receives progress reports.
 pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// Told the address `--metrics-addr` was bound to (port 0 picks one).
+pub type AddrSink = Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>;
 
 /// Optional extras from an embedding caller.
 #[derive(Clone, Default)]
@@ -23,6 +27,11 @@ pub struct Hooks {
     /// in-process); read when publishing starts and when the grace period
     /// ends. Takes precedence over `--server-metrics-url`.
     pub server_cpu: Option<CpuReader>,
+    /// Whether that server runs in this process (`compare`'s embedded one):
+    /// its CPU is then taken out of the process's, which is the generator's
+    /// CPU. A server in another process (`compare --url --server-pid`)
+    /// leaves the generator's CPU whole.
+    pub server_in_process: bool,
     /// Called at each phase change and about once a second during a phase.
     /// Called from the run's task: keep it quick.
     pub progress: Option<ProgressSink>,
@@ -30,14 +39,19 @@ pub struct Hooks {
     /// worker processes, as `PROGRAM load --worker`; default: the running
     /// executable, which must then be `pushpoll` (or understand that).
     pub worker_exe: Option<std::path::PathBuf>,
+    /// Called once with the address the metrics endpoint (`--metrics-addr`)
+    /// listens on, before the run starts.
+    pub metrics_bound: Option<AddrSink>,
 }
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("server_cpu", &self.server_cpu.is_some())
+            .field("server_in_process", &self.server_in_process)
             .field("progress", &self.progress.is_some())
             .field("worker_exe", &self.worker_exe)
+            .field("metrics_bound", &self.metrics_bound.is_some())
             .finish()
     }
 }
@@ -87,6 +101,20 @@ pub(crate) struct Live {
     pub errors: AtomicU64,
     /// Messages echo subscribers sent or gave up on (`--pattern echo`).
     pub echo_attempted: AtomicU64,
+    /// Latencies of accepted deliveries by bucket (`--metrics-addr`).
+    pub latency: Arc<LatencyBuckets>,
+    /// Errors by kind (`--metrics-addr`).
+    pub error_kinds: ErrorKinds,
+    /// Worker processes' socket counters (`--metrics-addr`).
+    pub remote_io: RemoteIo,
+}
+
+impl Live {
+    /// Counts one error of `kind` in the live totals.
+    pub(crate) fn error(&self, kind: &str) {
+        self.errors.fetch_add(1, Relaxed);
+        self.error_kinds.add(kind, 1);
+    }
 }
 
 /// Calls the progress hook, at most once per [`PROGRESS_EVERY`] unless forced.

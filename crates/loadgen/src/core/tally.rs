@@ -15,13 +15,14 @@
 //! pending list; [`Acks`](crate::core::acks::Acks) tells a subscriber, live, what each publisher has
 //! resolved so far, and [`Tally::finish`] resolves the rest exactly.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 use pushpoll_results::histogram::new_histogram;
 use pushpoll_wire::marker::Marker;
 
 use crate::core::acks::Resolve;
+use crate::core::live_metrics::LatencyBuckets;
 pub(crate) use crate::core::ranges::RangeSet;
 
 /// Latencies a subscriber buffers before adding them to a shared shard.
@@ -45,6 +46,8 @@ pub(crate) fn shard_count() -> usize {
 #[derive(Debug)]
 pub(crate) struct LatencyShards {
     shards: Vec<Mutex<Histogram<u64>>>,
+    /// The same latencies by bucket, read live by `--metrics-addr`.
+    buckets: Arc<LatencyBuckets>,
 }
 
 impl LatencyShards {
@@ -53,7 +56,13 @@ impl LatencyShards {
             shards: (0..count.max(1))
                 .map(|_| Mutex::new(new_histogram()))
                 .collect(),
+            buckets: Arc::default(),
         }
+    }
+
+    /// The same shards, also counting into `buckets` (the run's live ones).
+    pub fn feeding(self, buckets: Arc<LatencyBuckets>) -> Self {
+        LatencyShards { buckets, ..self }
     }
 
     fn record_all(&self, shard: usize, values: &[u64]) {
@@ -63,6 +72,8 @@ impl LatencyShards {
         for &v in values {
             h.saturating_record(v);
         }
+        drop(h);
+        self.buckets.record(values);
     }
 
     /// All shards merged.
@@ -88,14 +99,23 @@ struct Seen {
 #[derive(Debug)]
 pub(crate) struct Tally {
     run_id: u32,
-    /// The publisher `publishers[0]` stands for (echo: the subscriber's own).
+    /// The publisher `publishers[0]` stands for (echo: the subscriber's own;
+    /// in rooms: the room's first).
     base: u32,
+    /// Publisher `publishers[k]` is `base + k * stride`: 1, or the number
+    /// of rooms (a subscriber expects only its room's publishers, and keeps
+    /// state for those alone).
+    stride: u32,
+    /// An echo subscriber's tally: [`finish`](Self::finish) gets its own
+    /// publisher's set alone.
+    own: bool,
     publishers: Vec<Seen>,
     /// Arrivals of a pair already seen.
     pub duplicated: u64,
     /// First arrivals below the highest seq already seen from that publisher.
     pub reordered: u64,
-    /// Markers naming a publisher that does not exist in this run.
+    /// Markers naming a publisher that does not exist in this run, or one
+    /// of another room.
     pub foreign: u64,
     /// Markers of other runs (other load agents on the same server): ignored
     /// for delivery and latency, counted to show they were seen.
@@ -106,7 +126,8 @@ pub(crate) struct Tally {
     shard: usize,
     /// Latencies of accepted deliveries, not yet in the shards.
     batch: Vec<u64>,
-    /// Deliveries whose publish is unresolved: (slot, seq, latency µs).
+    /// Deliveries whose publish is unresolved: (run-wide publisher index as
+    /// `finish` knows it, seq, latency µs).
     pending: Vec<(u32, u64, u64)>,
     /// Pending length at which they are checked again (amortised).
     pending_check: usize,
@@ -138,10 +159,25 @@ impl TallySummary {
 
 impl Tally {
     pub fn new(run_id: u32, publishers: usize, shard: usize) -> Self {
+        Tally::in_room(run_id, publishers, 1, 0, shard)
+    }
+
+    /// The tally of a subscriber in `room` of `rooms`: it expects the
+    /// messages of publishers `room`, `room + rooms`, ... alone.
+    pub fn in_room(
+        run_id: u32,
+        publishers: usize,
+        rooms: usize,
+        room: usize,
+        shard: usize,
+    ) -> Self {
+        let rooms = rooms.max(1);
         Tally {
             run_id,
-            base: 0,
-            publishers: vec![Seen::default(); publishers],
+            base: room as u32,
+            stride: rooms as u32,
+            own: false,
+            publishers: vec![Seen::default(); publishers.saturating_sub(room).div_ceil(rooms)],
             duplicated: 0,
             reordered: 0,
             foreign: 0,
@@ -160,7 +196,19 @@ impl Tally {
     pub fn own(run_id: u32, publisher: u32, shard: usize) -> Self {
         Tally {
             base: publisher,
+            own: true,
             ..Tally::new(run_id, 1, shard)
+        }
+    }
+
+    /// The run-wide index of local slot `k`, as [`Resolve`] and the
+    /// acknowledged sets of `finish` know publishers (an echo tally's
+    /// own set is passed alone, at 0).
+    fn published_index(&self, k: usize) -> usize {
+        if self.own {
+            0
+        } else {
+            self.base as usize + k * self.stride as usize
         }
     }
 
@@ -179,7 +227,14 @@ impl Tally {
             self.other_runs += 1;
             return false;
         }
-        let slot = m.publisher.wrapping_sub(self.base) as usize;
+        let rel = m.publisher.wrapping_sub(self.base);
+        if rel % self.stride != 0 {
+            // Another room's message.
+            self.foreign += 1;
+            return false;
+        }
+        let slot = (rel / self.stride) as usize;
+        let global = self.published_index(slot);
         let Some(seen) = self.publishers.get_mut(slot) else {
             self.foreign += 1;
             return false;
@@ -193,11 +248,11 @@ impl Tally {
             _ => seen.max = Some(m.seq),
         }
         let latency = now_us.saturating_sub(m.scheduled_us);
-        match acks.status(slot, m.seq) {
+        match acks.status(global, m.seq) {
             Some(true) => self.push_latency(latency, shards),
             // Failed publish: counted as unexpected in `finish`, no latency.
             Some(false) => {}
-            None => self.pending.push((slot as u32, m.seq, latency)),
+            None => self.pending.push((global as u32, m.seq, latency)),
         }
         if !self.pending.is_empty() && self.pending.len() >= self.pending_check {
             self.resolve_pending(acks, shards);
@@ -260,8 +315,8 @@ impl Tally {
             unmarked: self.unmarked,
             ..TallySummary::default()
         };
-        for (p, seen) in self.publishers.iter().enumerate() {
-            let acked = published.get(p).unwrap_or(&empty);
+        for (k, seen) in self.publishers.iter().enumerate() {
+            let acked = published.get(self.published_index(k)).unwrap_or(&empty);
             let both = seen.set.intersection_len(acked);
             s.delivered += both;
             s.unexpected += seen.set.len() - both;
@@ -402,6 +457,33 @@ mod tests {
         assert!(t.record(&m(3, 2), 1_500, &shards, &Unresolved));
         let s = t.finish(&[set(&[0, 1, 2])], &shards);
         assert_eq!((s.delivered, s.unexpected), (2, 2));
+    }
+
+    #[test]
+    fn a_room_tally_expects_its_rooms_publishers_only() {
+        let shards = LatencyShards::new(1);
+        // 7 publishers in 3 rooms: room 1 has publishers 1 and 4.
+        let mut t = Tally::in_room(7, 7, 3, 1, 0);
+        assert_eq!(t.publishers.len(), 2);
+        let acks = Acks::new(7);
+        acks.resolve(4, 0, true);
+        assert!(t.record(&m(1, 0), 1_100, &shards, &acks));
+        assert!(t.record(&m(4, 0), 1_200, &shards, &acks));
+        assert!(t.record(&m(4, 1), 1_300, &shards, &acks));
+        // Rooms 0 and 2 leak into room 1; publisher 7 does not exist.
+        assert!(!t.record(&m(0, 0), 1_100, &shards, &acks));
+        assert!(!t.record(&m(5, 0), 1_100, &shards, &acks));
+        assert!(!t.record(&m(7, 0), 1_100, &shards, &acks));
+        let mut published = vec![RangeSet::default(); 7];
+        published[1] = set(&[0, 1]);
+        published[4] = set(&[0]);
+        let s = t.finish(&published, &shards);
+        // Publisher 4's seq 1 was never acknowledged: unexpected.
+        assert_eq!((s.delivered, s.unexpected), (2, 3 + 1));
+        assert_eq!(shards.merged().len(), 2);
+        // The last room may have one publisher fewer.
+        assert_eq!(Tally::in_room(7, 7, 3, 2, 0).publishers.len(), 2);
+        assert_eq!(Tally::in_room(7, 7, 3, 0, 0).publishers.len(), 3);
     }
 
     #[test]

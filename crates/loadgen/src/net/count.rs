@@ -67,6 +67,20 @@ impl IoTotals {
         t
     }
 
+    /// [`sum`](Self::sum) without the wire breakdown: only the atomics, no
+    /// `TCP_INFO` call per socket, for what reads the sums while the run
+    /// goes on (`--metrics-addr` scrapes, workers' progress reports).
+    pub fn sum_counters<'a>(ios: impl IntoIterator<Item = &'a Arc<SubIo>>) -> IoTotals {
+        let mut t = IoTotals::default();
+        for io in ios {
+            t.up += io.up.load(Relaxed);
+            t.down += io.down.load(Relaxed);
+            t.requests += io.requests.load(Relaxed);
+            t.empty_polls += io.empty_polls.load(Relaxed);
+        }
+        t
+    }
+
     pub fn minus(self, o: IoTotals) -> IoTotals {
         IoTotals {
             up: self.up.saturating_sub(o.up),

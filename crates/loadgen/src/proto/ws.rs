@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use crate::config::headers::RequestKind;
 use crate::config::opts::WsSubprotocol;
 use crate::config::plan::Plan;
-use crate::config::template::Step;
+use crate::config::template::{Step, Vars};
 use crate::core::error::{io_kind, Kind};
 
 /// Read chunk of each subscriber connection: small, as there may be very many.
@@ -37,20 +37,22 @@ pub(crate) fn config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_MESSAGE))
 }
 
-/// The opening handshake's request: `url` with the extra headers, asking
-/// for `protocol` if any, else for the generic `--subprotocol`s.
+/// The opening handshake's request: `url` with the extra headers of the
+/// connection `vars` describes, asking for `protocol` if any, else for the
+/// generic `--subprotocol`s.
 pub(crate) fn request(
     url: &str,
     protocol: Option<WsSubprotocol>,
     plan: &Plan,
+    vars: &Vars<'_>,
 ) -> Result<Request, WsError> {
     let mut req = url.into_client_request()?;
     let h = req.headers_mut();
     for (n, v) in plan.profile.headers(RequestKind::WebSocket) {
         h.append(n, v.clone());
     }
-    for (n, v) in &plan.headers {
-        h.append(n, v.clone());
+    for (n, v) in plan.extra_headers(vars) {
+        h.append(n, v);
     }
     let asked = match protocol {
         Some(p) => Some(HeaderValue::from_static(p.token())),
@@ -78,7 +80,7 @@ pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
     }
 }
 
-/// Runs the `--on-connect` steps on a fresh WebSocket, as connection `id`,
+/// Runs the `--on-connect` steps on a fresh WebSocket, as the connection `vars` describes,
 /// each within `timeout`. Frames the server sends meanwhile are read and
 /// dropped (they come before any message of the run). The error kind names
 /// the step that failed: `on_connect_send_<kind>`, `on_connect_expect_timeout`,
@@ -86,13 +88,13 @@ pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> Kind {
 pub(crate) async fn run_steps<S: AsyncRead + AsyncWrite + Unpin>(
     ws: &mut WebSocketStream<S>,
     steps: &[Step],
-    id: usize,
+    vars: &Vars<'_>,
     timeout: Duration,
 ) -> Result<(), Kind> {
     for step in steps {
         match step {
             Step::Send(t) => {
-                let frame = Message::text(t.render(id, ""));
+                let frame = Message::text(t.render(vars, ""));
                 match tokio::time::timeout(timeout, ws.send(frame)).await {
                     Err(_) => return Err(Cow::Borrowed("on_connect_send_timeout")),
                     Ok(Err(e)) => {
@@ -102,7 +104,7 @@ pub(crate) async fn run_steps<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::Expect(t) => {
-                let want = t.render(id, "");
+                let want = t.render(vars, "");
                 let wait = async {
                     loop {
                         match ws.next().await {

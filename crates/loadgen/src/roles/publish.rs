@@ -102,16 +102,17 @@ impl PubReport {
 
     pub(crate) fn failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publish failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors.add(Kind::Owned(format!("publish_{kind}")));
+        let kind = format!("publish_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 
     /// A connection attempt failed (no message is lost by it: they wait).
     fn connect_failed(&mut self, live: &Live, kind: &str) {
         tracing::debug!(kind, "publisher connection failed");
-        live.errors.fetch_add(1, Relaxed);
-        self.errors
-            .add(Kind::Owned(format!("publisher_connect_{kind}")));
+        let kind = format!("publisher_connect_{kind}");
+        live.error(&kind);
+        self.errors.add(Kind::Owned(kind));
     }
 }
 
@@ -153,32 +154,32 @@ pub(crate) async fn connect(
 ) -> Result<WsPub, Kind> {
     match &plan.publish {
         PublishTarget::Ws(t) => {
-            let mut ws = handshake(t.url.as_str(), t, addr, plan, io).await?;
-            crate::proto::ws::run_steps(&mut ws, &plan.steps, publisher_id(plan, p), plan.timeout)
-                .await?;
+            let vars = plan.pub_vars(p);
+            let mut ws = handshake(t.url_for(&vars).as_str(), t, addr, plan, p, io).await?;
+            crate::proto::ws::run_steps(&mut ws, &plan.steps, &vars, plan.timeout).await?;
             Ok(WsPub::over(ws, false))
         }
         PublishTarget::SocketIo(t) => {
-            let mut ws = handshake(&socketio::ws_url(t, None), t, addr, plan, io).await?;
-            tokio::time::timeout(plan.timeout, sio_connect(&mut ws))
+            let vars = plan.pub_vars(p);
+            let url = socketio::ws_url(t, &vars, None);
+            let mut ws = handshake(&url, t, addr, plan, p, io).await?;
+            let sio = plan.socketio.as_ref().ok_or(Kind::Borrowed("internal"))?;
+            let packet = socketio::connect_packet(sio, &vars);
+            tokio::time::timeout(plan.timeout, sio_connect(&mut ws, &packet, &sio.namespace))
                 .await
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
+            socketio::ws_steps(&mut ws, &plan.steps, &vars, sio, plan.timeout).await?;
             Ok(WsPub::over(ws, true))
         }
         PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
     }
 }
 
-/// Publisher `p`'s `{id}`: past every subscriber's.
-fn publisher_id(plan: &Plan, p: usize) -> usize {
-    plan.subscribers + p
-}
-
 /// What publisher `p` sends for one message: the payload, or the
 /// `--publish-template` around it.
 fn message_text(plan: &Plan, p: usize, payload: String) -> String {
     match &plan.publish_template {
-        Some(t) => t.render(publisher_id(plan, p), &payload),
+        Some(t) => t.render(&plan.pub_vars(p), &payload),
         None => payload,
     }
 }
@@ -190,10 +191,12 @@ async fn handshake(
     target: &Target,
     addr: SocketAddr,
     plan: &Plan,
+    p: usize,
     io: &Arc<PubIo>,
 ) -> Result<PubStream, Kind> {
     let timeout = plan.timeout;
-    let req = crate::proto::ws::request(url, None, plan).map_err(|e| ws_kind(&e))?;
+    let req =
+        crate::proto::ws::request(url, None, plan, &plan.pub_vars(p)).map_err(|e| ws_kind(&e))?;
     let tcp = crate::net::connect::connect_tcp(addr, timeout).await?;
     let tcp = Counted::new(tcp, io.clone());
     let tcp = crate::net::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
@@ -231,8 +234,8 @@ impl WsPub {
 }
 
 /// Opens a Socket.IO session on a WebSocket transport and connects to the
-/// default namespace.
-async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
+/// namespace with `packet` (namespace and auth).
+async fn sio_connect(ws: &mut PubStream, packet: &str, nsp: &str) -> Result<(), Kind> {
     let mut opened = false;
     loop {
         let text = match ws.next().await {
@@ -244,7 +247,7 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
         match engineio::packet(text.as_str()) {
             Packet::Open(_) if !opened => {
                 opened = true;
-                ws.send(Message::text(engineio::CONNECT))
+                ws.send(Message::text(packet))
                     .await
                     .map_err(|e| ws_kind(&e))?;
             }
@@ -252,7 +255,7 @@ async fn sio_connect(ws: &mut PubStream) -> Result<(), Kind> {
                 let answer = Message::text(engineio::pong(d));
                 ws.send(answer).await.map_err(|e| ws_kind(&e))?;
             }
-            Packet::Message(m) => match engineio::sio(m, "") {
+            Packet::Message(m) => match engineio::sio_in(m, nsp, "") {
                 SioPacket::Connect => return Ok(()),
                 SioPacket::ConnectError => return Err(Kind::Borrowed("sio_connect_error")),
                 _ => {}
@@ -287,7 +290,7 @@ pub(crate) async fn run_ws(
     t0: Instant,
     mut conn: Option<WsPub>,
 ) -> PubReport {
-    let event = env.plan.socketio.as_ref().map(|s| s.event.as_str());
+    let sio = env.plan.socketio.as_ref();
     let timeout = env.plan.timeout;
     let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
@@ -329,8 +332,15 @@ pub(crate) async fn run_ws(
         let payload = marker.payload(env.plan.payload_bytes);
         let len = payload.len();
         let payload = message_text(&env.plan, p, payload);
-        let frame = match event {
-            Some(event) => Message::text(engineio::emit(event, &payload)),
+        let frame = match sio {
+            // A template is the whole event array.
+            Some(s) if env.plan.publish_template.is_some() => {
+                Message::text(engineio::emit_array(&s.namespace, &payload))
+            }
+            Some(s) => Message::text(engineio::emit_array(
+                &s.namespace,
+                &serde_json::json!([s.event, payload]).to_string(),
+            )),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
             None => Message::text(payload),
         };
@@ -386,6 +396,7 @@ async fn post(
     client: &PostClient,
     uri: &http::Uri,
     plan: &Plan,
+    p: usize,
     payload: Bytes,
     timeout: Duration,
 ) -> Result<(), PostError> {
@@ -393,7 +404,7 @@ async fn post(
         .header(header::HOST, plan.publish.target().authority.as_str())
         .header(header::CONTENT_TYPE, plan.publish_content_type.clone());
     let req = plan
-        .request_headers(RequestKind::Publish, req)
+        .request_headers(RequestKind::Publish, req, &plan.pub_vars(p))
         .body(Full::new(payload))
         .map_err(|_| PostError::Failed(Kind::Borrowed("protocol")))?;
     let fut = async {
@@ -437,6 +448,7 @@ async fn post_until(
     client: &PostClient,
     uri: &http::Uri,
     plan: &Plan,
+    p: usize,
     payload: Bytes,
     end: Instant,
     io: &PubIo,
@@ -444,7 +456,7 @@ async fn post_until(
     let mut failures = Vec::new();
     let mut step = RECONNECT_MIN;
     loop {
-        let result = post(client, uri, plan, payload.clone(), plan.timeout).await;
+        let result = post(client, uri, plan, p, payload.clone(), plan.timeout).await;
         // A request that found a connection was sent (answered or not).
         if !matches!(result, Err(PostError::Connect(_))) {
             io.request();
@@ -468,7 +480,11 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
     let target = env.plan.publish.target();
     let mut report = PubReport::default();
     let count = schedule::messages_for(p, env.plan.publishers, env.plan.total_messages);
-    let Ok(uri) = target.url.as_str().parse::<http::Uri>() else {
+    let Ok(uri) = target
+        .url_for(&env.plan.pub_vars(p))
+        .as_str()
+        .parse::<http::Uri>()
+    else {
         report.failed(&env.live, "bad_url");
         return report;
     };
@@ -516,7 +532,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         let payload = Bytes::from(message_text(&env.plan, p, payload));
         in_flight.spawn(async move {
             let (result, connect_failures) =
-                post_until(&client, &uri, &env2.plan, payload, end, &env2.io).await;
+                post_until(&client, &uri, &env2.plan, p, payload, end, &env2.io).await;
             drop(permit);
             Posted {
                 seq: marker.seq,

@@ -76,3 +76,17 @@ pub(crate) async fn ramp(
     }
     (ios, handles)
 }
+
+/// Ends the ramp-up for every subscriber (whoever is not ready now is
+/// excluded for good) and returns the run-wide `{id}`s of those that are
+/// ready: they take part, and their rooms expect messages.
+pub(crate) fn ready_ids(ios: &[Arc<SubIo>], plan: &crate::config::plan::Plan) -> Vec<usize> {
+    ios.iter()
+        .enumerate()
+        .filter(|(_, io)| {
+            !io.settle(crate::net::count::SubState::Excluded)
+                && io.state() == crate::net::count::SubState::Ready
+        })
+        .map(|(i, _)| plan.sub_vars(i).id)
+        .collect()
+}

@@ -10,6 +10,7 @@ use pushpoll_results::histogram::latency_summary;
 use crate::config::opts::LoadTransport as Transport;
 use crate::config::plan::Plan;
 use crate::core::merge::encode_histogram;
+use crate::core::rooms::deliveries;
 use crate::core::tally::TallySummary;
 use crate::net::count::{IoTotals, PubTotals};
 use crate::net::wire::WireTotals;
@@ -20,6 +21,10 @@ pub(super) struct Inputs<'a> {
     pub(super) plan: &'a Plan,
     pub(super) run_id: u32,
     pub(super) connected: u64,
+    /// Connected subscribers per room (one entry without `--rooms`).
+    pub(super) by_room: Vec<u64>,
+    /// (attempted, acknowledged) messages per publisher (empty for echo).
+    pub(super) per_publisher: Vec<(u64, u64)>,
     pub(super) published: u64,
     pub(super) attempted: u64,
     pub(super) payload_total: u64,
@@ -49,10 +54,18 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 
 pub(super) fn build(i: Inputs<'_>) -> RunResult {
     let plan = i.plan;
-    // Each echo message has one receiver, its sender.
-    let receivers = if plan.echo() { 1 } else { i.connected };
-    let expected = receivers * i.published;
-    let planned = receivers * i.attempted.max(i.published);
+    let (expected, planned) = if plan.echo() {
+        // Each echo message has one receiver, its sender.
+        (i.published, i.attempted.max(i.published))
+    } else {
+        // Each message reaches its room's connected subscribers.
+        let acked: Vec<u64> = i.per_publisher.iter().map(|p| p.1).collect();
+        let tried: Vec<u64> = i.per_publisher.iter().map(|p| p.0.max(p.1)).collect();
+        (
+            deliveries(&i.by_room, &acked),
+            deliveries(&i.by_room, &tried),
+        )
+    };
     let delivered = i.summary.delivered;
     let d = delivered as f64;
     let bytes = (i.active_io.up + i.active_io.down) as f64;

@@ -26,9 +26,10 @@ use crate::worker::Pool;
 use pushpoll_results::RunResult;
 
 mod build;
+mod exporter;
 
 use crate::core::progress::{Hooks, Live, Phase, Reporter, PROGRESS_EVERY};
-use crate::roles::ramp::ramp;
+use crate::roles::ramp::{ramp, ready_ids};
 use build::{build, Inputs};
 
 /// How often the grace period checks whether everything has arrived.
@@ -47,6 +48,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send,
 ) -> Result<RunResult, LoadError> {
     let plan = Plan::new(opts)?;
+    let metrics = exporter::bind(opts).await?;
     let sub_addr = plan.sub.resolve().await?;
     let pub_addr = plan.publish.target().resolve().await?;
     crate::net::source_ip::validate(&plan.source_ips, sub_addr)?;
@@ -57,6 +59,11 @@ pub async fn run(
     subscribe::check_subprotocol(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
     let live = Arc::new(Live::default());
+    let sockets = exporter::Sockets::default();
+    let metrics = metrics.map(|m| {
+        let t = plan.transport.name();
+        m.serve(&hooks, run_id, t, live.clone(), sockets.clone())
+    });
     let stop_token = CancellationToken::new();
     let pool = match plan.workers {
         0 => None,
@@ -74,13 +81,14 @@ pub async fn run(
         run_id,
         live,
         pool,
+        sockets,
     ));
     let mut stop = pin!(stop);
     let mut hard_deadline = pin!(tokio::time::sleep(deadline));
     let (mut stopped, mut expired) = (false, false);
-    loop {
+    let result = loop {
         tokio::select! {
-            result = &mut body => return result.map(|r| RunResult { label: opts.label.clone(), ..r }),
+            result = &mut body => break result.map(|r| RunResult { label: opts.label.clone(), ..r }),
             _ = &mut stop, if !stopped => {
                 tracing::info!("stop requested: publishing ends, grace period follows");
                 stopped = true;
@@ -93,7 +101,13 @@ pub async fn run(
                 hard.cancel();
             }
         }
+    };
+    if let Some(m) = metrics {
+        // Ctrl-C during the linger ends it.
+        m.finish(result.as_ref().ok(), (!stopped).then_some(stop))
+            .await;
     }
+    result
 }
 
 /// Phase 3 of an echo run: the subscribers publish on their own
@@ -158,6 +172,7 @@ async fn orchestrate(
     run_id: u32,
     live: Arc<Live>,
     mut pool: Option<Pool>,
+    sockets: exporter::Sockets,
 ) -> Result<RunResult, LoadError> {
     let clock = Clock::new();
     let env = Arc::new(Env::new(
@@ -173,20 +188,20 @@ async fn orchestrate(
     tracing::info!(run_id = format!("{run_id:08x}"), transport = %plan.transport, subscribers = plan.subscribers, "ramping up");
 
     // Phase 1: ramp-up. Whoever is not ready when it ends takes no part.
-    let (ios, handles, connected) = match &mut pool {
+    let (ios, handles, connected, by_room) = match &mut pool {
         // Worker processes hold the subscribers; this process publishes.
         Some(pool) => {
-            let connected = pool.ramp(&stop, &hard, &mut reporter).await?;
-            (Vec::new(), Vec::new(), connected)
+            let (connected, by_room) = pool.ramp(&stop, &hard, &mut reporter).await?;
+            (Vec::new(), Vec::new(), connected, by_room)
         }
         None => {
             let (ios, handles) = ramp(&env, &stop, &mut reporter).await;
             env.ramp_over.cancel();
-            let connected = ios
-                .iter()
-                .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
-                .count() as u64;
-            (ios, handles, connected)
+            let _ = sockets.set(ios.clone());
+            let ready = ready_ids(&ios, &plan);
+            let connected = ready.len() as u64;
+            let by_room = crate::core::rooms::connected_by_room(ready.into_iter(), plan.rooms);
+            (ios, handles, connected, by_room)
         }
     };
     tracing::info!(connected, asked = plan.subscribers, "ramp-up over");
@@ -281,6 +296,11 @@ async fn orchestrate(
     drop(ws_pubs);
     let published_sets: Vec<RangeSet> = pub_reports.iter().map(|r| r.acked.clone()).collect();
     let published: u64 = published_sets.iter().map(RangeSet::len).sum();
+    // (attempted, acknowledged) per publisher, for what each room expects.
+    let per_publisher: Vec<(u64, u64)> = pub_reports
+        .iter()
+        .map(|r| (r.attempted, r.acked.len()))
+        .collect();
 
     // Phase 4: grace, until every connected subscriber has every message.
     let mut end = Instant::now();
@@ -292,16 +312,18 @@ async fn orchestrate(
         // Arrivals are counted live without knowing which publishes will be
         // acknowledged; when some failed, their arrivals would be mistaken
         // for expected ones, so only a run without failures may end early.
-        let (attempted, published, receivers) = if plan.echo() {
+        let (attempted, published, expected) = if plan.echo() {
             // Each message has one receiver, its sender.
             let a = live.echo_attempted.load(Relaxed);
-            (a, live.published.load(Relaxed), 1)
+            let p = live.published.load(Relaxed);
+            (a, p, p)
         } else {
             let a: u64 = pub_reports.iter().map(|r| r.attempted).sum();
-            (a, published, connected)
+            let per: Vec<u64> = published_sets.iter().map(RangeSet::len).collect();
+            (a, published, crate::core::rooms::deliveries(&by_room, &per))
         };
-        let want = if attempted == published || receivers == 0 {
-            receivers * published
+        let want = if attempted == published || connected == 0 {
+            expected
         } else {
             u64::MAX
         };
@@ -339,7 +361,7 @@ async fn orchestrate(
         // An in-process server (`compare`) shares the process's CPU time.
         // With workers this is the parent's share (the publishers); the
         // workers' own is added once they have reported.
-        let server_share = if hooks.server_cpu.is_some() {
+        let server_share = if hooks.server_cpu.is_some() && hooks.server_in_process {
             server_cpu_s
         } else {
             Some(0.0)
@@ -413,6 +435,8 @@ async fn orchestrate(
         plan: &plan,
         run_id,
         connected,
+        by_room,
+        per_publisher,
         published,
         attempted,
         payload_total,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -20,8 +20,8 @@ use crate::core::merge::encode_histogram;
 use crate::core::progress::{Live, Reporter};
 use crate::core::schedule::Clock;
 use crate::core::tally::{RangeSet, TallySummary};
-use crate::net::count::{IoTotals, SubIo, SubState};
-use crate::roles::ramp::ramp;
+use crate::net::count::{IoTotals, SubIo};
+use crate::roles::ramp::{ramp, ready_ids};
 use crate::roles::subscribe::Env;
 
 /// Runs this process as a worker (`pushpoll load --worker`): reads its share
@@ -129,18 +129,14 @@ async fn work(
             orphaned.cancel();
         })
     };
+    let sockets: Arc<OnceLock<Vec<Arc<SubIo>>>> = Arc::default();
     let progress = {
-        let (live, out) = (live.clone(), out.clone());
+        let (live, out, sockets) = (live.clone(), out.clone(), sockets.clone());
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(PROGRESS_EVERY);
             loop {
                 ticker.tick().await;
-                let p = FromWorker::Progress {
-                    ready: live.ready.load(Relaxed),
-                    delivered: live.delivered.load(Relaxed),
-                    errors: live.errors.load(Relaxed),
-                };
-                if out.send(p).is_err() {
+                if out.send(progress_now(&live, sockets.get())).is_err() {
                     break;
                 }
             }
@@ -149,11 +145,11 @@ async fn work(
 
     let (ios, handles) = ramp(&env, &stop, &mut Reporter::quiet(live.clone())).await;
     env.ramp_over.cancel();
-    let connected = ios
-        .iter()
-        .filter(|io| !io.settle(SubState::Excluded) && io.state() == SubState::Ready)
-        .count() as u64;
-    let _ = out.send(FromWorker::Ready { connected });
+    let _ = sockets.set(ios.clone());
+    let ready = ready_ids(&ios, &env.plan);
+    let connected = ready.len() as u64;
+    let rooms = crate::core::rooms::connected_by_room(ready.into_iter(), env.plan.rooms);
+    let _ = out.send(FromWorker::Ready { connected, rooms });
 
     let report = loop {
         let cmd = tokio::select! {
@@ -191,17 +187,26 @@ async fn work(
     progress.abort();
     if let Some(r) = report {
         // The last live totals first, so the parent's progress view ends exact.
-        let _ = out.send(FromWorker::Progress {
-            ready: live.ready.load(Relaxed),
-            delivered: live.delivered.load(Relaxed),
-            errors: live.errors.load(Relaxed),
-        });
+        let _ = out.send(progress_now(&live, Some(&ios)));
         let _ = out.send(FromWorker::Done(Box::new(r)));
         // Wait for the parent to close stdin (it has everything it needs).
         let _ = tokio::time::timeout(ANSWER_TIMEOUT, orphaned.cancelled()).await;
     }
     reader.abort();
     Ok(())
+}
+
+/// The live totals the parent sums: for its progress view, and for its
+/// `/metrics` (socket counters once the ramp-up is over and `ios` is known).
+fn progress_now(live: &Live, ios: Option<&Vec<Arc<SubIo>>>) -> FromWorker {
+    FromWorker::Progress {
+        ready: live.ready.load(Relaxed),
+        delivered: live.delivered.load(Relaxed),
+        errors: live.errors.load(Relaxed),
+        io: ios.map(|ios| IoTotals::sum_counters(ios).into()),
+        latency: live.latency.snapshot(),
+        error_kinds: live.error_kinds.snapshot(),
+    }
 }
 
 /// Waits for this worker's subscribers to have everything (at most

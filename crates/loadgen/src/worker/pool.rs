@@ -15,12 +15,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{FromWorker, ToWorker, WorkerReport};
+use super::protocol::{FromWorker, IoWire, ToWorker, WorkerReport};
 use super::{ANSWER_TIMEOUT, JOIN_TIMEOUT};
 use crate::config::opts::LoadOpts;
 use crate::config::plan::Plan;
 use crate::core::acks::Acks;
 use crate::core::error::LoadError;
+use crate::core::live_metrics::LatencySnapshot;
 use crate::core::merge::{decode_histogram, new_histogram};
 use crate::core::progress::{Hooks, Live, Phase, Reporter};
 use crate::core::tally::{RangeSet, TallySummary};
@@ -73,6 +74,8 @@ fn worker_opts(o: &LoadOpts, share: usize, first: usize, run_id: u32) -> LoadOpt
     w.label = None;
     // The parent reads the server's CPU around the whole run.
     w.server_metrics_url = None;
+    // The parent serves the whole run's metrics; workers serve none.
+    w.metrics_addr = None;
     w.run_id = Some(run_id);
     w.first_id = first;
     w.ramp = o.ramp.map(|r| r * fraction);
@@ -234,16 +237,18 @@ impl Pool {
     }
 
     /// Phase 1 across the workers: each ramps its share up; returns the
-    /// subscribers connected in all. Ctrl-C ends every worker's ramp-up.
+    /// subscribers connected in all, and per room. Ctrl-C ends every
+    /// worker's ramp-up.
     pub async fn ramp(
         &mut self,
         stop: &CancellationToken,
         hard: &CancellationToken,
         reporter: &mut Reporter,
-    ) -> Result<u64, LoadError> {
+    ) -> Result<(u64, Vec<u64>), LoadError> {
         reporter.report(Phase::Connecting, true);
         let n = self.children.len();
         let mut ready: Vec<Option<u64>> = vec![None; n];
+        let mut by_room = Vec::new();
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         // Workers end their ramp-ups by their own clocks; this only guards
         // against one that hangs.
@@ -255,7 +260,10 @@ impl Pool {
                 _ = ticker.tick() => reporter.report(Phase::Connecting, false),
                 ev = self.recv(deadline.unwrap_or_else(far_future), "finish their ramp-up") => {
                     match self.settle(ev?).await? {
-                        (i, FromWorker::Ready { connected }) => ready[i] = Some(connected),
+                        (i, FromWorker::Ready { connected, rooms }) => {
+                            ready[i] = Some(connected);
+                            crate::core::rooms::add(&mut by_room, &rooms);
+                        }
                         (i, other) => return Err(unexpected(i, &other)),
                     }
                 }
@@ -264,7 +272,7 @@ impl Pool {
                 deadline = Some(Instant::now() + ANSWER_TIMEOUT);
             }
         }
-        Ok(ready.into_iter().flatten().sum())
+        Ok((ready.into_iter().flatten().sum(), by_room))
     }
 
     async fn stop(&mut self) -> Result<(), LoadError> {
@@ -431,6 +439,7 @@ async fn read_events(
 ) {
     let mut lines = BufReader::new(stdout).lines();
     let (mut ready, mut delivered, mut errors) = (0u64, 0u64, 0u64);
+    let mut last = RemoteLast::default();
     let gone = loop {
         match lines.next_line().await {
             Ok(Some(line)) => match serde_json::from_str::<FromWorker>(&line) {
@@ -438,7 +447,11 @@ async fn read_events(
                     ready: r,
                     delivered: d,
                     errors: e,
+                    io,
+                    latency,
+                    error_kinds,
                 }) => {
+                    last.add_to(&live, io, latency, error_kinds);
                     live.ready.fetch_add(r.saturating_sub(ready), Relaxed);
                     live.delivered
                         .fetch_add(d.saturating_sub(delivered), Relaxed);
@@ -458,6 +471,44 @@ async fn read_events(
     };
     stop.cancel();
     let _ = tx.send((index, Event::Gone(gone)));
+}
+
+/// What one worker reported last for the parent's `/metrics`: its next
+/// report adds only the difference to the parent's live sums.
+#[derive(Default)]
+struct RemoteLast {
+    io: IoWire,
+    latency: LatencySnapshot,
+    error_kinds: BTreeMap<String, u64>,
+}
+
+impl RemoteLast {
+    fn add_to(
+        &mut self,
+        live: &Live,
+        io: Option<IoWire>,
+        latency: LatencySnapshot,
+        error_kinds: BTreeMap<String, u64>,
+    ) {
+        if let Some(io) = io {
+            let r = &live.remote_io;
+            r.up.fetch_add(io.up.saturating_sub(self.io.up), Relaxed);
+            r.down
+                .fetch_add(io.down.saturating_sub(self.io.down), Relaxed);
+            r.requests
+                .fetch_add(io.requests.saturating_sub(self.io.requests), Relaxed);
+            self.io = io;
+        }
+        live.latency.add(&latency.minus(&self.latency));
+        self.latency = latency;
+        for (kind, n) in error_kinds {
+            let before = self.error_kinds.get(&kind).copied().unwrap_or(0);
+            if n > before {
+                live.error_kinds.add(&kind, n - before);
+            }
+            self.error_kinds.insert(kind, n);
+        }
+    }
 }
 
 // The pool's tests reach its private parts (the event channel, shares).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::opts::LoadOpts;
 use crate::core::acks::AckSnapshot;
+use crate::core::live_metrics::LatencySnapshot;
 use crate::core::tally::{RangeSet, TallySummary};
 use crate::net::count::IoTotals;
 
@@ -90,9 +91,21 @@ pub(crate) enum FromWorker {
         ready: u64,
         delivered: u64,
         errors: u64,
+        /// The parent's `/metrics` (`--metrics-addr`) shows these summed
+        /// over the workers: socket counters (once the ramp-up is over),
+        /// latency buckets and errors by kind, all cumulative.
+        #[serde(default)]
+        io: Option<IoWire>,
+        #[serde(default)]
+        latency: LatencySnapshot,
+        #[serde(default)]
+        error_kinds: BTreeMap<String, u64>,
     },
     Ready {
         connected: u64,
+        /// Connected subscribers per room (`--rooms`; one entry without).
+        #[serde(default)]
+        rooms: Vec<u64>,
     },
     Io(IoWire),
     Done(Box<WorkerReport>),

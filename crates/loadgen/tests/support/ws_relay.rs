@@ -50,6 +50,9 @@ pub struct Rules {
     /// it sends is not relayed, until it sends a frame containing `.0`; the
     /// relay answers that frame with `.1`.
     pub join: Option<(&'static str, &'static str)>,
+    /// Rooms by URL path: a message goes only to connections whose
+    /// handshake asked for the same path as its sender's.
+    pub rooms_by_path: bool,
 }
 
 /// One connection as the relay saw it.
@@ -70,9 +73,19 @@ pub struct Conn {
     pub binary_frames: AtomicU64,
     /// The join frame it sent (`Rules::join`).
     pub joined: Mutex<Option<String>>,
+    /// The handshake's request target (path and query).
+    pub target: Mutex<Option<String>>,
 }
 
-type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>)>>>;
+impl Conn {
+    fn path(&self) -> Option<String> {
+        let t = self.target.lock().unwrap();
+        t.as_deref()
+            .map(|t| t.split('?').next().unwrap_or_default().to_owned())
+    }
+}
+
+type Clients = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Message>, Arc<Conn>)>>>;
 
 pub struct Relay {
     pub addr: SocketAddr,
@@ -106,7 +119,10 @@ impl Relay {
                 // (With a join step, only once it has joined.)
                 let (tx, rx) = mpsc::unbounded_channel();
                 if rules.join.is_none() {
-                    clients.lock().unwrap().push((idx, tx.clone()));
+                    clients
+                        .lock()
+                        .unwrap()
+                        .push((idx, tx.clone(), conn.clone()));
                 }
                 tokio::spawn(serve(
                     idx,
@@ -207,6 +223,7 @@ async fn serve(
                       mut resp: http::Response<()>|
           -> Result<http::Response<()>, http::Response<Option<String>>> {
         *c2.headers.lock().unwrap() = Some(req.headers().clone());
+        *c2.target.lock().unwrap() = Some(req.uri().to_string());
         if let Some((name, value)) = r2.require_header {
             let ok = req
                 .headers()
@@ -237,7 +254,7 @@ async fn serve(
     let ws = match tokio_tungstenite::accept_hdr_async(stream, check).await {
         Ok(ws) => ws,
         Err(_) => {
-            clients.lock().unwrap().retain(|(i, _)| *i != idx);
+            clients.lock().unwrap().retain(|(i, _, _)| *i != idx);
             conn.closed.store(true, Relaxed);
             return;
         }
@@ -254,6 +271,7 @@ async fn serve(
     let echo = rules.echo;
     let rules_rewrite = rules.rewrite;
     let join_step = rules.join;
+    let rooms_by_path = rules.rooms_by_path;
     let writer = tokio::spawn(async move {
         let mut held: Option<(Message, u32)> = None;
         while let Some(msg) = rx.recv().await {
@@ -301,7 +319,10 @@ async fn serve(
                 if t.as_str().contains(want) {
                     *conn.joined.lock().unwrap() = Some(t.as_str().to_owned());
                     let _ = tx.send(Message::text(reply));
-                    clients.lock().unwrap().push((idx, tx.clone()));
+                    clients
+                        .lock()
+                        .unwrap()
+                        .push((idx, tx.clone(), conn.clone()));
                 }
             }
             Message::Text(_) | Message::Binary(_)
@@ -317,8 +338,10 @@ async fn serve(
                 } else {
                     msg
                 };
-                for (i, tx) in clients.lock().unwrap().iter() {
-                    if !echo || *i == idx {
+                let room = rooms_by_path.then(|| conn.path());
+                for (i, tx, other) in clients.lock().unwrap().iter() {
+                    let in_room = room.as_ref().is_none_or(|r| *r == other.path());
+                    if (!echo || *i == idx) && in_room {
                         let _ = tx.send(msg.clone());
                     }
                 }
@@ -330,7 +353,7 @@ async fn serve(
             _ => {}
         }
     }
-    clients.lock().unwrap().retain(|(i, _)| *i != idx);
+    clients.lock().unwrap().retain(|(i, _, _)| *i != idx);
     // The writer ends when every sender of its channel is gone.
     drop(tx);
     let _ = writer.await;

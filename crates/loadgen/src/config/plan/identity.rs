@@ -5,7 +5,17 @@ use http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::opts::LoadOpts;
+use crate::config::template::{self, Scope, Template, Vars};
+use crate::config::users::Users;
 use crate::core::error::LoadError;
+
+/// The extra headers of every request: fixed ones, and those whose value
+/// holds a placeholder (`Authorization: Bearer {user.token}`), rendered per
+/// connection.
+pub(crate) struct Extra {
+    pub fixed: Vec<(HeaderName, HeaderValue)>,
+    pub templated: Vec<(HeaderName, Template)>,
+}
 
 /// Most `--header`s one run may add.
 const MAX_HEADERS: usize = 64;
@@ -33,9 +43,11 @@ const RESERVED_HEADERS: [(&str, &str); 14] = [
 ];
 
 /// `--header`s and `--origin` as headers, and `--subprotocol` names
-/// checked; at most [`MAX_HEADERS`] headers and [`MAX_HEADER_BYTES`] bytes.
-pub(super) fn headers(o: &LoadOpts) -> Result<Vec<(HeaderName, HeaderValue)>, LoadError> {
+/// checked; at most [`MAX_HEADERS`] headers and [`MAX_HEADER_BYTES`] bytes
+/// (connection 0's values, for templated ones).
+pub(super) fn headers(o: &LoadOpts, users: Option<&Users>) -> Result<Extra, LoadError> {
     let mut headers = Vec::with_capacity(o.headers.len() + 1);
+    let mut templated = Vec::new();
     if o.headers.len() > MAX_HEADERS {
         return Err(LoadError::InvalidOption {
             option: "header",
@@ -43,13 +55,30 @@ pub(super) fn headers(o: &LoadOpts) -> Result<Vec<(HeaderName, HeaderValue)>, Lo
         });
     }
     for raw in &o.headers {
-        headers.push(parse_header(raw)?);
+        let (name, value) = parse_header(raw)?;
+        let text = value.to_str().unwrap_or_default();
+        if template::scan(text)
+            .iter()
+            .any(|p| matches!(p, template::Piece::Name(_)))
+        {
+            let scope = Scope {
+                marker: false,
+                users,
+            };
+            let t = Template::parse("header", text, scope)?;
+            let first = header_value(&name, &t, &Vars::first(users))?;
+            templated.push((name, t, first));
+        } else {
+            headers.push((name, value));
+        }
     }
     if let Some(raw) = &o.origin {
         headers.push((http::header::ORIGIN, parse_origin(raw)?));
     }
     let extra_bytes: usize = headers
         .iter()
+        .map(|(n, v)| (n, v))
+        .chain(templated.iter().map(|(n, _, v)| (n, v)))
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .chain(o.subprotocols.iter().map(|p| p.len() + 2))
         .sum();
@@ -71,7 +100,25 @@ pub(super) fn headers(o: &LoadOpts) -> Result<Vec<(HeaderName, HeaderValue)>, Lo
             });
         }
     }
-    Ok(headers)
+    Ok(Extra {
+        fixed: headers,
+        templated: templated.into_iter().map(|(n, t, _)| (n, t)).collect(),
+    })
+}
+
+/// A templated header's value for one connection.
+pub(crate) fn header_value(
+    name: &HeaderName,
+    t: &Template,
+    vars: &Vars<'_>,
+) -> Result<HeaderValue, LoadError> {
+    HeaderValue::from_str(&t.render(vars, "")).map_err(|_| LoadError::InvalidOption {
+        option: "header",
+        reason: format!(
+            "the value of {name} for connection {} has characters a header cannot carry (control characters such as a newline)",
+            vars.id
+        ),
+    })
 }
 
 /// Parses one `--header NAME:VALUE`.

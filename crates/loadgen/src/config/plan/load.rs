@@ -18,6 +18,10 @@ const RAMP_TIMEOUT_BASE: f64 = 60.0;
 const GRACE_BASE: f64 = 2.0;
 /// The durations and counts a run is scheduled by, checked.
 pub(super) struct Timing {
+    /// Rooms (1 without `--rooms`).
+    pub rooms: usize,
+    /// Publishers of a broadcast run (`--publishers`, or one per room).
+    pub publishers: usize,
     pub duration: Duration,
     pub total_messages: u64,
     pub poll_interval: Duration,
@@ -49,15 +53,7 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
             ),
         });
     }
-    if o.publishers == 0 || o.publishers > MAX_PUBLISHERS {
-        return Err(LoadError::InvalidOption {
-            option: "publishers",
-            reason: format!(
-                "must be between 1 and {MAX_PUBLISHERS}, got {}",
-                o.publishers
-            ),
-        });
-    }
+    let (rooms, publishers) = rooms_and_publishers(o)?;
     let total_messages = schedule::total_messages(o.rate, duration.as_secs_f64());
     if total_messages > MAX_MESSAGES {
         return Err(LoadError::InvalidOption {
@@ -123,6 +119,8 @@ pub(super) fn timing(o: &LoadOpts) -> Result<Timing, LoadError> {
     };
     let timeout = seconds("timeout", o.timeout, false)?;
     Ok(Timing {
+        rooms,
+        publishers,
         duration,
         total_messages,
         poll_interval,
@@ -146,4 +144,39 @@ fn seconds(option: &'static str, v: f64, allow_zero: bool) -> Result<Duration, L
         });
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// `--rooms` and `--publishers`: one publisher per room by default, and
+/// never fewer publishers than rooms (a room without one would expect
+/// nothing and measure nothing).
+fn rooms_and_publishers(o: &LoadOpts) -> Result<(usize, usize), LoadError> {
+    let rooms = match o.rooms {
+        None => 1,
+        Some(n) if n == 0 || n > o.subscribers => {
+            return Err(LoadError::InvalidOption {
+                option: "rooms",
+                reason: format!(
+                "must be between 1 and --subscribers ({}), so every room has a subscriber; got {n}",
+                o.subscribers
+            ),
+            })
+        }
+        Some(n) => n,
+    };
+    let publishers = o.publishers.unwrap_or(rooms);
+    if publishers == 0 || publishers > MAX_PUBLISHERS {
+        return Err(LoadError::InvalidOption {
+            option: "publishers",
+            reason: format!("must be between 1 and {MAX_PUBLISHERS}, got {publishers}"),
+        });
+    }
+    if publishers < rooms {
+        return Err(LoadError::InvalidOption {
+            option: "publishers",
+            reason: format!(
+                "{publishers} publishers for {rooms} rooms: publisher j is in room j mod {rooms}, so every room needs one; give --publishers {rooms} or more (the default with --rooms)"
+            ),
+        });
+    }
+    Ok((rooms, publishers))
 }

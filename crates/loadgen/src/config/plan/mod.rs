@@ -18,9 +18,13 @@ pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
+
+use crate::config::template::{Template, Vars};
+use crate::config::users::Users;
 
 use crate::config::headers::{Profile, RequestKind};
 use crate::config::opts::{
@@ -35,6 +39,10 @@ pub(crate) struct SocketIoPlan {
     pub mode: SocketIoTransport,
     /// Event name of messages.
     pub event: String,
+    /// Namespace (`/` by default).
+    pub namespace: String,
+    /// The connect packet's `auth` object (`--socketio-auth`).
+    pub auth: Option<Template>,
 }
 
 /// A validated run plan.
@@ -67,6 +75,14 @@ pub(crate) struct Plan {
     /// Extra headers of every handshake and HTTP request (`--header`,
     /// `--origin`), subscribers and publishers alike.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Extra headers whose value differs per connection (a placeholder in
+    /// a `--header` value).
+    pub header_templates: Vec<(HeaderName, Template)>,
+    /// Rooms (`--rooms`; 1 without): subscriber `i` is in room `i mod
+    /// rooms`, publisher `j` in room `j mod rooms`.
+    pub rooms: usize,
+    /// The `--users` rows (`{user.COLUMN}`).
+    pub users: Option<Arc<Users>>,
     /// The header profile (`--header-profile`), resolved for the
     /// subscriber URL's origin; `--header` values replace its own.
     pub profile: Profile,
@@ -100,9 +116,14 @@ impl Plan {
     pub fn new(o: &LoadOpts) -> Result<Plan, LoadError> {
         let t = load::timing(o)?;
         protocol::ws_options(o)?;
-        let headers = identity::headers(o)?;
-        let socketio = protocol::pattern_and_socketio(o)?;
-        let (sub, publish) = target::targets(o)?;
+        let users = match &o.users {
+            Some(path) => Some(Arc::new(Users::load(path)?)),
+            None => None,
+        };
+        let extra = identity::headers(o, users.as_deref())?;
+        let headers = extra.fixed;
+        let socketio = protocol::pattern_and_socketio(o, users.as_deref())?;
+        let (sub, publish) = target::targets(o, users.as_deref())?;
         // The page the requests come from is served by the same origin.
         let page_scheme = match sub.url.scheme() {
             "wss" | "https" => "https",
@@ -112,7 +133,11 @@ impl Plan {
             &o.header_profile,
             &format!("{page_scheme}://{}", sub.authority),
         )?;
-        profile.without(&headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>());
+        let named: Vec<HeaderName> = (headers.iter().map(|(n, _)| n))
+            .chain(extra.templated.iter().map(|(n, _)| n))
+            .cloned()
+            .collect();
+        profile.without(&named);
         if o.binary && !matches!(publish, PublishTarget::Ws(_)) {
             return Err(LoadError::InvalidOption {
                 option: "binary",
@@ -120,11 +145,11 @@ impl Plan {
             });
         }
         let publishers = match o.pattern {
-            Pattern::Broadcast => o.publishers,
+            Pattern::Broadcast => t.publishers,
             Pattern::Echo => o.subscribers,
         };
 
-        let speech = protocol::speech(o, &publish)?;
+        let speech = protocol::speech(o, &publish, users.as_deref())?;
         let metrics = target::metrics(o)?;
         let (mut sub, mut publish, mut metrics) = (sub, publish, metrics);
         target::tls_targets(
@@ -133,7 +158,7 @@ impl Plan {
         )?;
 
         let http2 = protocol::http2_streams(o)?;
-        Ok(Plan {
+        let plan = Plan {
             transport: o.transport,
             sub,
             publish,
@@ -168,7 +193,53 @@ impl Plan {
             publish_template: speech.template,
             publish_content_type: speech.content_type,
             first_id: o.first_id,
-        })
+            header_templates: extra.templated,
+            rooms: t.rooms,
+            users,
+        };
+        plan.check_connections()?;
+        Ok(plan)
+    }
+
+    /// With `--users`: a row for every connection, and every connection's
+    /// URLs and header values usable (`{id}` and `{room}` alone render
+    /// digits, which connection 0's check covers).
+    fn check_connections(&self) -> Result<(), LoadError> {
+        let Some(users) = &self.users else {
+            return Ok(());
+        };
+        users.check_rows(self.first_id + self.subscribers + self.publishers)?;
+        let subs = || (0..self.subscribers).map(|i| self.sub_vars(i));
+        let pubs = || (0..self.publishers).map(|p| self.pub_vars(p));
+        self.sub.check_connections(subs())?;
+        self.publish.target().check_connections(pubs())?;
+        for (name, t) in &self.header_templates {
+            for v in subs().chain(pubs()) {
+                identity::header_value(name, t, &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscriber `idx`'s placeholders (`idx` counts in this process; its
+    /// `{id}` is run-wide).
+    pub fn sub_vars(&self, idx: usize) -> Vars<'_> {
+        let id = self.first_id + idx;
+        Vars {
+            id,
+            room: id % self.rooms,
+            users: self.users.as_deref(),
+        }
+    }
+
+    /// Publisher `p`'s placeholders: `{id}` after every subscriber's,
+    /// `{room}` `p mod rooms`.
+    pub fn pub_vars(&self, p: usize) -> Vars<'_> {
+        Vars {
+            id: self.subscribers + p,
+            room: p % self.rooms,
+            users: self.users.as_deref(),
+        }
     }
 
     /// Adds the header profile's headers for `kind`, then the extra ones
@@ -177,19 +248,40 @@ impl Plan {
         &self,
         kind: RequestKind,
         mut req: http::request::Builder,
+        vars: &Vars<'_>,
     ) -> http::request::Builder {
         for (n, v) in self.profile.headers(kind) {
             req = req.header(n, v);
         }
-        self.add_headers(req)
+        self.add_headers(req, vars)
     }
 
     /// Adds the extra headers (`--header`, `--origin`) to a request.
-    pub fn add_headers(&self, mut req: http::request::Builder) -> http::request::Builder {
-        for (n, v) in &self.headers {
+    pub fn add_headers(
+        &self,
+        mut req: http::request::Builder,
+        vars: &Vars<'_>,
+    ) -> http::request::Builder {
+        for (n, v) in self.extra_headers(vars) {
             req = req.header(n, v);
         }
         req
+    }
+
+    /// The extra headers (`--header`, `--origin`) of one connection.
+    pub fn extra_headers<'s>(
+        &'s self,
+        vars: &Vars<'_>,
+    ) -> impl Iterator<Item = (&'s HeaderName, HeaderValue)> + 's {
+        let templated: Vec<_> = self
+            .header_templates
+            .iter()
+            .filter_map(|(n, t)| Some((n, identity::header_value(n, t, vars).ok()?)))
+            .collect();
+        self.headers
+            .iter()
+            .map(|(n, v)| (n, v.clone()))
+            .chain(templated)
     }
 
     /// Whether every subscriber publishes its own messages (`--pattern echo`).
@@ -236,7 +328,7 @@ mod tests {
             matches!(&p.publish, PublishTarget::Ws(t) if t.url.as_str() == "ws://127.0.0.1:9/ws")
         );
         let p = plan(&["--url", "http://h:8/x?a=1", "--transport", "long-poll"]).unwrap();
-        assert_eq!(p.sub.path_with("since=3"), "/x?a=1&since=3");
+        assert_eq!(p.sub.path_with(&p.sub_vars(0), "since=3"), "/x?a=1&since=3");
         assert_eq!(p.sub.authority, "h:8");
         assert!(
             matches!(&p.publish, PublishTarget::Post(t) if t.url.as_str() == "http://h:8/messages")
@@ -285,8 +377,13 @@ mod tests {
             e.starts_with("--publish-template: ") && e.contains("has no {marker}"),
             "{e}"
         );
-        let e = err(&["--url", "ws://h:8", "--publish-template", "{room}:{marker}"]);
-        assert!(e.contains("unknown placeholder {room}"), "{e}");
+        let e = err(&[
+            "--url",
+            "ws://h:8",
+            "--publish-template",
+            "{rooms}:{marker}",
+        ]);
+        assert!(e.contains("unknown placeholder {rooms}"), "{e}");
         let e = err(&[
             "--url",
             "ws://h:8",
@@ -310,7 +407,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.publish_content_type, "application/json");
         assert_eq!(
-            p.publish_template.unwrap().render(9, "m"),
+            p.publish_template
+                .as_ref()
+                .unwrap()
+                .render(&p.pub_vars(0), "m"),
             "{\"text\":\"m\"}"
         );
     }

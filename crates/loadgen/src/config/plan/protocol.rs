@@ -7,7 +7,8 @@ use crate::core::error::LoadError;
 use http::HeaderValue;
 
 use super::{PublishTarget, SocketIoPlan};
-use crate::config::template::{Step, Template};
+use crate::config::template::{Scope, Step, Template, Vars};
+use crate::config::users::Users;
 
 /// WebSocket-only options given with another transport.
 pub(super) fn ws_options(o: &LoadOpts) -> Result<(), LoadError> {
@@ -35,7 +36,10 @@ pub(super) fn ws_options(o: &LoadOpts) -> Result<(), LoadError> {
 
 /// Subprotocols, the echo pattern and Socket.IO settings, checked against
 /// the transport.
-pub(super) fn pattern_and_socketio(o: &LoadOpts) -> Result<Option<SocketIoPlan>, LoadError> {
+pub(super) fn pattern_and_socketio(
+    o: &LoadOpts,
+    users: Option<&Users>,
+) -> Result<Option<SocketIoPlan>, LoadError> {
     if !o.subprotocols.is_empty() {
         if o.transport != Transport::Ws {
             return Err(LoadError::InvalidOption {
@@ -64,8 +68,11 @@ pub(super) fn pattern_and_socketio(o: &LoadOpts) -> Result<Option<SocketIoPlan>,
                 "with echo every subscriber publishes on its own connection; drop --publish-url"
                     .into(),
             )
-        } else if o.publishers != 1 {
-            Some("with echo every subscriber is its own publisher; drop --publishers".into())
+        } else if o.publishers.is_some_and(|p| p != 1) || o.rooms.is_some() {
+            Some(
+                "with echo every subscriber is its own publisher; drop --publishers and --rooms"
+                    .into(),
+            )
         } else if o.ws_subprotocol.is_some() {
             Some("pushpoll.v1 is a broadcast protocol; drop --ws-subprotocol".into())
         } else {
@@ -90,15 +97,54 @@ pub(super) fn pattern_and_socketio(o: &LoadOpts) -> Result<Option<SocketIoPlan>,
                 reason: format!("must be 1 to 256 bytes, got {}", event.len()),
             });
         }
+        let namespace = o.socketio_namespace.clone().unwrap_or_else(|| "/".into());
+        if !namespace.starts_with('/')
+            || namespace.len() > 256
+            || namespace.contains([',', '"', '\\'])
+            || namespace.chars().any(char::is_control)
+        {
+            return Err(LoadError::InvalidOption {
+                option: "socketio-namespace",
+                reason: format!(
+                    "a namespace starts with / and has no comma, quote or control character (e.g. /chat), got {namespace:?}"
+                ),
+            });
+        }
+        let auth = match &o.socketio_auth {
+            None => None,
+            Some(raw) => {
+                let scope = Scope {
+                    marker: false,
+                    users,
+                };
+                let t = Template::parse("socketio-auth", raw, scope)?;
+                let first = t.render(&Vars::first(users), "");
+                if !serde_json::from_str::<serde_json::Value>(&first).is_ok_and(|v| v.is_object()) {
+                    return Err(LoadError::InvalidOption {
+                        option: "socketio-auth",
+                        reason: format!(
+                            "must be a JSON object, e.g. '{{\"token\":\"{{user.token}}\"}}'; connection 0's is {first:?}"
+                        ),
+                    });
+                }
+                Some(t)
+            }
+        };
         Some(SocketIoPlan {
             mode: o.socketio_transport.unwrap_or(SocketIoTransport::Upgrade),
             event,
+            namespace,
+            auth,
         })
     } else {
         let given = if o.socketio_transport.is_some() {
             Some("socketio-transport")
         } else if o.socketio_event.is_some() {
             Some("socketio-event")
+        } else if o.socketio_namespace.is_some() {
+            Some("socketio-namespace")
+        } else if o.socketio_auth.is_some() {
+            Some("socketio-auth")
         } else {
             None
         };
@@ -154,21 +200,26 @@ pub(super) struct Speech {
     pub content_type: HeaderValue,
 }
 
-pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, LoadError> {
+pub(super) fn speech(
+    o: &LoadOpts,
+    publish: &PublishTarget,
+    users: Option<&Users>,
+) -> Result<Speech, LoadError> {
     let ws_publishers = matches!(publish, PublishTarget::Ws(_));
     let steps = o
         .on_connect
         .iter()
-        .map(|raw| Step::parse(raw))
+        .map(|raw| Step::parse(raw, users))
         .collect::<Result<Vec<_>, _>>()?;
     if !steps.is_empty() {
         if o.transport == Transport::SocketIo {
-            return Err(LoadError::InvalidOption {
-                option: "on-connect",
-                reason: "Socket.IO connections do not run --on-connect steps yet (they would need event arrays)".into(),
-            });
-        }
-        if o.transport != Transport::Ws && !ws_publishers {
+            // Each `send:` is an event array, emitted once connected.
+            for step in &steps {
+                if let Step::Send(t) = step {
+                    event_array("on-connect", t, users, "")?;
+                }
+            }
+        } else if o.transport != Transport::Ws && !ws_publishers {
             return Err(LoadError::InvalidOption {
                 option: "on-connect",
                 reason: format!(
@@ -189,7 +240,11 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
     let template = match &o.publish_template {
         None => None,
         Some(raw) => {
-            let t = Template::parse("publish-template", raw, true)?;
+            let scope = Scope {
+                marker: true,
+                users,
+            };
+            let t = Template::parse("publish-template", raw, scope)?;
             if !t.has_marker() {
                 return Err(LoadError::InvalidOption {
                     option: "publish-template",
@@ -199,10 +254,7 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
                 });
             }
             if matches!(publish, PublishTarget::SocketIo(_)) {
-                return Err(LoadError::InvalidOption {
-                    option: "publish-template",
-                    reason: "Socket.IO publishers emit --socketio-event with the payload; templates as event arrays are not supported yet".into(),
-                });
+                event_array("publish-template", &t, users, "~pp1.0.0.0.0~")?;
             }
             Some(t)
         }
@@ -226,5 +278,31 @@ pub(super) fn speech(o: &LoadOpts, publish: &PublishTarget) -> Result<Speech, Lo
         steps,
         template,
         content_type,
+    })
+}
+
+/// A Socket.IO `--on-connect send:` step or `--publish-template` must be an
+/// event array, `["name", ...]`: checked on connection 0's text (with
+/// `marker` in place of a message).
+fn event_array(
+    option: &'static str,
+    t: &Template,
+    users: Option<&Users>,
+    marker: &str,
+) -> Result<(), LoadError> {
+    let text = t.render(&Vars::first(users), marker);
+    let ok = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| {
+        v.as_array()
+            .and_then(|a| a.first())
+            .is_some_and(serde_json::Value::is_string)
+    });
+    if ok {
+        return Ok(());
+    }
+    Err(LoadError::InvalidOption {
+        option,
+        reason: format!(
+            "with --transport socket.io it is an event array, [\"event name\", data...] (e.g. [\"join\",\"room-{{room}}\"]); connection 0's is {text:?}"
+        ),
     })
 }

@@ -1,12 +1,15 @@
 //! Where the generator connects: the subscriber, publisher and metrics URLs,
 //! completed with pushpoll's default paths, and their TLS settings.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use url::Url;
 
 use crate::config::opts::{LoadOpts, LoadTransport as Transport};
+use crate::config::template::{self, Scope, Template, Vars};
 use crate::config::trust::{TlsClient, TlsTarget, Trust, DEFAULT_ALPN};
+use crate::config::users::Users;
 use crate::core::error::LoadError;
 
 /// A host the generator connects to, resolved once.
@@ -22,10 +25,102 @@ pub(crate) struct Target {
     pub option: &'static str,
     /// TLS settings of a `wss://` or `https://` URL (`None`: plain).
     pub tls: Option<TlsTarget>,
+    /// The URL with its placeholders (`{room}`, `{user.token}`, ...) when
+    /// its path or query differs per connection; `url` and
+    /// `path_and_query` then hold connection 0's.
+    template: Option<Template>,
+}
+
+/// What a placeholder of a URL option stands in for while the URL is parsed
+/// and completed: a plain token the URL parser leaves alone.
+fn hole(i: usize) -> String {
+    format!("ppvar{i}x")
+}
+
+/// A URL option's text with its placeholders swapped for [`hole`]s, and
+/// the placeholders' names in order.
+struct Punched {
+    text: String,
+    names: Vec<String>,
+}
+
+fn punch(raw: &str) -> Punched {
+    let mut text = String::with_capacity(raw.len());
+    let mut names = Vec::new();
+    for piece in template::scan(raw) {
+        match piece {
+            template::Piece::Text(t) => text.push_str(t),
+            template::Piece::Name(n) => {
+                text.push_str(&hole(names.len()));
+                names.push(n.to_owned());
+            }
+        }
+    }
+    Punched { text, names }
 }
 
 impl Target {
     pub(super) fn new(option: &'static str, url: Url) -> Result<Self, LoadError> {
+        Target::with_names(option, url, &[], None)
+    }
+
+    /// A target whose URL may hold the [`hole`]s of `names`: they are put
+    /// back as placeholders, checked against `users`, and the URL of
+    /// connection 0 stands for the rest in messages.
+    fn with_names(
+        option: &'static str,
+        url: Url,
+        names: &[String],
+        users: Option<&Users>,
+    ) -> Result<Self, LoadError> {
+        let mut text = url.as_str().to_owned();
+        let mut used = false;
+        for (i, name) in names.iter().enumerate() {
+            let h = hole(i);
+            if url.host_str().is_some_and(|host| host.contains(&h)) {
+                return Err(LoadError::BadUrl {
+                    option,
+                    url: url.to_string(),
+                    reason: format!(
+                        "{{{name}}} in the host: placeholders go in the path or the query (every connection goes to the same server)"
+                    ),
+                });
+            }
+            if text.contains(&h) {
+                used = true;
+                text = text.replace(&h, &format!("{{{name}}}"));
+            }
+        }
+        if !used {
+            return Target::plain(option, url);
+        }
+        let scope = Scope {
+            marker: false,
+            users,
+        };
+        let template = Template::parse(option, &text, scope)?;
+        let first = Target::parse_rendered(option, &template, &Vars::first(users))?;
+        Ok(Target {
+            template: Some(template),
+            ..first
+        })
+    }
+
+    fn parse_rendered(
+        option: &'static str,
+        template: &Template,
+        vars: &Vars<'_>,
+    ) -> Result<Target, LoadError> {
+        let rendered = template.render(vars, "");
+        let url = Url::parse(&rendered).map_err(|e| LoadError::BadUrl {
+            option,
+            url: rendered.clone(),
+            reason: format!("after filling in the placeholders: {e}"),
+        })?;
+        Target::plain(option, url)
+    }
+
+    fn plain(option: &'static str, url: Url) -> Result<Self, LoadError> {
         let host = url.host_str().ok_or_else(|| LoadError::BadUrl {
             option,
             url: url.to_string(),
@@ -42,7 +137,57 @@ impl Target {
             path_and_query,
             option,
             tls: None,
+            template: None,
         })
+    }
+
+    /// The URL of one connection.
+    pub fn url_for(&self, vars: &Vars<'_>) -> Cow<'_, Url> {
+        match &self.template {
+            None => Cow::Borrowed(&self.url),
+            // Checked before the run for connection 0; a value of another
+            // row that breaks the URL falls back to connection 0's URL.
+            Some(t) => match Url::parse(&t.render(vars, "")) {
+                Ok(u) => Cow::Owned(u),
+                Err(_) => Cow::Borrowed(&self.url),
+            },
+        }
+    }
+
+    /// Path and query of one connection's URL, for the request line.
+    pub fn path(&self, vars: &Vars<'_>) -> Cow<'_, str> {
+        match &self.template {
+            None => Cow::Borrowed(&self.path_and_query),
+            Some(_) => {
+                let u = self.url_for(vars);
+                Cow::Owned(u[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
+            }
+        }
+    }
+
+    /// Checks every connection's URL parses and keeps the host, before the
+    /// run (a `--users` value with a space in the host part, say).
+    pub(super) fn check_connections<'a>(
+        &self,
+        connections: impl Iterator<Item = Vars<'a>>,
+    ) -> Result<(), LoadError> {
+        let Some(t) = &self.template else {
+            return Ok(());
+        };
+        for v in connections {
+            let u = Target::parse_rendered(self.option, t, &v)?;
+            if u.authority != self.authority {
+                return Err(LoadError::BadUrl {
+                    option: self.option,
+                    url: u.url.to_string(),
+                    reason: format!(
+                        "connection {} would go to {} instead of {}: placeholders may change the path and query only",
+                        v.id, u.authority, self.authority
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Looks the host up (once per run, so a million subscribers cost one lookup).
@@ -65,14 +210,16 @@ impl Target {
         })
     }
 
-    /// Path and query with extra `key=value` parameters appended.
-    pub fn path_with(&self, params: &str) -> String {
+    /// Path and query of one connection's URL with extra `key=value`
+    /// parameters appended.
+    pub fn path_with(&self, vars: &Vars<'_>, params: &str) -> String {
+        let path = self.path(vars);
         if params.is_empty() {
-            self.path_and_query.clone()
-        } else if self.url.query().is_some() {
-            format!("{}&{params}", self.path_and_query)
+            path.into_owned()
+        } else if path.contains('?') {
+            format!("{path}&{params}")
         } else {
-            format!("{}?{params}", self.path_and_query)
+            format!("{path}?{params}")
         }
     }
 }
@@ -104,8 +251,12 @@ impl PublishTarget {
 }
 
 /// The subscriber and publisher targets (`--url`, `--publish-url`).
-pub(super) fn targets(o: &LoadOpts) -> Result<(Target, PublishTarget), LoadError> {
-    let sub_url = parse_url("url", &o.url)?;
+pub(super) fn targets(
+    o: &LoadOpts,
+    users: Option<&Users>,
+) -> Result<(Target, PublishTarget), LoadError> {
+    let sub_punched = punch(&o.url);
+    let sub_url = parse_url("url", &sub_punched.text)?;
     let want = match o.transport {
         Transport::Ws => ["ws", "wss"],
         _ => ["http", "https"],
@@ -121,8 +272,13 @@ pub(super) fn targets(o: &LoadOpts) -> Result<(Target, PublishTarget), LoadError
     if sub_url.path().is_empty() || sub_url.path() == "/" {
         sub_url.set_path(default_path(o.transport));
     }
-    let sub = Target::new("url", sub_url)?;
-    let publish = match &o.publish_url {
+    let sub = Target::with_names("url", sub_url.clone(), &sub_punched.names, users)?;
+    let pub_punched = o.publish_url.as_deref().map(punch);
+    let pub_names = pub_punched.as_ref().map_or(&[][..], |p| &p.names[..]);
+    let publish_target = |u: Url| Target::with_names("publish-url", u, pub_names, users);
+    // Publishers on the subscriber URL keep its placeholders.
+    let same_as_sub = |u: Url| Target::with_names("url", u, &sub_punched.names, users);
+    let publish = match pub_punched.as_ref().map(|p| &p.text) {
         Some(raw) if o.transport == Transport::SocketIo => {
             let u = parse_url("publish-url", raw)?;
             if !matches!(u.scheme(), "http" | "https") {
@@ -136,13 +292,13 @@ pub(super) fn targets(o: &LoadOpts) -> Result<(Target, PublishTarget), LoadError
             if u.path().is_empty() || u.path() == "/" {
                 u.set_path(default_path(Transport::SocketIo));
             }
-            PublishTarget::SocketIo(Target::new("publish-url", u)?)
+            PublishTarget::SocketIo(publish_target(u)?)
         }
         Some(raw) => {
             let u = parse_url("publish-url", raw)?;
             match u.scheme() {
-                "http" | "https" => PublishTarget::Post(Target::new("publish-url", u)?),
-                "ws" | "wss" => PublishTarget::Ws(Target::new("publish-url", u)?),
+                "http" | "https" => PublishTarget::Post(publish_target(u)?),
+                "ws" | "wss" => PublishTarget::Ws(publish_target(u)?),
                 _ => {
                     return Err(bad_scheme(
                         "publish-url",
@@ -153,14 +309,14 @@ pub(super) fn targets(o: &LoadOpts) -> Result<(Target, PublishTarget), LoadError
             }
         }
         None => match o.transport {
-            Transport::Ws => PublishTarget::Ws(Target::new("url", sub.url.clone())?),
-            Transport::SocketIo => PublishTarget::SocketIo(Target::new("url", sub.url.clone())?),
+            Transport::Ws => PublishTarget::Ws(same_as_sub(sub_url)?),
+            Transport::SocketIo => PublishTarget::SocketIo(same_as_sub(sub_url)?),
             _ => {
-                let mut u = sub.url.clone();
+                let mut u = sub_url;
                 u.set_path("/messages");
                 u.set_query(None);
                 u.set_fragment(None);
-                PublishTarget::Post(Target::new("url", u)?)
+                PublishTarget::Post(same_as_sub(u)?)
             }
         },
     };

@@ -20,7 +20,11 @@ const MAX: usize = 1 << 20;
 fn minimal_head() -> PollHead {
     let plan = plan(&[]);
     let req = plan
-        .request_headers(RequestKind::Poll, get(&plan.sub.authority, "/"))
+        .request_headers(
+            RequestKind::Poll,
+            get(&plan.sub.authority, "/"),
+            &plan.sub_vars(0),
+        )
         .body(())
         .unwrap();
     PollHead::new(req.headers())
@@ -352,13 +356,21 @@ async fn requests_are_byte_for_byte_what_hyper_wrote() {
     ] {
         let plan = plan(extra);
         let req = plan
-            .request_headers(RequestKind::Poll, get(&plan.sub.authority, "/"))
+            .request_headers(
+                RequestKind::Poll,
+                get(&plan.sub.authority, "/"),
+                &plan.sub_vars(0),
+            )
             .body(())
             .unwrap();
         let head = PollHead::new(req.headers());
         for target in ["/messages", "/messages?since=42&wait=30"] {
             let req = plan
-                .request_headers(RequestKind::Poll, get(&plan.sub.authority, target))
+                .request_headers(
+                    RequestKind::Poll,
+                    get(&plan.sub.authority, target),
+                    &plan.sub_vars(0),
+                )
                 .body(Empty::new())
                 .unwrap();
             let want = hyper_bytes(req).await;

@@ -73,7 +73,7 @@ impl EchoPub {
         let len = payload.len();
         // An echo subscriber is its own publisher: its `{id}` is its own.
         let text = match &env.plan.publish_template {
-            Some(t) => t.render(env.plan.first_id + self.publisher, &payload),
+            Some(t) => t.render(&env.plan.sub_vars(self.publisher), &payload),
             None => payload,
         };
         (seq, text, len)

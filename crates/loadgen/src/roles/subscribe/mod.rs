@@ -82,6 +82,8 @@ impl Env {
         live: Arc<Live>,
         publish_stop: CancellationToken,
     ) -> Self {
+        let shards =
+            LatencyShards::new(crate::core::tally::shard_count()).feeding(live.latency.clone());
         Env {
             h2: crate::proto::http2::H2Pool::for_plan(&plan),
             acks: Arc::new(Acks::new(plan.publishers)),
@@ -90,7 +92,7 @@ impl Env {
             run_id,
             clock,
             live,
-            shards: LatencyShards::new(crate::core::tally::shard_count()),
+            shards,
             accepting: AtomicBool::new(true),
             ramp_over: CancellationToken::new(),
             cancel: CancellationToken::new(),
@@ -138,7 +140,9 @@ impl Sub {
                 Some(echo::EchoPub::new(idx, &env)),
             )
         } else {
-            (Tally::new(env.run_id, env.plan.publishers, idx), None)
+            let room = env.plan.sub_vars(idx).room;
+            let tally = Tally::in_room(env.run_id, env.plan.publishers, env.plan.rooms, room, idx);
+            (tally, None)
         };
         Sub {
             env,
@@ -180,7 +184,7 @@ impl Sub {
     /// Counts an error.
     pub fn error(&mut self, kind: Kind) {
         tracing::debug!(kind = %kind, "subscriber error");
-        self.env.live.errors.fetch_add(1, Relaxed);
+        self.env.live.error(&kind);
         self.errors.add(kind);
     }
 

@@ -27,6 +27,7 @@ use super::{retry_after, Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::LoadTransport as Transport;
 use crate::config::plan::Plan;
+use crate::config::template::Vars;
 use crate::core::error::{status_kind, Kind};
 use crate::proto::h1::{Answer, H1Conn, PollHead};
 use crate::proto::http::get;
@@ -65,9 +66,12 @@ pub(super) async fn run(sub: &mut Sub) {
     };
     let timeout = plan.request_timeout();
     // HTTP/1.1: the headers, rendered once.
+    let vars = plan.sub_vars(sub.idx);
+    // This subscriber's URL (its own where placeholders fill it in).
+    let base = plan.sub.path(&vars).into_owned();
     let head = if env.h2.is_none() {
         match plan
-            .request_headers(RequestKind::Poll, get(&plan.sub.authority, "/"))
+            .request_headers(RequestKind::Poll, get(&plan.sub.authority, "/"), &vars)
             .body(())
         {
             Ok(req) => Some(PollHead::new(req.headers())),
@@ -80,7 +84,7 @@ pub(super) async fn run(sub: &mut Sub) {
         None
     };
     // The request target, rewritten in place for each poll.
-    let mut target = String::with_capacity(plan.sub.path_and_query.len() + 48);
+    let mut target = String::with_capacity(base.len() + 48);
     // Tokio's timer cannot wait less than a millisecond: a shorter interval
     // would make every poll wait for the next millisecond instead. Such
     // intervals mean "as fast as answers come", as wrk polls.
@@ -110,9 +114,9 @@ pub(super) async fn run(sub: &mut Sub) {
                     t.tick().await;
                 }
             }
-            poll_target(plan, since, &wait, &mut target);
+            poll_target(&base, since, &wait, &mut target);
             sub.io.request();
-            let fetch = conn.fetch(plan, head.as_ref(), &target, timeout);
+            let fetch = conn.fetch(plan, &vars, head.as_ref(), &target, timeout);
             let answer = match sub.guard(fetch).await {
                 None => return,
                 Some(a) => a,
@@ -243,16 +247,12 @@ pub(super) async fn run(sub: &mut Sub) {
 
 /// The path and query of a poll: the URL's, then `since` (and `wait`)
 /// once the subscriber knows where it stands.
-fn poll_target(plan: &Plan, since: Option<u64>, wait: &str, target: &mut String) {
+fn poll_target(base: &str, since: Option<u64>, wait: &str, target: &mut String) {
     target.clear();
-    target.push_str(&plan.sub.path_and_query);
+    target.push_str(base);
     if let Some(s) = since {
         // As `Target::path_with`.
-        target.push(if plan.sub.url.query().is_some() {
-            '&'
-        } else {
-            '?'
-        });
+        target.push(if base.contains('?') { '&' } else { '?' });
         target.push_str("since=");
         push_decimal(target, s);
         target.push_str(wait);
@@ -305,6 +305,7 @@ impl PollConn {
     async fn fetch(
         &mut self,
         plan: &Plan,
+        vars: &Vars<'_>,
         head: Option<&PollHead>,
         target: &str,
         timeout: Duration,
@@ -314,7 +315,7 @@ impl PollConn {
             (PollConn::H1(_), None) => Err(Kind::Borrowed("protocol")),
             (PollConn::H2(c), _) => {
                 let req = plan
-                    .request_headers(RequestKind::Poll, get(&plan.sub.authority, target))
+                    .request_headers(RequestKind::Poll, get(&plan.sub.authority, target), vars)
                     .body(Default::default())
                     .map_err(|_| Kind::Borrowed("protocol"))?;
                 // Boxed: hyper's future would make every HTTP/1.1 poll's

@@ -35,6 +35,7 @@ use super::{Backoff, Sub};
 use crate::config::headers::RequestKind;
 use crate::config::opts::SocketIoTransport;
 use crate::config::plan::{Plan, SocketIoPlan};
+use crate::config::template::{Step, Vars};
 use crate::core::error::{status_kind, Kind};
 use crate::net::count::SubIo;
 use crate::proto::http::{get, HttpConn};
@@ -70,7 +71,14 @@ pub(super) async fn run(sub: &mut Sub) {
     loop {
         let mut early = Vec::new();
         match sub
-            .guard(open(&env.plan, sio, env.addr, &sub.io, &mut early))
+            .guard(open(
+                &env.plan,
+                sio,
+                &env.plan.sub_vars(sub.idx),
+                env.addr,
+                &sub.io,
+                &mut early,
+            ))
             .await
         {
             None => return,
@@ -117,7 +125,7 @@ struct Batch {
 /// error kind when the packets end the session.
 fn read<'a>(
     packets: impl Iterator<Item = &'a str>,
-    event: &str,
+    sio: &SocketIoPlan,
     batch: &mut Batch,
     mut events: impl FnMut(&'a str),
 ) -> Result<(), Kind> {
@@ -126,7 +134,7 @@ fn read<'a>(
             Packet::Ping(d) => batch.pongs.push(engineio::pong(d)),
             Packet::Pong("probe") => batch.probed = true,
             Packet::Close => return Err(Kind::Borrowed("sio_close")),
-            Packet::Message(m) => match engineio::sio(m, event) {
+            Packet::Message(m) => match engineio::sio_in(m, &sio.namespace, &sio.event) {
                 SioPacket::Connect => batch.connected = true,
                 SioPacket::Event { named: true, raw } => {
                     batch.events += 1;
@@ -146,12 +154,13 @@ fn read<'a>(
 async fn poll_get(
     conn: &mut Conn,
     plan: &Plan,
+    vars: &Vars<'_>,
     io: &SubIo,
     path: &str,
     timeout: Duration,
 ) -> Result<String, Kind> {
     let req = plan
-        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path))
+        .request_headers(RequestKind::Poll, get(&plan.sub.authority, path), vars)
         .body(Full::default())
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -166,6 +175,7 @@ async fn poll_get(
 async fn poll_post(
     conn: &mut Conn,
     plan: &Plan,
+    vars: &Vars<'_>,
     io: &SubIo,
     path: &str,
     body: String,
@@ -174,7 +184,7 @@ async fn poll_post(
         .header(header::HOST, plan.sub.authority.as_str())
         .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
     let req = plan
-        .request_headers(RequestKind::Publish, req)
+        .request_headers(RequestKind::Publish, req, vars)
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| Kind::Borrowed("protocol"))?;
     io.request();
@@ -190,21 +200,31 @@ async fn poll_post(
 async fn open(
     plan: &Plan,
     sio: &SocketIoPlan,
+    vars: &Vars<'_>,
     addr: SocketAddr,
     io: &Arc<SubIo>,
     early: &mut Vec<String>,
 ) -> Result<Session, Kind> {
     if sio.mode == SocketIoTransport::Websocket {
-        let mut ws = ws_connect(&socketio::ws_url(&plan.sub, None), plan, addr, io).await?;
-        ws_open(&mut ws, sio, plan.timeout, early).await?;
+        let mut ws = ws_connect(
+            &socketio::ws_url(&plan.sub, vars, None),
+            plan,
+            vars,
+            addr,
+            io,
+        )
+        .await?;
+        ws_open(&mut ws, sio, vars, plan.timeout, early).await?;
+        socketio::ws_steps(&mut ws, &plan.steps, vars, sio, plan.timeout).await?;
         return Ok(Session::Ws(Box::new(ws)));
     }
     let mut conn: Conn = HttpConn::connect(addr, plan.sub.tls.as_ref(), plan.timeout, io).await?;
     let first = poll_get(
         &mut conn,
         plan,
+        vars,
         io,
-        &socketio::path(&plan.sub, "polling", None),
+        &socketio::path(&plan.sub, vars, "polling", None),
         plan.timeout,
     )
     .await?;
@@ -217,20 +237,28 @@ async fn open(
     let hold = Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout))
         .min(Duration::from_secs(600))
         + plan.timeout;
-    let path = socketio::path(&plan.sub, "polling", Some(&open.sid));
-    poll_post(&mut conn, plan, io, &path, engineio::CONNECT.into()).await?;
+    let path = socketio::path(&plan.sub, vars, "polling", Some(&open.sid));
+    poll_post(
+        &mut conn,
+        plan,
+        vars,
+        io,
+        &path,
+        socketio::connect_packet(sio, vars),
+    )
+    .await?;
     let mut connected = false;
     for _ in 0..CONNECT_POLLS {
-        let body = poll_get(&mut conn, plan, io, &path, hold).await?;
+        let body = poll_get(&mut conn, plan, vars, io, &path, hold).await?;
         let mut batch = Batch::default();
-        read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+        read(engineio::payload(&body), sio, &mut batch, |raw| {
             early.push(raw.to_owned())
         })?;
         if batch.events == 0 {
             io.empty_polls.fetch_add(1, Relaxed);
         }
         for pong in batch.pongs {
-            poll_post(&mut conn, plan, io, &path, pong).await?;
+            poll_post(&mut conn, plan, vars, io, &path, pong).await?;
         }
         if batch.connected {
             connected = true;
@@ -241,15 +269,18 @@ async fn open(
         return Err(Kind::Borrowed("sio_not_connected"));
     }
     if sio.mode == SocketIoTransport::Polling {
-        return Ok(Session::Polling(Polling {
+        let mut p = Polling {
             conn,
             sid: open.sid,
             hold,
-        }));
+        };
+        polling_steps(&mut p, plan, sio, vars, io, &path).await?;
+        return Ok(Session::Polling(p));
     }
     let mut ws = ws_connect(
-        &socketio::ws_url(&plan.sub, Some(&open.sid)),
+        &socketio::ws_url(&plan.sub, vars, Some(&open.sid)),
         plan,
+        vars,
         addr,
         io,
     )
@@ -261,12 +292,9 @@ async fn open(
         loop {
             let mut batch = Batch::default();
             let text = next_text(&mut ws).await?;
-            read(
-                std::iter::once(text.as_str()),
-                &sio.event,
-                &mut batch,
-                |raw| early.push(raw.to_owned()),
-            )?;
+            read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+                early.push(raw.to_owned())
+            })?;
             if batch.probed {
                 break;
             }
@@ -279,7 +307,59 @@ async fn open(
         .await
         .unwrap_or(Err(Kind::Borrowed("timeout")))?;
     drop(conn);
+    socketio::ws_steps(&mut ws, &plan.steps, vars, sio, plan.timeout).await?;
     Ok(Session::Ws(Box::new(ws)))
+}
+
+/// The `--on-connect` steps over a polling session: `send:` is a `POST` of
+/// the event, `expect:` polls until a packet contains the text (within
+/// `--timeout`, pings answered).
+async fn polling_steps(
+    p: &mut Polling,
+    plan: &Plan,
+    sio: &SocketIoPlan,
+    vars: &Vars<'_>,
+    io: &SubIo,
+    path: &str,
+) -> Result<(), Kind> {
+    let named = |what: &str, k: Kind| Kind::Owned(format!("on_connect_{what}_{k}"));
+    for step in &plan.steps {
+        match step {
+            Step::Send(t) => {
+                let packet = engineio::emit_array(&sio.namespace, &t.render(vars, ""));
+                poll_post(&mut p.conn, plan, vars, io, path, packet)
+                    .await
+                    .map_err(|k| named("send", k))?;
+            }
+            Step::Expect(t) => {
+                let want = t.render(vars, "");
+                let wait = async {
+                    loop {
+                        let body = poll_get(&mut p.conn, plan, vars, io, path, p.hold)
+                            .await
+                            .map_err(|k| named("expect", k))?;
+                        for packet in engineio::payload(&body) {
+                            match engineio::packet(packet) {
+                                Packet::Message(m) if m.contains(&want) => return Ok(()),
+                                Packet::Ping(d) => {
+                                    let pong = engineio::pong(d);
+                                    poll_post(&mut p.conn, plan, vars, io, path, pong)
+                                        .await
+                                        .map_err(|k| named("expect", k))?;
+                                }
+                                Packet::Close => return Err(Kind::Borrowed("on_connect_closed")),
+                                _ => {}
+                            }
+                        }
+                    }
+                };
+                tokio::time::timeout(plan.timeout, wait)
+                    .await
+                    .unwrap_or(Err(Kind::Borrowed("on_connect_expect_timeout")))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The next text frame (answering WebSocket pings on the way).
@@ -300,6 +380,7 @@ async fn next_text(ws: &mut Ws) -> Result<String, Kind> {
 async fn ws_open(
     ws: &mut Ws,
     sio: &SocketIoPlan,
+    vars: &Vars<'_>,
     timeout: Duration,
     early: &mut Vec<String>,
 ) -> Result<(), Kind> {
@@ -311,18 +392,15 @@ async fn ws_open(
                 break;
             }
         }
-        ws.send(Message::text(engineio::CONNECT))
+        ws.send(Message::text(socketio::connect_packet(sio, vars)))
             .await
             .map_err(|e| ws_kind(&e))?;
         loop {
             let text = next_text(ws).await?;
             let mut batch = Batch::default();
-            read(
-                std::iter::once(text.as_str()),
-                &sio.event,
-                &mut batch,
-                |raw| early.push(raw.to_owned()),
-            )?;
+            read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+                early.push(raw.to_owned())
+            })?;
             for pong in batch.pongs {
                 ws.send(Message::text(pong))
                     .await
@@ -342,14 +420,15 @@ async fn ws_open(
 async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> Kind {
     let env = sub.env.clone();
     let plan = &env.plan;
-    let path = socketio::path(&plan.sub, "polling", Some(&p.sid));
+    let vars = plan.sub_vars(sub.idx);
+    let path = socketio::path(&plan.sub, &vars, "polling", Some(&p.sid));
     loop {
-        let body = match poll_get(&mut p.conn, plan, &sub.io, &path, p.hold).await {
+        let body = match poll_get(&mut p.conn, plan, &vars, &sub.io, &path, p.hold).await {
             Ok(b) => b,
             Err(kind) => return kind,
         };
         let mut batch = Batch::default();
-        if let Err(kind) = read(engineio::payload(&body), &sio.event, &mut batch, |raw| {
+        if let Err(kind) = read(engineio::payload(&body), sio, &mut batch, |raw| {
             sub.deliver(raw.as_bytes())
         }) {
             return kind;
@@ -358,7 +437,7 @@ async fn receive_polling(sub: &mut Sub, sio: &SocketIoPlan, mut p: Polling) -> K
             sub.io.empty_polls.fetch_add(1, Relaxed);
         }
         for pong in batch.pongs {
-            if let Err(kind) = poll_post(&mut p.conn, plan, &sub.io, &path, pong).await {
+            if let Err(kind) = poll_post(&mut p.conn, plan, &vars, &sub.io, &path, pong).await {
                 return kind;
             }
         }
@@ -373,12 +452,9 @@ async fn receive_ws(sub: &mut Sub, sio: &SocketIoPlan, mut ws: Ws) -> Kind {
             Err(kind) => return kind,
         };
         let mut batch = Batch::default();
-        if let Err(kind) = read(
-            std::iter::once(text.as_str()),
-            &sio.event,
-            &mut batch,
-            |raw| sub.deliver(raw.as_bytes()),
-        ) {
+        if let Err(kind) = read(std::iter::once(text.as_str()), sio, &mut batch, |raw| {
+            sub.deliver(raw.as_bytes())
+        }) {
             return kind;
         }
         for pong in batch.pongs {

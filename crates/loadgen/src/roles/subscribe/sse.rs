@@ -27,9 +27,11 @@ pub(super) async fn run(sub: &mut Sub) {
         let mut wait = None;
         let open = async {
             let mut conn = sub.http_connect().await?;
+            let vars = plan.sub_vars(sub.idx);
             let mut req = plan.request_headers(
                 RequestKind::Stream,
-                get(&plan.sub.authority, &plan.sub.path_and_query),
+                get(&plan.sub.authority, &plan.sub.path(&vars)),
+                &vars,
             );
             if let Some(id) = &last_id {
                 req = req.header("last-event-id", id.as_str());

@@ -29,6 +29,7 @@ use url::Url;
 use super::{Backoff, Sub};
 use crate::config::opts::WsSubprotocol;
 use crate::config::plan::Plan;
+use crate::config::template::Vars;
 use crate::core::error::{Kind, LoadError};
 use crate::net::connect::{connect_counted, connect_tcp, SubStream};
 use crate::net::count::SubIo;
@@ -55,11 +56,12 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     protocol: Option<WsSubprotocol>,
     plan: &Plan,
+    vars: &Vars<'_>,
     stream: S,
     timeout: Duration,
     deflate: bool,
 ) -> Result<WebSocketStream<S>, Result<WsError, Kind>> {
-    let mut req = request(url, protocol, plan).map_err(Ok)?;
+    let mut req = request(url, protocol, plan, vars).map_err(Ok)?;
     if deflate {
         req.headers_mut().insert(
             http::header::SEC_WEBSOCKET_EXTENSIONS,
@@ -78,6 +80,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 pub(super) async fn connect(
     url: &str,
     plan: &Plan,
+    vars: &Vars<'_>,
     addr: SocketAddr,
     io: &Arc<SubIo>,
 ) -> Result<Ws, Kind> {
@@ -96,6 +99,7 @@ pub(super) async fn connect(
         url,
         plan.ws_subprotocol,
         plan,
+        vars,
         tcp,
         timeout,
         plan.ws_deflate,
@@ -126,6 +130,7 @@ pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(
         plan.sub.url.as_str(),
         Some(protocol),
         plan,
+        &plan.sub_vars(0),
         tcp,
         plan.timeout,
         false,
@@ -163,11 +168,11 @@ pub(super) async fn run(sub: &mut Sub) {
     let mut last_seq: Option<u64> = None;
     let mut backoff = Backoff::new();
     loop {
-        let url = resume_url(&env.plan.sub.url, last_seq);
+        let vars = env.plan.sub_vars(sub.idx);
+        let url = resume_url(&env.plan.sub.url_for(&vars), last_seq);
         let open = async {
-            let mut ws = connect(&url, &env.plan, env.addr, &sub.io).await?;
-            let id = env.plan.first_id + sub.idx;
-            crate::proto::ws::run_steps(&mut ws, &env.plan.steps, id, env.plan.timeout).await?;
+            let mut ws = connect(&url, &env.plan, &vars, env.addr, &sub.io).await?;
+            crate::proto::ws::run_steps(&mut ws, &env.plan.steps, &vars, env.plan.timeout).await?;
             if protocol.is_some() {
                 let hello = hello(&mut ws, env.plan.timeout).await?;
                 // On a resume the hello's last_seq may be past messages still
@@ -379,14 +384,20 @@ mod tests {
     #[test]
     fn the_subprotocol_is_asked_for_only_when_chosen() {
         let p = plan(&[]);
-        let r = request("ws://h:1/ws", Some(WsSubprotocol::PushpollV1), &p).unwrap();
+        let r = request(
+            "ws://h:1/ws",
+            Some(WsSubprotocol::PushpollV1),
+            &p,
+            &p.sub_vars(0),
+        )
+        .unwrap();
         assert_eq!(
             r.headers()
                 .get(http::header::SEC_WEBSOCKET_PROTOCOL)
                 .unwrap(),
             "pushpoll.v1"
         );
-        let r = request("ws://h:1/ws", None, &p).unwrap();
+        let r = request("ws://h:1/ws", None, &p, &p.sub_vars(0)).unwrap();
         assert!(r
             .headers()
             .get(http::header::SEC_WEBSOCKET_PROTOCOL)
@@ -407,7 +418,7 @@ mod tests {
             "--subprotocol",
             "superchat",
         ]);
-        let r = request("ws://h:1/ws", None, &p).unwrap();
+        let r = request("ws://h:1/ws", None, &p, &p.sub_vars(0)).unwrap();
         let h = r.headers();
         let cookies: Vec<_> = h.get_all("cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
