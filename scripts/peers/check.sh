@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Points `pushpoll load` at servers nobody here wrote (the notes' Node `ws`
 # broadcast server, an express-ws `/talk` route, socket.io's chat example
-# over each Engine.IO transport) and fails unless every message reaches
+# over each Engine.IO transport, a sockjs-node chat over websocket,
+# xhr-streaming and xhr-polling) and fails unless every message reaches
 # every subscriber exactly once, in order.
 # Then cross-checks pushpoll's counting against ref-client.js, an independent
 # Node `ws` client (see its header): same peer, same run shape, delivered
@@ -13,7 +14,7 @@
 # published to by HTTP mutations): `--rooms`, `--users`, `--on-connect`,
 # `--publish-template` and `--socketio-auth`, measured exactly per room.
 # PEERS_ONLY="crosscheck" (any of: node-ws express-ws socketio
-# socketio-rooms graphql crosscheck) runs only the steps named.
+# socketio-rooms graphql sockjs crosscheck) runs only the steps named.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 pushpoll="${1:-$here/../../target/release/pushpoll}"
@@ -111,6 +112,21 @@ if want graphql; then
   timeout 120 "$pushpoll" load --scenario "$here/../../examples/graphql-ws.toml" \
     --url "ws://127.0.0.1:$port/graphql" --publish-url "http://127.0.0.1:$port/graphql" \
     --duration 3 --json "$out/graphql-ws.json"
+fi
+
+# The scenario files under examples/ (their port replaced by the peer's).
+run_sockjs() { # MODE URL
+  echo "== pushpoll load against sockjs, examples/sockjs-$1.toml ($2)"
+  timeout 120 "$pushpoll" load --scenario "$here/../../examples/sockjs-$1.toml" --url "$2" \
+    --subscribers 100 --rate 20 --duration 3 --payload-bytes 64 \
+    --json "$out/sockjs-$1.json" --slo loss=0,dup=0,reorder=0
+}
+
+if want sockjs; then
+  start_peer sockjs-chat.js
+  for mode in websocket xhr-streaming xhr-polling; do
+    run_sockjs "$mode" "http://127.0.0.1:$port/chat"
+  done
 fi
 
 # Cross-check: ref-client.js and pushpoll load, each against a fresh

@@ -14,6 +14,7 @@ mod options;
 mod poll;
 mod rooms;
 mod socketio;
+mod sockjs;
 mod sse;
 mod stop;
 mod tls;

@@ -19,6 +19,17 @@ fn users_file(n: usize) -> TempFile {
     TempFile::new("users.csv", &csv)
 }
 
+/// The error a run with these options stops with, before it starts.
+fn run_error(args: Vec<&str>) -> impl std::future::Future<Output = String> + 'static {
+    let o = opts(&args);
+    async move {
+        run(&o, Hooks::default(), never())
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_users_and_url_placeholders_are_exact_per_room() {
     // Publisher 1 (room 1)'s first message never reaches anyone.
@@ -90,13 +101,7 @@ async fn users_and_rooms_are_checked_before_the_run() {
             v.extend(["--url", "ws://127.0.0.1:9/ws"]);
         }
         v.extend_from_slice(args);
-        let o = opts(&v);
-        async move {
-            run(&o, Hooks::default(), never())
-                .await
-                .unwrap_err()
-                .to_string()
-        }
+        run_error(v)
     };
     let users = users_file(4);
     let users = users.path();
@@ -141,13 +146,7 @@ async fn socketio_namespaces_auth_and_event_arrays_are_checked_before_the_run() 
             "2",
         ];
         v.extend_from_slice(args);
-        let o = opts(&v);
-        async move {
-            run(&o, Hooks::default(), never())
-                .await
-                .unwrap_err()
-                .to_string()
-        }
+        run_error(v)
     };
     let e = err(&["--socketio-namespace", "chat"]).await;
     assert!(
@@ -169,13 +168,13 @@ async fn socketio_namespaces_auth_and_event_arrays_are_checked_before_the_run() 
         e.starts_with("--publish-template: with --transport socket.io it is an event array"),
         "{e}"
     );
-    let e = {
-        let o = opts(&["--url", "ws://127.0.0.1:9/ws", "--socketio-auth", "{}"]);
-        run(&o, Hooks::default(), never())
-            .await
-            .unwrap_err()
-            .to_string()
-    };
+    let e = run_error(vec![
+        "--url",
+        "ws://127.0.0.1:9/ws",
+        "--socketio-auth",
+        "{}",
+    ])
+    .await;
     assert!(
         e.starts_with("--socketio-auth: only Socket.IO subscribers use it"),
         "{e}"

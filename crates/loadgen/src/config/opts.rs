@@ -64,6 +64,11 @@ pub enum LoadTransport {
     /// upgraded to WebSocket: `--socketio-transport`).
     #[value(name = "socket.io")]
     SocketIo,
+    /// SockJS (`--url` is the SockJS prefix, e.g. `http://host:port/chat`):
+    /// `GET <prefix>/info`, then a session over WebSocket, xhr-streaming or
+    /// xhr-polling (`--sockjs-transport`).
+    #[value(name = "sockjs")]
+    SockJs,
 }
 
 impl LoadTransport {
@@ -75,6 +80,7 @@ impl LoadTransport {
             LoadTransport::ShortPoll => "short-poll",
             LoadTransport::Sse => "sse",
             LoadTransport::SocketIo => "socket.io",
+            LoadTransport::SockJs => "sockjs",
         }
     }
 }
@@ -108,6 +114,31 @@ pub enum SocketIoTransport {
     Upgrade,
 }
 
+/// How a SockJS subscriber receives (SockJS's own transport names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+pub enum SockJsTransport {
+    /// `<prefix>/<server>/<session>/websocket`, SockJS frames inside
+    /// WebSocket text frames.
+    Websocket,
+    /// `POST .../xhr_streaming`: one long answer of newline-separated frames,
+    /// reopened on the same session when the server ends it (its response
+    /// limit, 128 KiB in sockjs-node).
+    XhrStreaming,
+    /// `POST .../xhr` in a loop, one answer per frame.
+    XhrPolling,
+}
+
+impl SockJsTransport {
+    /// The name on the command line (`xhr-streaming`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SockJsTransport::Websocket => "websocket",
+            SockJsTransport::XhrStreaming => "xhr-streaming",
+            SockJsTransport::XhrPolling => "xhr-polling",
+        }
+    }
+}
+
 /// Options of one load run against one transport. Serialisable, because
 /// worker processes receive their share of a run as JSON.
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
@@ -118,7 +149,8 @@ pub enum SocketIoTransport {
 pub struct LoadOpts {
     /// Subscriber URL: `ws://host:port/ws` for WebSocket, `http://host:port/messages`
     /// for polling, `http://host:port/events` for SSE, `http://host:port` for
-    /// Socket.IO (path `/socket.io/`). A bare `http://host:port` gets the
+    /// Socket.IO (path `/socket.io/`), the SockJS prefix for SockJS
+    /// (`http://host:port/chat`). A bare `http://host:port` gets the
     /// default path for the transport.
     #[arg(long)]
     pub url: String,
@@ -401,6 +433,14 @@ pub struct LoadOpts {
     #[arg(long, value_name = "JSON")]
     #[serde(default)]
     pub socketio_auth: Option<String>,
+
+    /// SockJS transport of the subscribers (`--transport sockjs`; default
+    /// `websocket`). Publishers always use `websocket` unless `--publish-url`
+    /// says otherwise; a server whose `/info` says `websocket: false` is
+    /// refused before the run when `websocket` is asked for.
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub sockjs_transport: Option<SockJsTransport>,
 
     /// Most subscribers one process holds. One process may open only so many
     /// sockets (`ulimit -n`, about 20,000 here); a run with more subscribers

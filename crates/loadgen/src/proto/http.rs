@@ -78,6 +78,12 @@ where
         Ok(HttpConn { tx, task })
     }
 
+    /// Whether the server closed the connection (after an answer with
+    /// `Connection: close`, say): the next request needs a new one.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Sends a request and waits for the answer's head, within `timeout`.
     pub async fn send(
         &mut self,

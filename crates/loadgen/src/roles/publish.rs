@@ -51,8 +51,8 @@ use crate::core::tally::RangeSet;
 use crate::net::count::PubIo;
 use crate::net::tls::{Connector, PubStream as PubSocket};
 use crate::proto::http::{body_error_kind, USER_AGENT};
-use crate::proto::socketio;
 use crate::proto::ws::ws_kind;
+use crate::proto::{socketio, sockjs};
 
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
@@ -144,8 +144,8 @@ impl Drop for WsPub {
 }
 
 /// Opens publisher `p`'s connection: a WebSocket (which then runs the
-/// `--on-connect` steps), or a Socket.IO connection over the WebSocket
-/// transport.
+/// `--on-connect` steps), a Socket.IO connection over the WebSocket
+/// transport, or a SockJS session over WebSocket (steps as messages).
 pub(crate) async fn connect(
     plan: &Plan,
     addr: SocketAddr,
@@ -170,6 +170,13 @@ pub(crate) async fn connect(
                 .unwrap_or(Err(Kind::Borrowed("timeout")))?;
             socketio::ws_steps(&mut ws, &plan.steps, &vars, sio, plan.timeout).await?;
             Ok(WsPub::over(ws, true))
+        }
+        PublishTarget::SockJs(t) => {
+            let vars = plan.pub_vars(p);
+            let url = sockjs::ws_url(t, &vars, &sockjs::SessionId::random());
+            let mut ws = handshake(&url, t, addr, plan, p, io).await?;
+            crate::proto::sockjs_ws::open(&mut ws, &plan.steps, &vars, plan.timeout).await?;
+            Ok(WsPub::over(ws, false))
         }
         PublishTarget::Post(_) => Err(Kind::Borrowed("internal")),
     }
@@ -291,6 +298,7 @@ pub(crate) async fn run_ws(
     mut conn: Option<WsPub>,
 ) -> PubReport {
     let sio = env.plan.socketio.as_ref();
+    let sockjs = matches!(env.plan.publish, PublishTarget::SockJs(_));
     let timeout = env.plan.timeout;
     let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
@@ -341,6 +349,7 @@ pub(crate) async fn run_ws(
                 &s.namespace,
                 &serde_json::json!([s.event, payload]).to_string(),
             )),
+            None if sockjs => Message::text(sockjs::encode(&[&payload])),
             None if env.plan.binary => Message::binary(payload.into_bytes()),
             None => Message::text(payload),
         };

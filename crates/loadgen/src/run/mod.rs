@@ -57,6 +57,7 @@ pub async fn run(
         crate::net::preflight::check(plan.publish.target(), pub_addr, plan.timeout).await?;
     }
     subscribe::check_subprotocol(&plan, sub_addr).await?;
+    subscribe::check_sockjs_info(&plan, sub_addr).await?;
     let run_id: u32 = opts.run_id.unwrap_or_else(rand::random);
     let live = Arc::new(Live::default());
     let sockets = exporter::Sockets::default();
@@ -265,9 +266,9 @@ async fn orchestrate(
             for (p, conn) in ws_pubs.drain(..).enumerate() {
                 let env = pub_env.clone();
                 tasks.push(match plan.publish {
-                    PublishTarget::Ws(_) | PublishTarget::SocketIo(_) => {
-                        tokio::spawn(publish::run_ws(env, p, t0, conn))
-                    }
+                    PublishTarget::Ws(_)
+                    | PublishTarget::SocketIo(_)
+                    | PublishTarget::SockJs(_) => tokio::spawn(publish::run_ws(env, p, t0, conn)),
                     PublishTarget::Post(_) => tokio::spawn(publish::run_post(env, p, t0)),
                 });
             }

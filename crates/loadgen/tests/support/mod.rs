@@ -6,6 +6,7 @@
 
 pub mod engineio;
 pub mod http_hub;
+pub mod sockjs;
 pub mod ws_relay;
 
 use pushpoll_loadgen::LoadOpts;

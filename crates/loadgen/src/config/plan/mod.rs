@@ -6,14 +6,16 @@
 //! file, and [`Plan::new`] runs the groups in a fixed order (the first
 //! problem found is the error): [`load`] (rate, counts, durations),
 //! [`protocol`] (options only some transports speak), [`identity`]
-//! (headers, origin, subprotocols), [`target`] (URLs and TLS).
+//! (headers, origin, subprotocols), [`sockjs`], [`target`] (URLs and TLS).
 
 mod identity;
 mod load;
 mod protocol;
+mod sockjs;
 mod target;
 mod workers;
 
+pub(crate) use sockjs::{SockJsPlan, MIN_FRAME as SOCKJS_MIN_FRAME};
 pub(crate) use target::{PublishTarget, Target};
 #[cfg(test)]
 pub(crate) use workers::count as count_workers;
@@ -94,6 +96,8 @@ pub(crate) struct Plan {
     pub pattern: Pattern,
     /// Socket.IO settings (`--transport socket.io` only).
     pub socketio: Option<SocketIoPlan>,
+    /// SockJS settings (`--transport sockjs` only).
+    pub sockjs: Option<SockJsPlan>,
     /// Subscribers per HTTP/2 connection (`--http2`); `None`: HTTP/1.1.
     pub http2: Option<usize>,
     /// Local addresses subscribers bind to, round-robin (`--source-ips`).
@@ -123,6 +127,7 @@ impl Plan {
         let extra = identity::headers(o, users.as_deref())?;
         let headers = extra.fixed;
         let socketio = protocol::pattern_and_socketio(o, users.as_deref())?;
+        let sockjs = sockjs::plan(o)?;
         let (sub, publish) = target::targets(o, users.as_deref())?;
         // The page the requests come from is served by the same origin.
         let page_scheme = match sub.url.scheme() {
@@ -186,6 +191,7 @@ impl Plan {
             binary: o.binary,
             pattern: o.pattern,
             socketio,
+            sockjs,
             http2,
             source_ips: o.source_ips.clone(),
             workers: workers::count(o)?,
@@ -351,7 +357,7 @@ mod tests {
             "send:hi",
         ]);
         assert!(
-            e.starts_with("--on-connect: only WebSocket connections"),
+            e.starts_with("--on-connect: only WebSocket and SockJS connections"),
             "{e}"
         );
         // A ws:// publisher of a polling run does run them.

@@ -172,7 +172,10 @@ pub(super) fn http2_streams(o: &LoadOpts) -> Result<Option<usize>, LoadError> {
     if !o.http2 {
         return Ok(None);
     }
-    if matches!(o.transport, Transport::Ws | Transport::SocketIo) {
+    if matches!(
+        o.transport,
+        Transport::Ws | Transport::SocketIo | Transport::SockJs
+    ) {
         return Err(LoadError::InvalidOption {
             option: "http2",
             reason: format!(
@@ -205,7 +208,7 @@ pub(super) fn speech(
     publish: &PublishTarget,
     users: Option<&Users>,
 ) -> Result<Speech, LoadError> {
-    let ws_publishers = matches!(publish, PublishTarget::Ws(_));
+    let ws_publishers = matches!(publish, PublishTarget::Ws(_) | PublishTarget::SockJs(_));
     let steps = o
         .on_connect
         .iter()
@@ -219,11 +222,11 @@ pub(super) fn speech(
                     event_array("on-connect", t, users, "")?;
                 }
             }
-        } else if o.transport != Transport::Ws && !ws_publishers {
+        } else if !matches!(o.transport, Transport::Ws | Transport::SockJs) && !ws_publishers {
             return Err(LoadError::InvalidOption {
                 option: "on-connect",
                 reason: format!(
-                    "only WebSocket connections run --on-connect steps, and this run has none (--transport {}, publishers POST); use --transport ws or a ws:// --publish-url",
+                    "only WebSocket and SockJS connections run --on-connect steps, and this run has none (--transport {}, publishers POST); use --transport ws or a ws:// --publish-url",
                     o.transport
                 ),
             });

@@ -234,18 +234,27 @@ pub(crate) enum PublishTarget {
     /// Socket.IO events on a Socket.IO connection (WebSocket transport) per
     /// publisher; the target is the server's `http://` URL.
     SocketIo(Target),
+    /// SockJS messages on a SockJS WebSocket session per publisher; the
+    /// target is the SockJS prefix (`http://host:port/chat`).
+    SockJs(Target),
 }
 
 impl PublishTarget {
     pub fn target(&self) -> &Target {
         match self {
-            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
+            PublishTarget::Ws(t)
+            | PublishTarget::Post(t)
+            | PublishTarget::SocketIo(t)
+            | PublishTarget::SockJs(t) => t,
         }
     }
 
     pub(super) fn target_mut(&mut self) -> &mut Target {
         match self {
-            PublishTarget::Ws(t) | PublishTarget::Post(t) | PublishTarget::SocketIo(t) => t,
+            PublishTarget::Ws(t)
+            | PublishTarget::Post(t)
+            | PublishTarget::SocketIo(t)
+            | PublishTarget::SockJs(t) => t,
         }
     }
 }
@@ -311,6 +320,7 @@ pub(super) fn targets(
         None => match o.transport {
             Transport::Ws => PublishTarget::Ws(same_as_sub(sub_url)?),
             Transport::SocketIo => PublishTarget::SocketIo(same_as_sub(sub_url)?),
+            Transport::SockJs => PublishTarget::SockJs(same_as_sub(sub_url)?),
             _ => {
                 let mut u = sub_url;
                 u.set_path("/messages");
@@ -409,5 +419,7 @@ fn default_path(t: Transport) -> &'static str {
         Transport::LongPoll | Transport::ShortPoll => "/messages",
         Transport::Sse => "/events",
         Transport::SocketIo => "/socket.io/",
+        // A SockJS server may sit at the root (prefix "").
+        Transport::SockJs => "/",
     }
 }

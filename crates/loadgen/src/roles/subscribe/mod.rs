@@ -12,9 +12,11 @@
 mod echo;
 mod poll;
 mod socketio;
+mod sockjs;
 mod sse;
 mod ws;
 
+pub(crate) use sockjs::check_info as check_sockjs_info;
 pub(crate) use ws::check_subprotocol;
 
 use std::net::SocketAddr;
@@ -276,6 +278,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                 Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
                 Transport::Sse => sse::run(&mut sub).await,
                 Transport::SocketIo => socketio::run(&mut sub).await,
+                Transport::SockJs => sockjs::run(&mut sub).await,
             }
         } => {}
     }
