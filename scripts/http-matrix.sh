@@ -51,7 +51,7 @@ mkdir -p "$out/runs"
 if [ "$quick" = 1 ]; then
   workload=(--subscribers 20 --rate 5 --duration 2 --idle 1 --poll-interval 1 --long-poll-wait 30 --payload-bytes 64)
 else
-  # The notes' chat, as `pushpoll compare` runs it by default, a little longer.
+  # The notes' chat as `pushpoll compare` ran it by default before its quiet/busy pair (200 subscribers, 5 msg/s), a little longer.
   workload=(--subscribers 200 --rate 5 --duration 10 --idle 3 --poll-interval 1 --long-poll-wait 30 --payload-bytes 64)
 fi
 

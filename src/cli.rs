@@ -396,16 +396,7 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     let stop = ctrl_c_token();
     let view = crate::progress::View::new(compare::total_runs(&opts) as u64);
     let results = compare::run(&opts, stop, &view).await?;
-    // Variants get one line each in a table of their own.
-    let plain: Vec<_> = results
-        .iter()
-        .filter(|r| compare::Variant::of(r).is_none())
-        .cloned()
-        .collect();
-    print_tables(&plain);
-    if let Some(table) = compare::variants_table(&results) {
-        println!("{table}");
-    }
+    print_tables(&results);
     let doc = Document::new("compare", started, results.clone());
     if let Some(path) = &opts.json {
         document::write(&doc, path)?;
@@ -418,15 +409,20 @@ async fn run_compare(opts: CompareOpts) -> anyhow::Result<ExitCode> {
     Ok(verdict(opts.slo.as_ref(), &results))
 }
 
-/// The side-by-side tables, headlines and projections, one set per workload.
+/// The side-by-side tables (variants as columns), headlines and
+/// projections, one set per workload.
 fn print_tables(results: &[pushpoll_loadgen::RunResult]) {
-    for group in pushpoll_report::compare::groups(results) {
-        println!("{}", pushpoll_report::compare::render(&group));
-        for line in pushpoll_report::compare::headlines(&group) {
+    use pushpoll_report::compare;
+    for group in compare::groups(results) {
+        println!("{}", compare::render(&group));
+        for line in compare::headlines(&group) {
             println!("{line}");
         }
         println!();
-        print!("{}", pushpoll_report::projection::render(&group));
+        print!(
+            "{}",
+            pushpoll_report::projection::render(&compare::plain_runs(&group))
+        );
         println!();
     }
 }

@@ -1,5 +1,11 @@
 //! `pushpoll compare`: the same workload over every transport against one
-//! in-process server, one after another, then one table.
+//! in-process server, one after another, then one table per workload.
+//!
+//! The default run tells the notes' story in two workloads: a quiet chat
+//! (one message every 10 s, where 1-s short polls are nearly all empty) and
+//! a busy one (20 messages a second, where every poll carries a batch),
+//! every client speaking HTTP/1.1 with a browser's headers. Minimal headers
+//! and HTTP/2 are variants, run when named.
 //!
 //! Runs are sequential, not concurrent, so each transport has the machine to
 //! itself and the server's CPU time during a run belongs to that transport.
@@ -26,17 +32,21 @@ use pushpoll_proxy::Proxy;
 use crate::embedded::EmbeddedServer;
 
 /// Options of `pushpoll compare`. Every workload option left out takes the
-/// embedded default, or the `--quick` preset with `--quick`.
+/// default workloads' value (the quiet and the busy chat), or the `--quick`
+/// preset's with `--quick`; an option given applies to every workload.
 #[derive(Debug, Clone, Args)]
 pub struct CompareOpts {
     /// Subscribers per transport; a list (`10,100,1000`) sweeps
-    /// [default: 200; quick: 50].
+    /// [default: 100; quick: 50].
     #[arg(long, value_delimiter = ',')]
     pub subscribers: Vec<usize>,
-    /// Messages per second across the room; a list sweeps [default: 5; quick: 10].
+    /// Messages per second across the room; a list sweeps, each rate with
+    /// the busy chat's other settings [default: the quiet chat, 0.1, then
+    /// the busy chat, 20; quick: 10].
     #[arg(long, value_delimiter = ',')]
     pub rate: Vec<f64>,
-    /// Seconds of publishing per transport [default: 8; quick: 1.5].
+    /// Seconds of publishing per transport [default: quiet 20 (two
+    /// messages, 10 s apart), busy 5; quick: 1.5].
     #[arg(long)]
     pub duration: Option<f64>,
     /// Seconds between short polls; a list sweeps (short polling only)
@@ -49,7 +59,8 @@ pub struct CompareOpts {
     /// Payload size, bytes [default: 64].
     #[arg(long)]
     pub payload_bytes: Option<usize>,
-    /// Seconds of idle measurement before publishing [default: 3; quick: 0.5].
+    /// Seconds of idle measurement before publishing [default: quiet 2,
+    /// busy 0; quick: 0.5].
     #[arg(long)]
     pub idle: Option<f64>,
     /// Round-trip times to add, milliseconds (half each way, through an
@@ -79,14 +90,13 @@ pub struct CompareOpts {
     /// Targets every transport must meet, e.g. `loss=0,dup=0`; a miss exits with code 3.
     #[arg(long)]
     pub slo: Option<crate::slo::Slo>,
-    /// Variants run after the transports, one line each in a second table:
-    /// polling as browsers do it (their headers, compressed answers). They
-    /// take the first workload with half its publishing time and no idle
-    /// window; `none` runs none [default: long-poll-browser,
-    /// long-poll-browser-http2, short-poll-browser,
-    /// short-poll-browser-uncompressed; quick: none]. The other HTTP/2 ones
-    /// (`long-poll-http2`, `short-poll-http2`, `sse-http2`,
-    /// `short-poll-browser-http2`) run when named.
+    /// Request headers of every run: a desktop browser's (`browser`, what
+    /// the notes are about) or the generator's minimal ones [default: browser].
+    #[arg(long, value_enum)]
+    pub header_profile: Option<BaseHeaders>,
+    /// Variants run after the transports under each workload, one more
+    /// column each in its table: minimal headers, HTTP/2, or a server that
+    /// does not compress [default: none].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<Variant>,
     /// Against a server running elsewhere (`--url`).
@@ -94,76 +104,89 @@ pub struct CompareOpts {
     pub remote: RemoteOpts,
 }
 
-/// A variant of a transport that `compare` runs besides the plain four.
+/// The header sets `compare --header-profile` offers (a captured file is
+/// `pushpoll load`'s business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaseHeaders {
+    /// Desktop Chromium's headers (docs/headers.md).
+    Browser,
+    /// The generator's minimal headers.
+    Minimal,
+}
+
+impl BaseHeaders {
+    fn of(opts: &CompareOpts) -> BaseHeaders {
+        opts.header_profile.unwrap_or(BaseHeaders::Browser)
+    }
+
+    fn profile(self) -> HeaderProfile {
+        match self {
+            BaseHeaders::Browser => HeaderProfile::Browser,
+            BaseHeaders::Minimal => HeaderProfile::Minimal,
+        }
+    }
+
+    /// The label of a plain run: the report reads the header profile from it.
+    pub fn label(self) -> &'static str {
+        match self {
+            BaseHeaders::Browser => "browser headers",
+            BaseHeaders::Minimal => "minimal headers",
+        }
+    }
+}
+
+/// A variant of a transport that `compare` runs besides the plain four,
+/// under the same workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Variant {
-    /// Long polling with desktop Chromium's headers (`--header-profile
-    /// browser`); answers come br-compressed.
-    LongPollBrowser,
-    /// Short polling with Chromium's headers; answers br-compressed.
-    ShortPollBrowser,
-    /// Short polling with Chromium's headers against a server that does not
-    /// compress.
-    ShortPollBrowserUncompressed,
+    /// Long polling with the generator's minimal headers: what a browser's
+    /// headers cost, by difference.
+    LongPollMinimal,
+    /// Short polling with minimal headers.
+    ShortPollMinimal,
+    /// Short polling with a browser's headers against a server that does
+    /// not compress its answers.
+    ShortPollUncompressed,
     /// Long polling over HTTP/2 (`--http2`): subscribers multiplexed as
-    /// streams, 100 to a connection, minimal headers.
+    /// streams, 100 to a connection; HPACK indexes most of a browser's
+    /// headers after the first poll.
     LongPollHttp2,
-    /// Short polling over HTTP/2, minimal headers.
+    /// Short polling over HTTP/2, browser headers.
     ShortPollHttp2,
-    /// SSE over HTTP/2, minimal headers.
+    /// SSE over HTTP/2, browser headers.
     SseHttp2,
-    /// Long polling over HTTP/2 with Chromium's headers (HPACK indexes
-    /// most of them after the first poll); answers br-compressed.
-    LongPollBrowserHttp2,
-    /// Short polling over HTTP/2 with Chromium's headers; answers br-compressed.
-    ShortPollBrowserHttp2,
     /// No variants.
     None,
 }
 
 impl Variant {
-    /// What `compare` runs without `--variants`: the notes' world (HTTP/1.1
-    /// with a browser's headers) and today's (HTTP/2) for long polling, and
-    /// what compression does for short polling. About 25 s on 2 cores.
-    pub const DEFAULT: [Variant; 4] = [
-        Variant::LongPollBrowser,
-        Variant::LongPollBrowserHttp2,
-        Variant::ShortPollBrowser,
-        Variant::ShortPollBrowserUncompressed,
-    ];
-
-    /// Every variant, named or not (to recognise a run by its label).
-    const ALL: [Variant; 8] = [
-        Variant::LongPollBrowser,
-        Variant::ShortPollBrowser,
-        Variant::ShortPollBrowserUncompressed,
+    /// Every variant.
+    #[cfg(test)]
+    const ALL: [Variant; 6] = [
+        Variant::LongPollMinimal,
+        Variant::ShortPollMinimal,
+        Variant::ShortPollUncompressed,
         Variant::LongPollHttp2,
         Variant::ShortPollHttp2,
         Variant::SseHttp2,
-        Variant::LongPollBrowserHttp2,
-        Variant::ShortPollBrowserHttp2,
     ];
 
-    /// The line's name, also the runs' label.
+    /// The run's label: what differs from a plain run (the transport is
+    /// the run's own field).
     pub fn title(self) -> &'static str {
         match self {
-            Variant::LongPollBrowser => "long-poll, browser headers, br",
-            Variant::ShortPollBrowser => "short-poll, browser headers, br",
-            Variant::ShortPollBrowserUncompressed => "short-poll, browser headers, uncompressed",
-            Variant::LongPollHttp2 => "long-poll, HTTP/2, minimal headers",
-            Variant::ShortPollHttp2 => "short-poll, HTTP/2, minimal headers",
-            Variant::SseHttp2 => "sse, HTTP/2, minimal headers",
-            Variant::LongPollBrowserHttp2 => "long-poll, HTTP/2, browser headers, br",
-            Variant::ShortPollBrowserHttp2 => "short-poll, HTTP/2, browser headers, br",
+            Variant::LongPollMinimal | Variant::ShortPollMinimal => "minimal headers",
+            Variant::ShortPollUncompressed => "browser headers, uncompressed",
+            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => {
+                "HTTP/2, browser headers"
+            }
             Variant::None => "none",
         }
     }
 
     fn transport(self) -> Transport {
         match self {
-            Variant::LongPollBrowser | Variant::LongPollHttp2 | Variant::LongPollBrowserHttp2 => {
-                Transport::LongPoll
-            }
+            Variant::LongPollMinimal | Variant::LongPollHttp2 => Transport::LongPoll,
             Variant::SseHttp2 => Transport::Sse,
             _ => Transport::ShortPoll,
         }
@@ -173,10 +196,10 @@ impl Variant {
     /// set, HTTP/2, and its title as the run's label.
     fn apply(self, opts: &mut LoadOpts) {
         match self {
-            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => {
-                opts.http2 = true;
+            Variant::LongPollMinimal | Variant::ShortPollMinimal => {
+                opts.header_profile = HeaderProfile::Minimal;
             }
-            Variant::LongPollBrowserHttp2 | Variant::ShortPollBrowserHttp2 => {
+            Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => {
                 opts.header_profile = HeaderProfile::Browser;
                 opts.http2 = true;
             }
@@ -185,9 +208,8 @@ impl Variant {
         opts.label = Some(self.title().to_string());
     }
 
-    /// `pushpoll load` options of the variant under `w` (see
-    /// [`Workload::for_variants`]) against the server at `addr`, which
-    /// takes publishes too.
+    /// `pushpoll load` options of the variant under `w` against the server
+    /// at `addr`, which takes publishes too.
     pub fn load_opts(self, w: &Workload, addr: SocketAddr) -> LoadOpts {
         let mut opts = w.load_opts(self.transport(), addr, addr);
         self.apply(&mut opts);
@@ -196,84 +218,48 @@ impl Variant {
 
     /// Whether the variant's server compresses answers.
     fn compresses(self) -> bool {
-        self != Variant::ShortPollBrowserUncompressed
+        self != Variant::ShortPollUncompressed
     }
 
     /// The variants `opts` asks for, in order.
     pub fn selected(opts: &CompareOpts) -> Vec<Variant> {
         if opts.variants.contains(&Variant::None) {
             Vec::new()
-        } else if opts.variants.is_empty() {
-            if opts.quick {
-                Vec::new()
-            } else {
-                Variant::DEFAULT.to_vec()
-            }
         } else {
             opts.variants.clone()
         }
     }
-
-    /// Whether `r` is a variant's run (by its label).
-    pub fn of(r: &RunResult) -> Option<Variant> {
-        let label = r.label.as_deref()?;
-        Variant::ALL.into_iter().find(|v| v.title() == label)
-    }
 }
 
-/// The runs `compare` makes in all: the plan's and the variants'.
+/// The runs `compare` makes in all: the plan's and the variants' (under
+/// every workload without an added delay).
 pub fn total_runs(opts: &CompareOpts) -> usize {
     if opts.remote.url.is_some() {
         return remote::planned(opts).len();
     }
-    plan(opts).len() + Variant::selected(opts).len()
+    plan(opts).len() + variant_runs(opts).len()
 }
 
-/// The per-message cost of every plain run and every variant, one line
-/// each: how much of polling's cost is headers, and what compression does.
-/// `None` when there are no variant runs.
-pub fn variants_table(results: &[RunResult]) -> Option<String> {
-    let variants: Vec<&RunResult> = results
-        .iter()
-        .filter(|r| Variant::of(r).is_some())
-        .collect();
-    let first = variants.first()?;
-    use pushpoll_report::fmt;
-    let mut t = pushpoll_report::table::Table::new([
-        "",
-        "requests / delivered",
-        "bytes / delivered",
-        "bytes up / request",
-        "latency p99 (ms)",
-        "lost",
-    ]);
-    let plain = results.iter().filter(|r| {
-        r.label.is_none()
-            && r.subscribers == first.subscribers
-            && r.publish_rate == first.publish_rate
-    });
-    for r in plain.chain(variants.iter().copied()) {
-        let name = match &r.label {
-            Some(l) => l.clone(),
-            None => format!("{}, minimal headers", r.transport),
-        };
-        let up = (r.requests > 0).then(|| r.bytes_up as f64 / r.requests as f64);
-        t.row([
-            name,
-            fmt::opt(r.requests_per_delivered),
-            fmt::opt(r.bytes_per_delivered),
-            fmt::opt(up),
-            fmt::ms(r.latency_us.p99),
-            fmt::thousands(r.lost),
-        ]);
+/// The variants' runs, in order: each selected variant under each workload
+/// without an added delay (the proxy is the round-trip section's), once per
+/// (subscribers, rate) unless it short-polls, like the plain runs.
+pub fn variant_runs(opts: &CompareOpts) -> Vec<(Variant, Workload)> {
+    let mut out: Vec<(Variant, Workload)> = Vec::new();
+    for w in Workload::matrix(opts)
+        .into_iter()
+        .filter(|w| w.rtt_ms == 0.0)
+    {
+        for v in Variant::selected(opts) {
+            let redundant = v.transport() != Transport::ShortPoll
+                && out
+                    .iter()
+                    .any(|(x, y)| *x == v && y.subscribers == w.subscribers && y.rate == w.rate);
+            if !redundant {
+                out.push((v, w.clone()));
+            }
+        }
     }
-    Some(format!(
-        "Variants ({} subscribers, {} msg/s for {}s, no idle window; plain runs above for reference):\n{}",
-        fmt::thousands(first.subscribers),
-        fmt::sig3(first.publish_rate),
-        fmt::sig3(first.duration_s),
-        t.render()
-    ))
+    out
 }
 
 /// The workload after defaults are applied.
@@ -295,24 +281,42 @@ pub struct Workload {
     pub idle: f64,
     /// Added round-trip time, milliseconds (0: no proxy).
     pub rtt_ms: f64,
+    /// Request headers of the plain runs.
+    pub headers: BaseHeaders,
 }
 
 impl Workload {
-    /// The embedded default: the notes' chat (short polling every second, long
-    /// polls held up to 30 s, a few messages per second across the room, a few
-    /// hundred subscribers), about a minute for all four transports on 2 cores.
-    pub const DEFAULT: Workload = Workload {
-        subscribers: 200,
-        rate: 5.0,
-        duration: 8.0,
+    /// The quiet chat of the notes: one message every 10 s to 100
+    /// subscribers, short polls every second, long polls held up to 30 s.
+    /// Two messages, so the 10 s between them are measured; about 13 s a
+    /// transport on 2 cores, a 2-s idle window included.
+    pub const QUIET: Workload = Workload {
+        subscribers: 100,
+        rate: 0.1,
+        duration: 20.0,
         poll_interval: 1.0,
         long_poll_wait: 30.0,
         payload_bytes: 64,
-        idle: 3.0,
+        idle: 2.0,
         rtt_ms: 0.0,
+        headers: BaseHeaders::Browser,
     };
 
-    /// The same comparison in about ten seconds.
+    /// The busy chat: 20 messages a second to the same room, where every
+    /// poll carries a batch; about 6 s a transport.
+    pub const BUSY: Workload = Workload {
+        subscribers: 100,
+        rate: 20.0,
+        duration: 5.0,
+        poll_interval: 1.0,
+        long_poll_wait: 30.0,
+        payload_bytes: 64,
+        idle: 0.0,
+        rtt_ms: 0.0,
+        headers: BaseHeaders::Browser,
+    };
+
+    /// The same comparison in about ten seconds, one workload.
     pub const QUICK: Workload = Workload {
         subscribers: 50,
         rate: 10.0,
@@ -322,60 +326,69 @@ impl Workload {
         payload_bytes: 64,
         idle: 0.5,
         rtt_ms: 0.0,
+        headers: BaseHeaders::Browser,
     };
 
-    /// Every workload `opts` asks for: the cartesian product of the listed
-    /// subscriber counts, rates and poll intervals, over the default or quick
-    /// preset, in the order given.
+    /// Every workload `opts` asks for: the presets (quiet and busy chat, or
+    /// quick), or one busy chat per listed rate, crossed with the listed
+    /// subscriber counts, poll intervals and round-trip times, every other
+    /// option given replacing the preset's value, in the order given.
     pub fn matrix(opts: &CompareOpts) -> Vec<Self> {
-        let base = if opts.quick {
-            Self::QUICK
+        let presets: Vec<Workload> = if opts.quick {
+            let rates = if opts.rate.is_empty() {
+                vec![Self::QUICK.rate]
+            } else {
+                opts.rate.clone()
+            };
+            rates
+                .into_iter()
+                .map(|rate| Workload {
+                    rate,
+                    ..Self::QUICK
+                })
+                .collect()
+        } else if opts.rate.is_empty() {
+            vec![Self::QUIET, Self::BUSY]
         } else {
-            Self::DEFAULT
+            opts.rate
+                .iter()
+                .map(|&rate| Workload { rate, ..Self::BUSY })
+                .collect()
         };
-        let or_base = |list: &[f64], v: f64| {
+        let or = |list: &[f64], v: f64| {
             if list.is_empty() {
                 vec![v]
             } else {
                 list.to_vec()
             }
         };
-        let subscribers = if opts.subscribers.is_empty() {
-            vec![base.subscribers]
-        } else {
-            opts.subscribers.clone()
-        };
+        let headers = BaseHeaders::of(opts);
         let mut out = Vec::new();
-        for &rtt_ms in &or_base(&opts.rtt, 0.0) {
-            for &subs in &subscribers {
-                for &rate in &or_base(&opts.rate, base.rate) {
-                    for &interval in &or_base(&opts.poll_interval, base.poll_interval) {
+        for &rtt_ms in &or(&opts.rtt, 0.0) {
+            for preset in &presets {
+                let subscribers = if opts.subscribers.is_empty() {
+                    vec![preset.subscribers]
+                } else {
+                    opts.subscribers.clone()
+                };
+                for &subs in &subscribers {
+                    for &interval in &or(&opts.poll_interval, preset.poll_interval) {
                         out.push(Workload {
                             rtt_ms,
                             subscribers: subs,
-                            rate,
-                            duration: opts.duration.unwrap_or(base.duration),
+                            rate: preset.rate,
+                            duration: opts.duration.unwrap_or(preset.duration),
                             poll_interval: interval,
-                            long_poll_wait: opts.long_poll_wait.unwrap_or(base.long_poll_wait),
-                            payload_bytes: opts.payload_bytes.unwrap_or(base.payload_bytes),
-                            idle: opts.idle.unwrap_or(base.idle),
+                            long_poll_wait: opts.long_poll_wait.unwrap_or(preset.long_poll_wait),
+                            payload_bytes: opts.payload_bytes.unwrap_or(preset.payload_bytes),
+                            idle: opts.idle.unwrap_or(preset.idle),
+                            headers,
                         });
                     }
                 }
             }
         }
         out
-    }
-
-    /// The variants' workload, derived from the first of the matrix: half
-    /// its publishing time, no idle window, no added delay.
-    pub fn for_variants(&self) -> Workload {
-        Workload {
-            duration: self.duration / 2.0,
-            idle: 0.0,
-            rtt_ms: 0.0,
-            ..self.clone()
-        }
     }
 
     /// `pushpoll load` options for one transport: subscribers connect to
@@ -403,9 +416,12 @@ impl Workload {
         opts.long_poll_wait = self.long_poll_wait;
         opts.payload_bytes = self.payload_bytes;
         opts.idle = self.idle;
+        opts.header_profile = self.headers.profile();
+        let headers = self.headers.label();
+        opts.label = Some(headers.to_string());
         if self.rtt_ms > 0.0 {
             opts.publish_url = Some(format!("http://{server}/messages"));
-            opts.label = Some(format!("rtt {}ms", self.rtt_ms));
+            opts.label = Some(format!("rtt {}ms, {headers}", self.rtt_ms));
         }
         opts
     }
@@ -471,6 +487,7 @@ pub async fn run(
         opts.rtt
     );
     let steps = plan(opts);
+    let total = total_runs(opts);
     let threads = opts
         .server_threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -496,7 +513,7 @@ pub async fn run(
         view.start(&format!(
             "[{}/{}] {transport}: {} subscribers, {} msg/s for {}s{interval}",
             i + 1,
-            steps.len(),
+            total,
             w.subscribers,
             w.rate,
             w.duration
@@ -519,61 +536,53 @@ pub async fn run(
         view.finish(&format!(
             "[{}/{}] {transport}: delivered {}/{}, lost {}",
             i + 1,
-            steps.len(),
+            total,
             result.delivered,
             result.expected_deliveries,
             result.lost
         ));
         results.push(result);
     }
-    let variants = Variant::selected(opts);
+    let variants = variant_runs(opts);
+    let total = steps.len() + variants.len();
     // The uncompressed variant's own server, started on first use.
     let mut plain_server: Option<EmbeddedServer> = None;
-    if let (false, Some(base)) = (variants.is_empty(), Workload::matrix(opts).first()) {
-        let w = base.for_variants();
-        for (j, &v) in variants.iter().enumerate() {
-            if stop.is_cancelled() {
-                break;
-            }
-            let n = steps.len() + j + 1;
-            let total = steps.len() + variants.len();
-            view.start(&format!(
-                "[{n}/{total}] {}: {} subscribers, {} msg/s for {}s",
-                v.title(),
-                w.subscribers,
-                w.rate,
-                w.duration
-            ));
-            let (addr, cpu) = if v.compresses() {
-                (server.addr(), server.cpu_reader())
-            } else {
-                if plain_server.is_none() {
-                    let config = pushpoll_server::Config {
-                        compression: pushpoll_server::compress::Compression::off(),
-                        ..pushpoll_server::Config::default()
-                    };
-                    plain_server = Some(EmbeddedServer::start(config, threads)?);
-                }
-                let s = plain_server.as_ref().expect("started above");
-                (s.addr(), s.cpu_reader())
-            };
-            let load = v.load_opts(&w, addr);
-            let hooks = pushpoll_loadgen::Hooks {
-                server_cpu: Some(cpu),
-                ..hooks.clone()
-            };
-            let result = pushpoll_loadgen::run(&load, hooks, stop.clone().cancelled_owned())
-                .await
-                .with_context(|| format!("running the variant {}", v.title()))?;
-            view.finish(&format!(
-                "[{n}/{total}] {}: delivered {}/{}, lost {}",
-                v.title(),
-                result.delivered,
-                result.expected_deliveries,
-                result.lost
-            ));
-            results.push(result);
+    for (j, (v, w)) in variants.iter().enumerate() {
+        if stop.is_cancelled() {
+            break;
         }
+        let n = steps.len() + j + 1;
+        let name = format!("{}, {}", v.transport(), v.title());
+        view.start(&format!(
+            "[{n}/{total}] {name}: {} subscribers, {} msg/s for {}s",
+            w.subscribers, w.rate, w.duration
+        ));
+        let (addr, cpu) = if v.compresses() {
+            (server.addr(), server.cpu_reader())
+        } else {
+            if plain_server.is_none() {
+                let config = pushpoll_server::Config {
+                    compression: pushpoll_server::compress::Compression::off(),
+                    ..pushpoll_server::Config::default()
+                };
+                plain_server = Some(EmbeddedServer::start(config, threads)?);
+            }
+            let s = plain_server.as_ref().expect("started above");
+            (s.addr(), s.cpu_reader())
+        };
+        let load = v.load_opts(w, addr);
+        let hooks = pushpoll_loadgen::Hooks {
+            server_cpu: Some(cpu),
+            ..hooks.clone()
+        };
+        let result = pushpoll_loadgen::run(&load, hooks, stop.clone().cancelled_owned())
+            .await
+            .with_context(|| format!("running the variant {name}"))?;
+        view.finish(&format!(
+            "[{n}/{total}] {name}: delivered {}/{}, lost {}",
+            result.delivered, result.expected_deliveries, result.lost
+        ));
+        results.push(result);
     }
     view.close();
     for (_, proxy) in proxies {

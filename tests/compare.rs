@@ -21,6 +21,7 @@ fn small(transports: Vec<Transport>) -> CompareOpts {
         rtt: vec![],
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
         remote: Default::default(),
     }
@@ -183,13 +184,11 @@ async fn a_sweep_runs_every_step_and_tables_group_them() {
         ]
     );
     let tables = pushpoll_report::compare::groups(&runs);
-    assert_eq!(tables.len(), 2, "one table per short-poll interval");
-    for t in &tables {
-        assert_eq!(
-            t.iter().map(|r| r.transport.as_str()).collect::<Vec<_>>(),
-            vec!["ws", "short-poll"]
-        );
-    }
+    assert_eq!(tables.len(), 1, "one table for the workload");
+    assert_eq!(
+        pushpoll_report::compare::column_names(&tables[0]),
+        vec!["ws", "short-poll every 0.25s", "short-poll every 0.5s"]
+    );
     assert!(runs.iter().all(|r| r.lost == 0));
 }
 
@@ -210,10 +209,10 @@ async fn an_rtt_sweep_runs_through_the_proxy_and_labels_its_runs() {
     assert_eq!(
         labels,
         vec![
-            ("ws", None),
-            ("long-poll", None),
-            ("ws", Some("rtt 20ms")),
-            ("long-poll", Some("rtt 20ms"))
+            ("ws", Some("browser headers")),
+            ("long-poll", Some("browser headers")),
+            ("ws", Some("rtt 20ms, browser headers")),
+            ("long-poll", Some("rtt 20ms, browser headers"))
         ]
     );
     let delays: Vec<_> = runs.iter().map(|r| r.one_way_delay_ms).collect();
@@ -236,24 +235,27 @@ async fn a_negative_rtt_is_refused_before_anything_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn variants_run_after_the_plain_transports_and_get_a_line_each() {
+async fn variants_run_after_the_plain_transports_and_get_a_column_each() {
     let mut opts = small(vec![Transport::LongPoll]);
     opts.idle = Some(0.0);
     opts.variants = vec![
-        compare::Variant::LongPollBrowser,
-        compare::Variant::ShortPollBrowserUncompressed,
+        compare::Variant::LongPollMinimal,
+        compare::Variant::ShortPollUncompressed,
     ];
     assert_eq!(compare::total_runs(&opts), 3);
     let runs = compare::run(&opts, CancellationToken::new(), &quiet())
         .await
         .unwrap();
-    let labels: Vec<_> = runs.iter().map(|r| r.label.as_deref()).collect();
+    let labels: Vec<_> = runs
+        .iter()
+        .map(|r| (r.transport.as_str(), r.label.as_deref()))
+        .collect();
     assert_eq!(
         labels,
         vec![
-            None,
-            Some("long-poll, browser headers, br"),
-            Some("short-poll, browser headers, uncompressed")
+            ("long-poll", Some("browser headers")),
+            ("long-poll", Some("minimal headers")),
+            ("short-poll", Some("browser headers, uncompressed"))
         ]
     );
     for r in &runs {
@@ -261,18 +263,27 @@ async fn variants_run_after_the_plain_transports_and_get_a_line_each() {
         assert!(r.delivered > 0 && r.errors.is_empty(), "{:?}", r.errors);
     }
     // A browser's poll carries about 730 bytes more headers than the
-    // generator's minimal one (docs/headers.md).
+    // generator's minimal one (docs/headers.md), and so does its POST.
     let up = |r: &pushpoll_loadgen::RunResult| r.bytes_up as f64 / r.requests as f64;
     assert!(
-        up(&runs[1]) - up(&runs[0]) > 670.0,
+        up(&runs[0]) - up(&runs[1]) > 670.0,
         "{} vs {}",
-        up(&runs[1]),
-        up(&runs[0])
+        up(&runs[0]),
+        up(&runs[1])
     );
-    let table = compare::variants_table(&runs).unwrap();
-    assert_eq!(table.lines().count(), 3 + 3, "{table}");
-    assert!(table.contains("long-poll, minimal headers"), "{table}");
-    assert!(compare::variants_table(&runs[..1]).is_none());
+    let sent = |r: &pushpoll_loadgen::RunResult| r.sender.unwrap().bytes_up_per_sent.unwrap();
+    assert!(sent(&runs[0]) - sent(&runs[1]) > 400.0);
+    // One table for the workload, a column per run, named by what differs.
+    let tables = pushpoll_report::compare::groups(&runs);
+    assert_eq!(tables.len(), 1);
+    assert_eq!(
+        pushpoll_report::compare::column_names(&tables[0]),
+        vec![
+            "long-poll, browser headers",
+            "long-poll, minimal headers",
+            "short-poll, browser headers, uncompressed"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,9 +298,9 @@ async fn http2_variants_poll_and_stream_over_http2() {
     assert_eq!(
         labels,
         vec![
-            None,
-            Some("long-poll, HTTP/2, minimal headers"),
-            Some("sse, HTTP/2, minimal headers")
+            Some("browser headers"),
+            Some("HTTP/2, browser headers"),
+            Some("HTTP/2, browser headers")
         ]
     );
     for r in &runs {
@@ -304,8 +315,13 @@ async fn http2_variants_poll_and_stream_over_http2() {
         up(&runs[1]),
         up(&runs[0])
     );
-    let table = compare::variants_table(&runs).unwrap();
-    assert!(table.contains("sse, HTTP/2"), "{table}");
+    // The label two runs share goes to the heading; the third names its own.
+    let names = pushpoll_report::compare::column_names(&runs);
+    assert_eq!(
+        names,
+        vec!["long-poll, browser headers", "long-poll", "sse"]
+    );
+    assert!(pushpoll_report::compare::heading(&runs).ends_with("[HTTP/2, browser headers]"));
 }
 
 /// `compare --url`: another server's transports (here a pushpoll server

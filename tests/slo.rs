@@ -22,6 +22,7 @@ async fn slo_verdicts_name_the_target_missed() {
         rtt: vec![],
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
         remote: Default::default(),
     };
@@ -60,6 +61,7 @@ async fn a_run_that_measured_nothing_misses_every_slo() {
         rtt: vec![],
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
         remote: Default::default(),
     };

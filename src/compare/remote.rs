@@ -162,6 +162,15 @@ pub fn load_opts(
     set("--duration", w.duration.to_string());
     set("--payload-bytes", w.payload_bytes.to_string());
     set("--idle", w.idle.to_string());
+    // Browser headers by default, as for the in-process server; a scenario's
+    // own header profile stands unless --header-profile is given.
+    if opts.header_profile.is_some() || opts.remote.scenario.is_none() {
+        let profile = match w.headers {
+            super::BaseHeaders::Browser => "browser",
+            super::BaseHeaders::Minimal => "minimal",
+        };
+        set("--header-profile", profile.to_owned());
+    }
     match spec.transport {
         LoadTransport::ShortPoll => set("--poll-interval", w.poll_interval.to_string()),
         LoadTransport::LongPoll => set("--long-poll-wait", w.long_poll_wait.to_string()),

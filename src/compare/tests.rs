@@ -33,21 +33,31 @@ fn argv_reference(
         format!("--payload-bytes={}", w.payload_bytes),
         format!("--idle={}", w.idle),
     ];
+    let headers = match w.headers {
+        super::BaseHeaders::Browser => "browser",
+        super::BaseHeaders::Minimal => "minimal",
+    };
+    // A variant's flags replace the plain run's header profile and label.
+    if extra.is_empty() {
+        args.push(format!("--header-profile={headers}"));
+    }
     if w.rtt_ms > 0.0 {
         args.push(format!("--publish-url=http://{server}/messages"));
-        args.push(format!("--label=rtt {}ms", w.rtt_ms));
+        args.push(format!("--label=rtt {}ms, {headers} headers", w.rtt_ms));
+    } else if extra.is_empty() {
+        args.push(format!("--label={headers} headers"));
     }
     args.extend(extra.iter().map(|a| a.to_string()));
     <LoadOpts as clap::Parser>::try_parse_from(args).expect("the reference parses")
 }
 
-/// The flags each variant added to the command line.
+/// The flags each variant adds to the command line (after the plain run's).
 fn variant_reference_args(v: Variant) -> &'static [&'static str] {
     match v {
-        Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => &["--http2"],
-        Variant::LongPollBrowserHttp2 | Variant::ShortPollBrowserHttp2 => {
+        Variant::LongPollHttp2 | Variant::ShortPollHttp2 | Variant::SseHttp2 => {
             &["--header-profile", "browser", "--http2"]
         }
+        Variant::LongPollMinimal | Variant::ShortPollMinimal => &["--header-profile", "minimal"],
         _ => &["--header-profile", "browser"],
     }
 }
@@ -74,6 +84,7 @@ fn opts() -> CompareOpts {
         json: None,
         out: None,
         slo: None,
+        header_profile: None,
         variants: vec![],
         remote: Default::default(),
     }
@@ -96,6 +107,7 @@ fn cases() -> Vec<CompareOpts> {
         payload_bytes: Some(1),
         idle: Some(0.0),
         rtt: vec![0.0, 12.5, 1.0 / 3.0],
+        header_profile: Some(super::BaseHeaders::Minimal),
         ..opts()
     };
     let odd = CompareOpts {
@@ -142,15 +154,10 @@ fn every_planned_run_gets_the_options_the_command_line_gave() {
 fn every_variant_gets_the_options_the_command_line_gave() {
     let addr: SocketAddr = "127.0.0.1:4001".parse().unwrap();
     for case in cases() {
-        let base = Workload::matrix(&case)[0].clone();
         let w = Workload {
-            duration: base.duration / 2.0,
-            idle: 0.0,
             rtt_ms: 0.0,
-            ..base.clone()
+            ..Workload::matrix(&case)[0].clone()
         };
-        // Debug, not ==: NaN workloads are among the cases.
-        assert_eq!(format!("{:?}", base.for_variants()), format!("{w:?}"));
         for v in Variant::ALL {
             let label = format!("--label={}", v.title());
             let mut args: Vec<&str> = variant_reference_args(v).to_vec();
@@ -163,4 +170,26 @@ fn every_variant_gets_the_options_the_command_line_gave() {
             );
         }
     }
+}
+
+#[test]
+fn the_default_is_the_quiet_then_the_busy_chat_with_browser_headers() {
+    let m = Workload::matrix(&opts());
+    assert_eq!(m, vec![Workload::QUIET, Workload::BUSY]);
+    assert!(m.iter().all(|w| w.headers == super::BaseHeaders::Browser));
+    // The quiet chat measures the gap between two messages 10 s apart.
+    assert_eq!(Workload::QUIET.rate * Workload::QUIET.duration, 2.0);
+    assert_eq!(super::total_runs(&opts()), 8);
+    // A listed rate is a busy chat at that rate; variants add a run per
+    // workload, once per (subscribers, rate) unless they short-poll.
+    let swept = CompareOpts {
+        rate: vec![1.0, 50.0],
+        poll_interval: vec![0.5, 1.0],
+        variants: vec![Variant::LongPollHttp2, Variant::ShortPollMinimal],
+        ..opts()
+    };
+    let m = Workload::matrix(&swept);
+    assert_eq!(m.len(), 4);
+    assert!(m.iter().all(|w| w.duration == Workload::BUSY.duration));
+    assert_eq!(super::variant_runs(&swept).len(), 2 + 4);
 }

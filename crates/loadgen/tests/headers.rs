@@ -77,6 +77,20 @@ impl Tap {
         }
         out
     }
+
+    /// How many `POST` request lines went through the tap.
+    fn heads_with_body(&self) -> usize {
+        let conns = self.conns.lock().unwrap();
+        conns
+            .iter()
+            .map(|c| {
+                let c = c.lock().unwrap();
+                String::from_utf8_lossy(&c.up)
+                    .matches("POST /messages HTTP/1.1\r\n")
+                    .count()
+            })
+            .sum()
+    }
 }
 
 async fn pipe(
@@ -266,4 +280,66 @@ async fn stream_and_handshake_heads_carry_exactly_the_profile() {
         assert_eq!(sorted(&head[own_len..]), sorted(&want), "{head}");
         assert_eq!(head.len(), own_len + p.bytes(RequestKind::WebSocket) + 2);
     }
+}
+
+/// Two long-poll subscribers straight to the server, the publisher's
+/// `POST`s through a tap.
+async fn tapped_publisher(profile: &str) -> (RunResult, Tap) {
+    let server = TestServer::start_default().await;
+    let tap = Tap::start(server.addr).await;
+    let url = format!("http://{}/messages", server.addr);
+    let publish = format!("http://{}/messages", tap.addr);
+    let args = [
+        "--url",
+        &url,
+        "--publish-url",
+        &publish,
+        "--transport",
+        "long-poll",
+        "--subscribers",
+        "2",
+        "--rate",
+        "20",
+        "--duration",
+        "0.5",
+        "--grace",
+        "2",
+        "--header-profile",
+        profile,
+    ];
+    let r = run(&opts(&args), Hooks::default(), never()).await.unwrap();
+    assert_eq!((r.delivered, r.lost), (r.expected_deliveries, 0), "{r:?}");
+    assert!(r.published >= 9, "{}", r.published);
+    (r, tap)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_senders_posts_are_counted_at_their_sockets() {
+    let mut per_sent = Vec::new();
+    for profile in ["minimal", "browser"] {
+        let (r, tap) = tapped_publisher(profile).await;
+        let s = r.sender.expect("a run with publishers counts them");
+        assert_eq!(s.requests, r.published, "one POST per sent message");
+        assert_eq!(s.requests_per_sent, Some(1.0));
+        // Every byte through the tap is the publisher's, all inside the
+        // window (its keep-alive connection opens with the first POST).
+        assert!(
+            eventually(Duration::from_secs(5), || tap.totals()
+                == (s.bytes_up, s.bytes_down))
+            .await,
+            "tap {:?} vs sender {:?}",
+            tap.totals(),
+            (s.bytes_up, s.bytes_down)
+        );
+        let heads = tap.heads_with_body();
+        assert_eq!(heads as u64, r.published);
+        per_sent.push(s.bytes_up_per_sent.unwrap());
+    }
+    // The browser's headers are most of what a browser's POST sends.
+    assert!(
+        per_sent[1] > per_sent[0] + 400.0,
+        "minimal {} B vs browser {} B per sent message",
+        per_sent[0],
+        per_sent[1]
+    );
 }

@@ -36,6 +36,19 @@ async fn ws_run(payload: &str, extra: &[&str]) -> pushpoll_loadgen::RunResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_sender_pays_one_masked_frame_per_message() {
+    let r = ws_run("100", &[]).await;
+    let s = r.sender.expect("a run with publishers counts them");
+    // The handshake came before the window: no request per sent message,
+    // and each message is its payload plus a 2-byte header and a 4-byte mask.
+    assert_eq!(s.requests, 0);
+    assert_eq!(r.published, 10);
+    assert_eq!(r.payload_bytes_per_delivered, Some(100.0));
+    assert_eq!(s.bytes_up, 10 * 106);
+    assert_eq!(s.bytes_up_per_sent, Some(106.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_its_payload_plus_a_two_byte_header() {
     let r = ws_run("100", &[]).await;
     assert_eq!((r.delivered, r.lost), (40, 0));

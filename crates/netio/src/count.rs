@@ -156,6 +156,18 @@ impl<S, C: Counter> Counted<S, C> {
     }
 }
 
+/// A counted socket is still the socket to hyper's client (a publisher's
+/// `POST`s are counted under TLS like a subscriber's polls).
+#[cfg(feature = "hyper")]
+impl<S, C> hyper_util::client::legacy::connect::Connection for Counted<S, C>
+where
+    S: hyper_util::client::legacy::connect::Connection,
+{
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.inner.connected()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

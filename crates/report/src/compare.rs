@@ -1,5 +1,8 @@
-//! The side-by-side table: one column per transport run, one row per figure
-//! BACKGROUND.md defines, and headline ratios computed from the same results.
+//! The side-by-side table: one per workload, one column per run under it
+//! (every transport, every short-poll interval, every variant), one row per
+//! figure BACKGROUND.md defines, and headline ratios computed from the same
+//! results. A table's heading names what its runs share; a column's name
+//! adds only what tells it apart from the table's other columns.
 
 use crate::{fmt, table::Table, RunResult};
 
@@ -21,6 +24,15 @@ const ROWS: &[(&str, Cell)] = &[
                 .zip(r.bytes_per_delivered)
                 .and_then(|(p, b)| fmt::ratio(p, b)),
         )
+    }),
+    ("sender requests / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.requests_per_sent))
+    }),
+    ("sender bytes up / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.bytes_up_per_sent))
+    }),
+    ("  sender bytes down / sent message", |r| {
+        fmt::opt(r.sender.and_then(|s| s.bytes_down_per_sent))
     }),
     ("server CPU µs / delivered", |r| {
         fmt::opt(r.server_cpu_us_per_delivered)
@@ -98,18 +110,11 @@ pub fn idle_note(results: &[RunResult]) -> Option<String> {
 /// The table, with the workload described on the first line.
 pub fn render(results: &[RunResult]) -> String {
     let mut out = String::new();
-    if let Some(first) = results.first() {
-        // The group's poll interval and hold belong to its polling runs,
-        // wherever they stand in it.
-        let mut shared = first.clone();
-        shared.poll_interval_s = results.iter().find_map(|r| r.poll_interval_s);
-        shared.long_poll_wait_s = results.iter().find_map(|r| r.long_poll_wait_s);
-        out.push_str(&workload_line(&shared));
+    if !results.is_empty() {
+        out.push_str(&heading(results));
         out.push('\n');
     }
-    let mut t = Table::new(
-        std::iter::once(String::new()).chain(results.iter().map(|r| r.transport.clone())),
-    );
+    let mut t = Table::new(std::iter::once(String::new()).chain(column_names(results)));
     for row in rows(results) {
         let label = if row.sub {
             format!("  {}", row.label)
@@ -191,40 +196,118 @@ pub fn wire_notes(results: &[RunResult]) -> Vec<String> {
         .collect()
 }
 
-/// Splits runs into side-by-side tables: one per (subscribers, rate,
-/// short-poll interval), each holding every transport run under that
-/// workload. Transports without a poll interval (push transports and long
-/// polling) appear in every table of their subscribers and rate, as the
-/// interval does not concern them. A single comparison gives one group.
+/// Splits runs into side-by-side tables: one per workload (subscribers,
+/// rate, publishing time, payload and added delay), each holding every run
+/// under it in input order: every transport, each short-poll interval and
+/// every variant (a label) as a column of its own. A run is in one table
+/// only.
 pub fn groups(results: &[RunResult]) -> Vec<Vec<RunResult>> {
-    let same_load = |a: &RunResult, b: &RunResult| {
-        a.subscribers == b.subscribers && a.publish_rate == b.publish_rate && a.label == b.label
+    let key = |r: &RunResult| {
+        (
+            r.subscribers,
+            r.publish_rate.to_bits(),
+            r.duration_s.to_bits(),
+            r.payload_bytes,
+            r.one_way_delay_ms.map(f64::to_bits),
+        )
     };
     let mut out: Vec<Vec<RunResult>> = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        if results[..i].iter().any(|x| same_load(x, r)) {
-            continue;
-        }
-        let others: Vec<RunResult> = results
-            .iter()
-            .filter(|x| same_load(x, r) && x.poll_interval_s.is_none())
-            .cloned()
-            .collect();
-        let shorts: Vec<&RunResult> = results
-            .iter()
-            .filter(|x| same_load(x, r) && x.poll_interval_s.is_some())
-            .collect();
-        if shorts.is_empty() {
-            out.push(others);
-            continue;
-        }
-        for short in shorts {
-            let mut g = others.clone();
-            g.push(short.clone());
-            out.push(g);
+    for r in results {
+        match out.iter_mut().find(|g| key(&g[0]) == key(r)) {
+            Some(g) => g.push(r.clone()),
+            None => out.push(vec![r.clone()]),
         }
     }
     out
+}
+
+/// The label most runs of a table share (the plain runs'; the first such
+/// on a tie), which its heading names once instead of every column; none
+/// when no two runs share one (a table of one run: its label).
+pub fn common_label(runs: &[RunResult]) -> Option<&str> {
+    if let [only] = runs {
+        return only.label.as_deref();
+    }
+    let mut best: Option<(&Option<String>, usize)> = None;
+    for r in runs {
+        let n = runs.iter().filter(|x| x.label == r.label).count();
+        if n >= 2 && best.is_none_or(|(_, m)| n > m) {
+            best = Some((&r.label, n));
+        }
+    }
+    best.and_then(|(l, _)| l.as_deref())
+}
+
+/// The runs of a table that are not variants: those with its common label,
+/// one per transport (the first), as the per-transport charts show them.
+pub fn plain_runs(runs: &[RunResult]) -> Vec<RunResult> {
+    let common = common_label(runs);
+    let mut out: Vec<RunResult> = Vec::new();
+    for r in runs.iter().filter(|r| r.label.as_deref() == common) {
+        if !out.iter().any(|x| x.transport == r.transport) {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+/// Each run's column name: its transport, then its label where that is not
+/// the table's common label, then its poll interval where short-poll runs
+/// of the same label differ in it.
+pub fn column_names(runs: &[RunResult]) -> Vec<String> {
+    let common = common_label(runs);
+    runs.iter()
+        .map(|r| {
+            let mut name = r.transport.clone();
+            match &r.label {
+                // A label that names its transport (scripts/http-matrix.sh's)
+                // is the whole name.
+                Some(l) if r.label.as_deref() != common && l.starts_with(&r.transport) => {
+                    name = l.clone();
+                }
+                Some(l) if r.label.as_deref() != common => name.push_str(&format!(", {l}")),
+                _ => {}
+            }
+            if let Some(i) = r.poll_interval_s {
+                let differs = runs.iter().any(|x| {
+                    x.transport == r.transport
+                        && x.label == r.label
+                        && x.poll_interval_s.is_some_and(|j| j != i)
+                });
+                if differs {
+                    name.push_str(&format!(" every {}s", fmt::axis(i)));
+                }
+            }
+            name
+        })
+        .collect()
+}
+
+/// The heading of a table: everything its runs share, the short-poll
+/// interval and long-poll hold included where all of its runs that have
+/// one share it, and the common label in brackets.
+pub fn heading(runs: &[RunResult]) -> String {
+    let Some(first) = runs.first() else {
+        return String::new();
+    };
+    let shared = |f: fn(&RunResult) -> Option<f64>| {
+        let mut values = runs.iter().filter_map(f);
+        let v = values.next()?;
+        values.all(|x| x == v).then_some(v)
+    };
+    let mut line = first.clone();
+    line.poll_interval_s = shared(|r| r.poll_interval_s);
+    line.long_poll_wait_s = shared(|r| r.long_poll_wait_s);
+    line.label = common_label(runs).map(str::to_string);
+    let mut heading = workload_line(&line);
+    // The idle window is part of the workload too (a quiet chat has one, a
+    // busy one may not): named where there was one.
+    let idle = runs.iter().map(|r| r.idle.window_s).fold(0.0, f64::max);
+    if idle > 0.0 {
+        let at = heading.find(" [").unwrap_or(heading.len());
+        heading.insert_str(at, &format!(", {}s idle first", fmt::axis(idle)));
+    }
+    heading
 }
 
 /// One line describing the workload the results share.
@@ -232,15 +315,15 @@ pub fn workload_line(r: &RunResult) -> String {
     let mut s = format!(
         "{} subscribers, {} msg/s for {}s, {}-byte payloads",
         fmt::thousands(r.subscribers),
-        fmt::sig3(r.publish_rate),
-        fmt::sig3(r.duration_s),
+        fmt::axis(r.publish_rate),
+        fmt::axis(r.duration_s),
         r.payload_bytes
     );
     if let Some(i) = r.poll_interval_s {
-        s.push_str(&format!(", short poll every {}s", fmt::sig3(i)));
+        s.push_str(&format!(", short poll every {}s", fmt::axis(i)));
     }
     if let Some(w) = r.long_poll_wait_s {
-        s.push_str(&format!(", long poll wait {}s", fmt::sig3(w)));
+        s.push_str(&format!(", long poll wait {}s", fmt::axis(w)));
     }
     if let Some(label) = &r.label {
         s.push_str(&format!(" [{label}]"));
@@ -259,18 +342,22 @@ pub fn is_websocket(transport: &str) -> bool {
 /// bytes and 190× the requests per delivered message of ws". Empty when
 /// there is no WebSocket run or nothing to compare.
 pub fn headlines(results: &[RunResult]) -> Vec<String> {
-    let Some(ws) = results.iter().find(|r| is_websocket(&r.transport)) else {
+    let names = column_names(results);
+    let Some(ws_at) = results.iter().position(|r| is_websocket(&r.transport)) else {
         return Vec::new();
     };
+    let ws = &results[ws_at];
     results
         .iter()
-        .filter(|r| r.transport != ws.transport)
-        .filter_map(|r| {
+        .zip(&names)
+        .enumerate()
+        .filter(|(i, _)| *i != ws_at)
+        .filter_map(|(_, (r, name))| {
             let bytes = r.bytes_per_delivered.zip(ws.bytes_per_delivered)?;
             let reqs = r.requests_per_delivered.zip(ws.requests_per_delivered)?;
             Some(format!(
                 "{}: {}× the bytes and {}× the requests per delivered message of {}; p99 latency {} ms vs {} ms",
-                r.transport,
+                name,
                 fmt::opt(fmt::ratio(bytes.0, bytes.1)),
                 fmt::opt(fmt::ratio(reqs.0, reqs.1)),
                 ws.transport,

@@ -6,7 +6,7 @@
 
 use crate::charts::xml_escape as escape;
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt, variants};
+use crate::{compare, correctness, projection, rtt, variants, verdict};
 
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1b1b1b;
@@ -22,6 +22,7 @@ thead th { background: #f0f0f0; }
 figure { margin: 1rem 0 2rem; }
 figure svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
 p.reading { margin: .4rem 0 0; }
+p.verdict { font-size: 1.08rem; }
 p.omitted { color: #555; font-style: italic; }
 .warning { background: #fff0f0; border: 2px solid #c00; padding: .6rem .8rem; color: #600; }
 .ok { background: #f0fff0; border: 1px solid #3a3; padding: .6rem .8rem; }
@@ -93,17 +94,30 @@ pub fn render(r: &Report) -> String {
     ));
 
     let warnings = correctness::warnings(&r.correctness);
-    out.push_str("<section id=\"headlines\">\n<h2>Headlines</h2>\n<ul>\n");
-    for (title, line) in r.headlines() {
-        out.push_str(&format!(
-            "<li><strong>{}</strong>: {}</li>\n",
-            escape(&title),
-            escape(&line)
-        ));
+    out.push_str(&format!(
+        "<section id=\"verdict\">\n<h2>{}</h2>\n",
+        verdict::TITLE
+    ));
+    match &r.verdict {
+        Some(v) => out.push_str(&format!(
+            "<p class=\"verdict\">{}</p>\n",
+            escape(&v.sentences.join(" "))
+        )),
+        None => out.push_str(&format!(
+            "<p>{}</p>\n",
+            escape(&correctness::verdict(&r.correctness))
+        )),
     }
-    out.push_str("</ul>\n");
     if !warnings.is_empty() {
         out.push_str(&warning_box(r, &warnings));
+    }
+    if let Some(c) = r.verdict.as_ref().and_then(|v| v.chart.as_ref()) {
+        out.push_str(&format!(
+            "<figure id=\"figure-{id}\">\n{svg}\n<figcaption><p class=\"reading\">{reading}</p></figcaption>\n</figure>\n",
+            id = c.id,
+            svg = c.svg.trim_end(),
+            reading = escape(&c.reading)
+        ));
     }
     out.push_str("</section>\n");
 
@@ -121,11 +135,11 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     let reference = r.reference_group();
-    if let Some(first) = reference.runs.first() {
+    if !reference.runs.is_empty() {
         out.push_str(&format!(
             "<p>The per-transport charts show input {}: {}.</p>\n",
             reference.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&reference.runs))
         ));
     }
     for figure in &r.figures {
@@ -157,16 +171,16 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("<section id=\"side-by-side\">\n<h2>Side by side</h2>\n");
     for g in &r.groups {
-        let Some(first) = g.runs.first() else {
+        if g.runs.is_empty() {
             continue;
-        };
+        }
         out.push_str(&format!(
             "<h3>Input {}: {}</h3>\n",
             g.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&g.runs))
         ));
         let header: Vec<String> = std::iter::once(String::new())
-            .chain(g.runs.iter().map(|x| x.transport.clone()))
+            .chain(compare::column_names(&g.runs))
             .collect();
         let rows = compare::rows(&g.runs);
         let sub: Vec<bool> = rows.iter().map(|row| row.sub).collect();
@@ -198,7 +212,7 @@ pub fn render(r: &Report) -> String {
             out.push_str("</ul>\n");
         }
         out.push_str(&format!("<p>{}</p>\n", escape(projection::EXPLANATION)));
-        let rows: Vec<Vec<String>> = projection::rows(&g.runs)
+        let rows: Vec<Vec<String>> = projection::rows(&compare::plain_runs(&g.runs))
             .into_iter()
             .map(|(label, cells)| std::iter::once(label).chain(cells).collect())
             .collect();
@@ -264,9 +278,8 @@ fn rtt_section(s: &rtt::Section) -> String {
     out
 }
 
-/// The "Variants side by side" section: one table per workload with
-/// variants (rows that lost, duplicated or reordered marked), and its
-/// conclusions.
+/// The "Variants side by side" section: per workload with variants, the
+/// conclusions (the runs are columns of its side-by-side table).
 fn variants_section(s: &variants::Section) -> String {
     let mut out = format!(
         "<section id=\"variants\">\n<h2>{}</h2>\n<p>{}</p>\n",
@@ -275,20 +288,6 @@ fn variants_section(s: &variants::Section) -> String {
     );
     for g in &s.groups {
         out.push_str(&format!("<h3>{}</h3>\n", escape(&g.title())));
-        let rows: Vec<Vec<String>> = g.rows.iter().map(variants::Row::cells).collect();
-        let bad = |row: usize, col: usize| {
-            let r = &g.rows[row];
-            (col == 7 && r.lost > 0)
-                || (col == 8 && r.duplicated > 0)
-                || (col == 9 && r.reordered > 0)
-        };
-        out.push_str(&table(
-            &variants::header(),
-            &rows,
-            variants::NUMERIC_FROM,
-            &[],
-            &bad,
-        ));
         if !g.conclusions.is_empty() {
             out.push_str("<ul>\n");
             for c in &g.conclusions {

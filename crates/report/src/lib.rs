@@ -17,6 +17,7 @@
 //! - [`variants`]: runs of one workload that differ by label (HTTP version,
 //!   header profile, compression) side by side: is polling still wasteful?
 //! - [`rfc6202`]: the RFC's latency model both [`rtt`] and its chart judge by.
+//! - [`verdict`]: the few sentences and the one chart the report opens with.
 //! - [`report`]: everything the report shows, computed once; [`write_report`]
 //!   writes it as `report.md`, `report.html` and one `.svg` per chart.
 #![warn(missing_docs)]
@@ -37,6 +38,7 @@ pub mod rtt;
 pub mod summary;
 pub mod table;
 pub mod variants;
+pub mod verdict;
 
 mod html;
 mod markdown;

@@ -3,7 +3,7 @@
 //! can neither break a table nor inject HTML.
 
 use crate::report::{self, Figure, Report};
-use crate::{compare, correctness, projection, rtt, variants};
+use crate::{compare, correctness, projection, rtt, variants, verdict};
 
 /// Escapes Markdown and inline HTML in text taken from the inputs.
 pub fn escape(s: &str) -> String {
@@ -64,14 +64,28 @@ pub fn render(r: &Report) -> String {
         if r.inputs.len() == 1 { "it" } else { "them" }
     ));
 
-    out.push_str("## Headlines\n\n");
-    for (title, line) in r.headlines() {
-        out.push_str(&format!("- **{}**: {}\n", escape(&title), escape(&line)));
+    out.push_str(&format!("## {}\n\n", verdict::TITLE));
+    match &r.verdict {
+        Some(v) => out.push_str(&format!("{}\n\n", escape(&v.sentences.join(" ")))),
+        None => out.push_str(&format!(
+            "{}\n\n",
+            escape(&correctness::verdict(&r.correctness))
+        )),
     }
     for w in correctness::warnings(&r.correctness) {
         out.push_str(&format!("- **Warning**: {}\n", escape(&w)));
     }
-    out.push('\n');
+    if !correctness::warnings(&r.correctness).is_empty() {
+        out.push('\n');
+    }
+    if let Some(c) = r.verdict.as_ref().and_then(|v| v.chart.as_ref()) {
+        out.push_str(&format!(
+            "![{}]({})\n\n{}\n\n",
+            escape(&c.title),
+            report::svg_file(c.id),
+            escape(&c.reading)
+        ));
+    }
 
     out.push_str("## Inputs\n\n");
     for (i, input) in r.inputs.iter().enumerate() {
@@ -89,11 +103,11 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("## Charts\n\n");
     let reference = r.reference_group();
-    if let Some(first) = reference.runs.first() {
+    if !reference.runs.is_empty() {
         out.push_str(&format!(
             "The per-transport charts show input {}: {}.\n\n",
             reference.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&reference.runs))
         ));
     }
     for figure in &r.figures {
@@ -127,16 +141,16 @@ pub fn render(r: &Report) -> String {
 
     out.push_str("## Side by side\n\n");
     for g in &r.groups {
-        let Some(first) = g.runs.first() else {
+        if g.runs.is_empty() {
             continue;
-        };
+        }
         out.push_str(&format!(
             "### Input {}: {}\n\n",
             g.input,
-            escape(&compare::workload_line(first))
+            escape(&compare::heading(&g.runs))
         ));
         let header: Vec<String> = std::iter::once(String::new())
-            .chain(g.runs.iter().map(|x| x.transport.clone()))
+            .chain(compare::column_names(&g.runs))
             .collect();
         let rows: Vec<Vec<String>> = compare::rows(&g.runs)
             .into_iter()
@@ -161,7 +175,7 @@ pub fn render(r: &Report) -> String {
             }
         }
         out.push_str(&format!("\n{}\n\n", escape(projection::EXPLANATION)));
-        let rows: Vec<Vec<String>> = projection::rows(&g.runs)
+        let rows: Vec<Vec<String>> = projection::rows(&compare::plain_runs(&g.runs))
             .into_iter()
             .map(|(label, cells)| std::iter::once(label).chain(cells).collect())
             .collect();
@@ -222,16 +236,13 @@ pub fn rtt_section(s: &rtt::Section) -> String {
     out
 }
 
-/// The "Variants side by side" section: one table per workload with
-/// variants, and its conclusions.
+/// The "Variants side by side" section: per workload with variants, the
+/// conclusions (the runs are columns of its side-by-side table).
 pub fn variants_section(s: &variants::Section) -> String {
     let mut out = format!("## {}\n\n", escape(variants::TITLE));
     out.push_str(&format!("{}\n\n", escape(variants::EXPLANATION)));
     for g in &s.groups {
         out.push_str(&format!("### {}\n\n", escape(&g.title())));
-        let rows: Vec<Vec<String>> = g.rows.iter().map(variants::Row::cells).collect();
-        out.push_str(&table(&variants::header(), &rows, variants::NUMERIC_FROM));
-        out.push('\n');
         for c in &g.conclusions {
             out.push_str(&format!("- {}\n", escape(c)));
         }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use pushpoll_results::histogram::{
     decode_histogram, encode_histogram, latency_summary, new_histogram,
 };
-use pushpoll_results::{IdleCost, RunResult};
+use pushpoll_results::{IdleCost, RunResult, SenderCost};
 
 /// Why results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +219,7 @@ pub fn merge(runs: &[RunResult]) -> Result<RunResult, MergeError> {
             .and_then(|(s, g)| ratio((s + g) * 1e6, d)),
         // Per-agent byte breakdowns are not merged.
         wire: None,
+        sender: sender_cost(runs),
         idle: IdleCost {
             window_s: max(|r| r.idle.window_s),
             requests: idle_requests,
@@ -256,6 +257,24 @@ fn merge_timelines(runs: &[RunResult]) -> Vec<pushpoll_results::TimelineEntry> {
         m.latency_us.max = m.latency_us.max.max(e.latency_us.max);
     }
     by_second.into_values().collect()
+}
+
+/// Every agent's publishers together, per message they sent (null when
+/// any agent did not count them).
+fn sender_cost(runs: &[RunResult]) -> Option<SenderCost> {
+    let all: Vec<SenderCost> = runs.iter().map(|r| r.sender).collect::<Option<_>>()?;
+    let published = runs.iter().map(|r| r.published).sum::<u64>() as f64;
+    let up = all.iter().map(|s| s.bytes_up).sum::<u64>();
+    let down = all.iter().map(|s| s.bytes_down).sum::<u64>();
+    let requests = all.iter().map(|s| s.requests).sum::<u64>();
+    Some(SenderCost {
+        bytes_up: up,
+        bytes_down: down,
+        requests,
+        bytes_up_per_sent: ratio(up as f64, published),
+        bytes_down_per_sent: ratio(down as f64, published),
+        requests_per_sent: ratio(requests as f64, published),
+    })
 }
 
 /// Every agent's generator CPU together (null when any is unknown).

@@ -8,7 +8,8 @@
 
 use crate::charts::{self, sweep::Axis, Chart, Omitted};
 use crate::{
-    compare, correctness, fmt, rtt, variants, MachineFacts, ReportError, ReportInput, RunResult,
+    compare, correctness, fmt, rtt, variants, verdict, MachineFacts, ReportError, ReportInput,
+    RunResult,
 };
 
 /// A chart slot of the report: drawn, or left out with the reason.
@@ -37,7 +38,7 @@ pub struct Report {
     /// Every side-by-side table (per input, per workload of a sweep).
     pub groups: Vec<Group>,
     /// Index into `groups` of the workload the per-transport charts show:
-    /// the first with the most transports.
+    /// of those with the most transports, the one that delivered most.
     pub reference: usize,
     /// The charts in order, drawn or omitted.
     pub figures: Vec<Figure>,
@@ -49,17 +50,22 @@ pub struct Report {
     /// Runs of one workload that differ by label, side by side; `None` when
     /// no workload has two or more labels.
     pub variants: Option<variants::Section>,
+    /// What the report opens with; `None` when no workload has two
+    /// transports to compare.
+    pub verdict: Option<verdict::Verdict>,
 }
 
 impl Report {
-    /// The drawn charts, in order (the round-trip section's last).
+    /// The drawn charts, in order (the verdict's first, the round-trip
+    /// section's last).
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.figures
+        self.verdict
             .iter()
-            .filter_map(|f| match f {
+            .filter_map(|v| v.chart.as_ref())
+            .chain(self.figures.iter().filter_map(|f| match f {
                 Figure::Drawn(c) => Some(c),
                 Figure::Omitted(_) => None,
-            })
+            }))
             .chain(self.rtt.as_ref().map(|s| &s.chart))
     }
 
@@ -100,15 +106,22 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     if groups.is_empty() {
         return Err(ReportError::NoRuns);
     }
-    let most = groups.iter().map(|g| g.runs.len()).max().unwrap_or(0);
+    // The workload with the most transports; of those, the one that
+    // delivered most (its percentiles and byte shares rest on most data).
+    let transports = |g: &Group| compare::plain_runs(&g.runs).len();
+    let delivered = |g: &Group| g.runs.iter().map(|r| r.delivered).sum::<u64>();
+    let most = groups.iter().map(transports).max().unwrap_or(0);
     let reference = groups
         .iter()
-        .position(|g| g.runs.len() == most)
-        .unwrap_or(0);
-    let runs = &groups[reference].runs;
+        .enumerate()
+        .filter(|(_, g)| transports(g) == most)
+        .max_by(|(i, a), (j, b)| delivered(a).cmp(&delivered(b)).then(j.cmp(i)))
+        .map_or(0, |(i, _)| i);
+    let runs = &compare::plain_runs(&groups[reference].runs);
     let all_runs: Vec<RunResult> = inputs.iter().flat_map(|i| i.runs.clone()).collect();
 
     let mut figures = vec![
+        Figure::Drawn(charts::paths::chart(runs)?),
         Figure::Drawn(charts::latency::chart(runs)?),
         Figure::Drawn(charts::requests::chart(runs)?),
         Figure::Drawn(charts::bytes::chart(runs)?),
@@ -125,7 +138,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     // Over time, from the runs' timelines (none in older documents: no chart).
     for chart in [
         charts::over_time::deliveries(runs)?,
-        charts::over_time::requests(runs)?,
+        charts::timeline::from_runs(runs)?,
     ]
     .into_iter()
     .flatten()
@@ -134,6 +147,8 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
     }
     let rtt = rtt::section(&all_runs)?;
     let variants = variants::section(&all_runs);
+    let tables: Vec<Vec<RunResult>> = groups.iter().map(|g| g.runs.clone()).collect();
+    let verdict = verdict::verdict(&tables)?;
 
     Ok(Report {
         inputs: inputs.to_vec(),
@@ -143,6 +158,7 @@ pub fn build(inputs: &[ReportInput]) -> Result<Report, ReportError> {
         correctness: correctness::rows(inputs),
         rtt,
         variants,
+        verdict,
     })
 }
 

@@ -23,13 +23,13 @@ pub const TITLE: &str = "Variants side by side — is polling still wasteful?";
 pub const KAAZING_HEADER_BYTES: u64 = 871;
 
 /// How the table is read.
-pub const EXPLANATION: &str = "Runs of the same workload (subscribers and rate) that differ by \
-    label: HTTP version, header profile, compression. Per delivered message: requests and bytes \
-    on the subscribers' sockets (both directions, handshakes and empty polls included) and the \
-    payload's share of those bytes. Idle poll is an empty short poll on the wire, request and \
-    answer, headers and body (idle bytes ÷ idle requests, from the window before publishing), \
-    where the run measured any. HTTP version and header profile are read from the label (HTTP/2 when it names HTTP/2 or \
-    h2, browser headers when it names browser).";
+pub const EXPLANATION: &str = "What the runs of one workload that differ by label (HTTP \
+    version, header profile, compression) show against each other; each run is a column of \
+    that workload's side-by-side table. Per delivered message: requests and bytes on the \
+    subscribers' sockets, both directions. An idle poll is an empty short poll on the wire, \
+    request and answer (idle bytes ÷ idle requests, from the window before publishing). HTTP \
+    version and header profile are read from the label (HTTP/2 when it names HTTP/2 or h2, \
+    browser headers when it names browser).";
 
 /// The HTTP version a run spoke, read from its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,8 +264,14 @@ pub fn section(runs: &[RunResult]) -> Option<Section> {
     Some(Section { groups, headline })
 }
 
+/// A run's name in a sentence: its label, with its transport in front
+/// unless the label names it already (`compare`'s labels do not).
 fn quoted(row: &Row) -> String {
-    format!("“{}”", row.label)
+    if row.label.starts_with(&row.transport) {
+        format!("“{}”", row.label)
+    } else {
+        format!("“{}, {}”", row.transport, row.label)
+    }
 }
 
 fn bytes(x: Option<f64>) -> String {

@@ -63,7 +63,7 @@ fn the_charts_show_the_workload_with_the_most_transports() {
     assert_eq!(report.reference_group().runs.len(), 4);
     assert!(report
         .charts()
-        .next()
+        .find(|c| c.id == "latency")
         .unwrap()
         .title
         .contains("50 subscribers"));
@@ -77,7 +77,8 @@ fn a_single_load_run_renders_every_chart() {
     input.command = "load".into();
     input.runs.retain(|r| r.transport == "short-poll");
     let report = build(std::slice::from_ref(&input)).unwrap();
-    assert_eq!(report.charts().count(), 6);
+    // Six per-transport charts and the message paths; one rate, no verdict chart.
+    assert_eq!(report.charts().count(), 7);
     let requests = report.charts().find(|c| c.id == "requests").unwrap();
     assert!(
         requests.reading.contains("short-poll needs"),

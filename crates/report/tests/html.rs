@@ -28,6 +28,7 @@ fn html_is_well_formed_xhtml_with_one_svg_per_chart() {
     assert_eq!(
         svg_ids,
         [
+            "chart-message-paths",
             "chart-latency",
             "chart-requests",
             "chart-bytes",
@@ -103,7 +104,11 @@ fn html_is_self_contained() {
 fn every_chart_file_is_an_svg_document_of_its_own() {
     let dir = scratch("svg-files");
     let files = write_report(&[sweep()], &dir).unwrap();
-    assert_eq!(files.charts.len(), 8, "six charts and two sweeps");
+    assert_eq!(
+        files.charts.len(),
+        10,
+        "six charts, two sweeps, the message paths and the verdict's"
+    );
     for path in &files.charts {
         let text = std::fs::read_to_string(path).unwrap();
         let xml = parse_xml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

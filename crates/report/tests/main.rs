@@ -16,3 +16,4 @@ mod rtt;
 mod sweeps;
 mod util;
 mod variants;
+mod verdict;

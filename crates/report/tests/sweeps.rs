@@ -104,3 +104,60 @@ fn several_lines_of_one_transport_are_told_apart() {
     );
     assert!(chart.svg.contains("ws, 8.00 msg/s"));
 }
+
+#[test]
+fn one_table_per_workload_with_every_run_once_and_headings_naming_what_differs() {
+    use pushpoll_report::compare;
+    let mut runs = sweep().runs;
+    // A second short-poll interval and a variant of the first workload.
+    let first = runs[0].clone();
+    let mut short = runs
+        .iter()
+        .find(|r| r.transport == "short-poll" && r.subscribers == first.subscribers)
+        .unwrap()
+        .clone();
+    short.poll_interval_s = Some(2.0);
+    short.publish_rate = first.publish_rate;
+    let mut h2 = runs
+        .iter()
+        .find(|r| r.transport == "long-poll")
+        .unwrap()
+        .clone();
+    (h2.subscribers, h2.publish_rate) = (first.subscribers, first.publish_rate);
+    h2.label = Some("HTTP/2, browser headers".into());
+    runs.push(short);
+    runs.push(h2);
+    let tables = compare::groups(&runs);
+    // No run in two tables, none left out.
+    assert_eq!(tables.iter().map(Vec::len).sum::<usize>(), runs.len());
+    let headings: Vec<String> = tables.iter().map(|t| compare::heading(t)).collect();
+    let mut unique = headings.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), headings.len(), "{headings:#?}");
+    let t = &tables[0];
+    let names = compare::column_names(t);
+    assert_eq!(names.len(), t.len());
+    assert!(
+        names.contains(&"long-poll, HTTP/2, browser headers".to_string()),
+        "{names:?}"
+    );
+    // Two short-poll intervals in one table: each column names its own,
+    // and the heading names none.
+    assert!(
+        names.iter().any(|n| n.starts_with("short-poll every ")),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"short-poll every 2s".to_string()),
+        "{names:?}"
+    );
+    assert!(!headings[0].contains("short poll every"), "{}", headings[0]);
+    // The other tables name their one interval in the heading.
+    assert!(headings[1].contains("short poll every"), "{}", headings[1]);
+    // And the idle window before publishing, which a workload may not have.
+    assert!(headings[1].contains("s idle first"), "{}", headings[1]);
+    let mut no_idle = tables[1].clone();
+    no_idle.iter_mut().for_each(|r| r.idle.window_s = 0.0);
+    assert!(!compare::heading(&no_idle).contains("idle first"));
+}

@@ -26,7 +26,7 @@ pub mod timeline;
 
 pub use document::{Document, Machine};
 pub use histogram::HistogramError;
-pub use result::{IdleCost, LatencySummary, RunResult, TcpOverhead, WireOverhead};
+pub use result::{IdleCost, LatencySummary, RunResult, SenderCost, TcpOverhead, WireOverhead};
 pub use timeline::{TimelineEntry, TimelineLatency};
 
 /// The JSON Schema (draft 2020-12) of a results document, shipped in the

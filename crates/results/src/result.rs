@@ -137,6 +137,12 @@ pub struct RunResult {
     /// (WebSocket runs without `--workers`; null otherwise).
     #[serde(default)]
     pub wire: Option<WireOverhead>,
+    /// The sender's side of every message, counted at the publishers'
+    /// sockets from the first publish to the end of the run: a `POST` with
+    /// its headers and answer, or one WebSocket frame. Absent for echo runs
+    /// (the senders are the subscribers) and in documents older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<SenderCost>,
     /// What subscribers cost while nothing is published.
     pub idle: IdleCost,
     /// Errors by kind (`connect_refused`, `timeout`, `reset`, `bad_status_503`,
@@ -185,6 +191,26 @@ pub struct LatencySummary {
     pub max: u64,
     /// Arithmetic mean.
     pub mean: f64,
+}
+
+/// What publishing cost the senders, per message the server accepted
+/// ("per sent message"). The receivers' figures are the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SenderCost {
+    /// Bytes the publishers' sockets wrote (requests or frames, TLS included).
+    pub bytes_up: u64,
+    /// Bytes they read: `POST` answers, or what the server pushed to a
+    /// publisher's WebSocket (a chat relays every message to its sender too).
+    pub bytes_down: u64,
+    /// HTTP requests the publishers sent: one per `POST`, one per WebSocket
+    /// handshake made during the window (reconnects).
+    pub requests: u64,
+    /// `bytes_up / published`.
+    pub bytes_up_per_sent: Option<f64>,
+    /// `bytes_down / published`.
+    pub bytes_down_per_sent: Option<f64>,
+    /// `requests / published`.
+    pub requests_per_sent: Option<f64>,
 }
 
 /// Cost of connected subscribers while no message is published, measured over

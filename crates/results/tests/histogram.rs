@@ -63,7 +63,7 @@ fn written_histograms_decode_to_their_summary_and_encode_back_unchanged() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5);
+    assert_eq!(checked, 9);
 }
 
 #[test]

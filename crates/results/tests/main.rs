@@ -5,8 +5,10 @@
 //! `Document`), every field present: `compare-quick.json` (four
 //! transports, the report's fixture of the same name written back) and
 //! `ws-deflate.json` (one WebSocket run with `wire`, `tcp`,
-//! `deflate_negotiated` and a label). Reading and writing them again must
-//! give the same bytes: field names and order are the contract.
+//! `deflate_negotiated` and a label), and `compare-quick-sender.json`, a
+//! `compare --quick` of the code with `sender` (publishers' sockets
+//! counted) and labels. Reading and writing them again must give the same
+//! bytes: field names and order are the contract.
 
 mod histogram;
 mod roundtrip;
@@ -15,13 +17,17 @@ mod schema;
 use pushpoll_results::Document;
 
 /// The fixture documents: (name, exact text).
-pub fn fixtures() -> [(&'static str, &'static str); 2] {
+pub fn fixtures() -> [(&'static str, &'static str); 3] {
     [
         (
             "compare-quick.json",
             include_str!("fixtures/compare-quick.json"),
         ),
         ("ws-deflate.json", include_str!("fixtures/ws-deflate.json")),
+        (
+            "compare-quick-sender.json",
+            include_str!("fixtures/compare-quick-sender.json"),
+        ),
     ]
 }
 

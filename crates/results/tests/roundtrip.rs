@@ -77,3 +77,28 @@ fn a_new_document_carries_this_version_and_machine() {
     assert!(doc.machine.cpus >= 1);
     assert_eq!(doc.runs, runs);
 }
+
+#[test]
+fn the_senders_side_reads_back_per_sent_message() {
+    let (name, text) = fixtures()[2];
+    let doc = parse(text);
+    for run in &doc.runs {
+        let s = run
+            .sender
+            .unwrap_or_else(|| panic!("{name}: {} has sender", run.transport));
+        let sent = run.published as f64;
+        assert_eq!(s.bytes_up_per_sent, Some(s.bytes_up as f64 / sent));
+        assert_eq!(s.requests_per_sent, Some(s.requests as f64 / sent));
+        // A POST per message for every transport but WebSocket, whose
+        // publisher sends frames on the connection it opened before.
+        let want = if run.transport == "ws" {
+            0
+        } else {
+            run.published
+        };
+        assert_eq!(s.requests, want, "{}", run.transport);
+    }
+    // Documents without the field read as None and write it back absent.
+    let (_, old) = fixtures()[0];
+    assert!(parse(old).runs.iter().all(|r| r.sender.is_none()));
+}

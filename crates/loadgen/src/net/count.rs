@@ -1,7 +1,9 @@
 //! Counting at the socket: every subscriber connection is a [`Counted`]
 //! stream counting into the subscriber's [`SubIo`], so headers, handshakes,
 //! frames, pings and retries are all counted the same way whatever the
-//! transport.
+//! transport. Publisher connections count into one [`PubIo`], so that the
+//! sender's side of a message (a `POST` with its headers, or one WebSocket
+//! frame) is measured the same way.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
@@ -124,6 +126,63 @@ impl SubIo {
 /// Each subscriber socket is a [`Counted`] stream counting into its
 /// subscriber's `SubIo`: `down` what it reads, `up` what it writes.
 impl Counter for SubIo {
+    fn add_read(&self, n: u64) {
+        self.down.fetch_add(n, Relaxed);
+    }
+
+    fn add_written(&self, n: u64) {
+        self.up.fetch_add(n, Relaxed);
+    }
+}
+
+/// The publishers' socket counters, shared by all of them (a handful of
+/// tasks, each writing once per message: no contention worth splitting).
+#[derive(Debug, Default)]
+pub(crate) struct PubIo {
+    /// Bytes written by publisher sockets.
+    pub up: AtomicU64,
+    /// Bytes read by them (answers to `POST`s; on a WebSocket, whatever the
+    /// server sends the publisher, e.g. a chat's broadcast of every message).
+    pub down: AtomicU64,
+    /// HTTP requests sent: one per `POST`, one per WebSocket handshake.
+    pub requests: AtomicU64,
+}
+
+/// A snapshot of [`PubIo`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PubTotals {
+    pub up: u64,
+    pub down: u64,
+    pub requests: u64,
+}
+
+impl PubIo {
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> PubTotals {
+        PubTotals {
+            up: self.up.load(Relaxed),
+            down: self.down.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+        }
+    }
+}
+
+impl PubTotals {
+    pub fn minus(self, o: PubTotals) -> PubTotals {
+        PubTotals {
+            up: self.up.saturating_sub(o.up),
+            down: self.down.saturating_sub(o.down),
+            requests: self.requests.saturating_sub(o.requests),
+        }
+    }
+}
+
+/// Each publisher socket is a [`Counted`] stream counting into the shared
+/// `PubIo`.
+impl Counter for PubIo {
     fn add_read(&self, n: u64) {
         self.down.fetch_add(n, Relaxed);
     }

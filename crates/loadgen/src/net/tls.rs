@@ -20,12 +20,13 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
-use pushpoll_netio::MaybeTls;
+use pushpoll_netio::{Counted, MaybeTls};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -33,6 +34,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::config::trust::{TlsClient, TlsTarget};
 use crate::core::error::{io_kind, Kind};
+use crate::net::count::PubIo;
 
 /// The handshakes: in this layer, beside the sockets they run on (the
 /// configuration itself is [`crate::config::trust`]).
@@ -101,12 +103,16 @@ pub(crate) fn advice(kind: &str) -> &'static str {
 }
 
 /// hyper-util's connector for the `POST` publishers and the metrics scrape:
-/// TCP (no Nagle, bounded connect), then TLS for `https://` URIs.
+/// TCP (no Nagle, bounded connect), counted below TLS, then TLS for
+/// `https://` URIs.
 #[derive(Clone)]
 pub(crate) struct Connector {
     http: HttpConnector,
     tls: Option<TlsTarget>,
     timeout: Duration,
+    /// Where the sockets' bytes are counted (the publishers'; a scrape's
+    /// go to a counter nobody reads).
+    io: Arc<PubIo>,
 }
 
 impl Connector {
@@ -121,14 +127,23 @@ impl Connector {
             http,
             tls: tls.cloned(),
             timeout,
+            io: Arc::default(),
         }
     }
+
+    /// The same, counting its sockets into `io`.
+    pub fn counting(self, io: Arc<PubIo>) -> Connector {
+        Connector { io, ..self }
+    }
 }
+
+/// A connector's stream: counted below TLS, like a subscriber's.
+pub(crate) type PubStream = MaybeTls<Counted<TcpStream, Arc<PubIo>>>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl tower_service::Service<http::Uri> for Connector {
-    type Response = TokioIo<MaybeTls<TcpStream>>;
+    type Response = TokioIo<PubStream>;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
@@ -143,12 +158,13 @@ impl tower_service::Service<http::Uri> for Connector {
         };
         let https_without_tls = uri.scheme_str() == Some("https") && tls.is_none();
         let timeout = self.timeout;
+        let io = self.io.clone();
         let connecting = self.http.call(uri);
         Box::pin(async move {
             if https_without_tls {
                 return Err(io::Error::other("an https:// URI without TLS settings").into());
             }
-            let tcp = connecting.await?.into_inner();
+            let tcp = Counted::new(connecting.await?.into_inner(), io);
             let Some(t) = tls else {
                 return Ok(TokioIo::new(MaybeTls::Plain(tcp)));
             };

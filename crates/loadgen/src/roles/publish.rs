@@ -7,7 +7,8 @@
 //! A message counts as published when the server accepted it: the frame was
 //! written, or the `POST` got a 2xx. Every message that was not is counted
 //! once in `errors` as `publish_<kind>`. Publisher sockets are not subscriber
-//! sockets: their bytes and requests are not counted.
+//! sockets: their bytes and requests are counted apart, in one [`PubIo`],
+//! for the sender's side of a message.
 //!
 //! Open loop holds while the server is down too: a publisher that cannot
 //! connect keeps every message whose time came and sends it, late, once it
@@ -28,11 +29,10 @@ use http::{header, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use pushpoll_netio::MaybeTls;
+use pushpoll_netio::Counted;
 use pushpoll_wire::engineio::{self, Packet, SioPacket};
 use pushpoll_wire::marker::Marker;
 use pushpoll_wire::prometheus;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -48,7 +48,8 @@ use crate::core::error::{error_kind, status_kind, ErrorCounts, Kind};
 use crate::core::progress::Live;
 use crate::core::schedule::{self, Clock};
 use crate::core::tally::RangeSet;
-use crate::net::tls::Connector;
+use crate::net::count::PubIo;
+use crate::net::tls::{Connector, PubStream as PubSocket};
 use crate::proto::http::{body_error_kind, USER_AGENT};
 use crate::proto::ws::ws_kind;
 use crate::proto::{socketio, sockjs};
@@ -76,6 +77,8 @@ pub(crate) struct PubEnv {
     /// not read yet (they wait in its receive buffer, and a close with
     /// unread data is a reset), which would count as lost.
     pub parked: std::sync::Mutex<Vec<WsPub>>,
+    /// The publishers' sockets, counted (the sender's cost).
+    pub io: Arc<PubIo>,
 }
 
 /// What one publisher did.
@@ -129,9 +132,9 @@ pub(crate) struct WsPub {
     reader: JoinHandle<()>,
 }
 
-/// A publisher's WebSocket, TLS included for `wss://` (not counted: only
-/// subscriber sockets are).
-type PubStream = WebSocketStream<MaybeTls<TcpStream>>;
+/// A publisher's WebSocket, TLS included for `wss://`, counted into the
+/// publishers' [`PubIo`] below TLS.
+type PubStream = WebSocketStream<PubSocket>;
 type WsSink = SplitSink<PubStream, Message>;
 
 impl Drop for WsPub {
@@ -143,18 +146,23 @@ impl Drop for WsPub {
 /// Opens publisher `p`'s connection: a WebSocket (which then runs the
 /// `--on-connect` steps), a Socket.IO connection over the WebSocket
 /// transport, or a SockJS session over WebSocket (steps as messages).
-pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<WsPub, Kind> {
+pub(crate) async fn connect(
+    plan: &Plan,
+    addr: SocketAddr,
+    p: usize,
+    io: &Arc<PubIo>,
+) -> Result<WsPub, Kind> {
     match &plan.publish {
         PublishTarget::Ws(t) => {
             let vars = plan.pub_vars(p);
-            let mut ws = handshake(t.url_for(&vars).as_str(), t, addr, plan, p).await?;
+            let mut ws = handshake(t.url_for(&vars).as_str(), t, addr, plan, p, io).await?;
             crate::proto::ws::run_steps(&mut ws, &plan.steps, &vars, plan.timeout).await?;
             Ok(WsPub::over(ws, false))
         }
         PublishTarget::SocketIo(t) => {
             let vars = plan.pub_vars(p);
             let url = socketio::ws_url(t, &vars, None);
-            let mut ws = handshake(&url, t, addr, plan, p).await?;
+            let mut ws = handshake(&url, t, addr, plan, p, io).await?;
             let sio = plan.socketio.as_ref().ok_or(Kind::Borrowed("internal"))?;
             let packet = socketio::connect_packet(sio, &vars);
             tokio::time::timeout(plan.timeout, sio_connect(&mut ws, &packet, &sio.namespace))
@@ -166,7 +174,7 @@ pub(crate) async fn connect(plan: &Plan, addr: SocketAddr, p: usize) -> Result<W
         PublishTarget::SockJs(t) => {
             let vars = plan.pub_vars(p);
             let url = sockjs::ws_url(t, &vars, &sockjs::SessionId::random());
-            let mut ws = handshake(&url, t, addr, plan, p).await?;
+            let mut ws = handshake(&url, t, addr, plan, p, io).await?;
             crate::proto::sockjs_ws::open(&mut ws, &plan.steps, &vars, plan.timeout).await?;
             Ok(WsPub::over(ws, false))
         }
@@ -191,12 +199,15 @@ async fn handshake(
     addr: SocketAddr,
     plan: &Plan,
     p: usize,
+    io: &Arc<PubIo>,
 ) -> Result<PubStream, Kind> {
     let timeout = plan.timeout;
     let req =
         crate::proto::ws::request(url, None, plan, &plan.pub_vars(p)).map_err(|e| ws_kind(&e))?;
     let tcp = crate::net::connect::connect_tcp(addr, timeout).await?;
+    let tcp = Counted::new(tcp, io.clone());
     let tcp = crate::net::tls::wrap(tcp, target.tls.as_ref(), timeout).await?;
+    io.request();
     let handshake =
         tokio_tungstenite::client_async_with_config(req, tcp, Some(crate::proto::ws::config()));
     match tokio::time::timeout(timeout, handshake).await {
@@ -310,7 +321,7 @@ pub(crate) async fn run_ws(
             if Instant::now() >= end {
                 break 'messages;
             }
-            match tokio::time::timeout_at(end, connect(&env.plan, env.addr, p)).await {
+            match tokio::time::timeout_at(end, connect(&env.plan, env.addr, p, &env.io)).await {
                 Ok(Ok(c)) => {
                     conn = Some(c);
                     retry_step = RECONNECT_MIN;
@@ -375,11 +386,12 @@ pub(crate) async fn run_ws(
 
 type PostClient = Client<Connector, Full<Bytes>>;
 
-/// A keep-alive `POST` client (its own pool per publisher), TLS for `https://`.
-fn post_client(tls: Option<&TlsTarget>, timeout: Duration) -> PostClient {
+/// A keep-alive `POST` client (its own pool per publisher), TLS for
+/// `https://`, its sockets counted into `io`.
+fn post_client(tls: Option<&TlsTarget>, timeout: Duration, io: Arc<PubIo>) -> PostClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .build(Connector::new(tls, timeout))
+        .build(Connector::new(tls, timeout).counting(io))
 }
 
 /// How one `POST` went: `Err(Connect)` when no connection could be made,
@@ -448,11 +460,17 @@ async fn post_until(
     p: usize,
     payload: Bytes,
     end: Instant,
+    io: &PubIo,
 ) -> (Result<(), Kind>, Vec<Kind>) {
     let mut failures = Vec::new();
     let mut step = RECONNECT_MIN;
     loop {
-        match post(client, uri, plan, p, payload.clone(), plan.timeout).await {
+        let result = post(client, uri, plan, p, payload.clone(), plan.timeout).await;
+        // A request that found a connection was sent (answered or not).
+        if !matches!(result, Err(PostError::Connect(_))) {
+            io.request();
+        }
+        match result {
             Ok(()) => return (Ok(()), failures),
             Err(PostError::Failed(kind)) => return (Err(kind), failures),
             Err(PostError::Connect(kind)) => failures.push(kind),
@@ -480,7 +498,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         return report;
     };
     let end = send_deadline(&env, t0);
-    let client = post_client(target.tls.as_ref(), env.plan.timeout);
+    let client = post_client(target.tls.as_ref(), env.plan.timeout, env.io.clone());
     let slots = Arc::new(Semaphore::new(env.plan.publish_in_flight));
     let mut in_flight: JoinSet<Posted> = JoinSet::new();
     let handle = |report: &mut PubReport, r: Result<Posted, tokio::task::JoinError>| match r {
@@ -523,7 +541,7 @@ pub(crate) async fn run_post(env: Arc<PubEnv>, p: usize, t0: Instant) -> PubRepo
         let payload = Bytes::from(message_text(&env.plan, p, payload));
         in_flight.spawn(async move {
             let (result, connect_failures) =
-                post_until(&client, &uri, &env2.plan, p, payload, end).await;
+                post_until(&client, &uri, &env2.plan, p, payload, end, &env2.io).await;
             drop(permit);
             Posted {
                 seq: marker.seq,

@@ -12,9 +12,9 @@ use crate::config::plan::Plan;
 use crate::core::merge::encode_histogram;
 use crate::core::rooms::deliveries;
 use crate::core::tally::TallySummary;
-use crate::net::count::IoTotals;
+use crate::net::count::{IoTotals, PubTotals};
 use crate::net::wire::WireTotals;
-use pushpoll_results::{IdleCost, RunResult, TcpOverhead, WireOverhead};
+use pushpoll_results::{IdleCost, RunResult, SenderCost, TcpOverhead, WireOverhead};
 
 /// Everything [`build`] needs.
 pub(super) struct Inputs<'a> {
@@ -42,6 +42,8 @@ pub(super) struct Inputs<'a> {
     /// The wire counters from the first publish to the end of grace, and
     /// those at the first publish (for their socket count).
     pub(super) window_wire: Option<(WireTotals, WireTotals)>,
+    /// The publishers' sockets from the first publish to the end of grace.
+    pub(super) sender_io: PubTotals,
     pub(super) errors: BTreeMap<String, u64>,
     pub(super) timeline: Vec<pushpoll_results::TimelineEntry>,
 }
@@ -141,6 +143,7 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
             .zip(i.generator_cpu_s)
             .and_then(|(s, g)| ratio((s + g) * 1e6, d)),
         wire: wire_overhead(plan, &i),
+        sender: sender_cost(plan, &i),
         idle: IdleCost {
             window_s: i.idle_window.as_secs_f64(),
             requests: i.idle_io.requests,
@@ -153,6 +156,25 @@ pub(super) fn build(i: Inputs<'_>) -> RunResult {
         one_way_delay_ms: None,
         timeline: i.timeline,
     }
+}
+
+/// What sending cost at the publishers' sockets, per accepted message.
+/// None for echo runs, whose senders are the subscribers (already counted).
+fn sender_cost(plan: &Plan, i: &Inputs<'_>) -> Option<SenderCost> {
+    // Bayeux publishers keep their own sockets (not yet counted here).
+    if plan.echo() || matches!(plan.publish, crate::config::plan::PublishTarget::Bayeux(_)) {
+        return None;
+    }
+    let s = i.sender_io;
+    let sent = i.published as f64;
+    Some(SenderCost {
+        bytes_up: s.up,
+        bytes_down: s.down,
+        requests: s.requests,
+        bytes_up_per_sent: ratio(s.up as f64, sent),
+        bytes_down_per_sent: ratio(s.down as f64, sent),
+        requests_per_sent: ratio(s.requests as f64, sent),
+    })
 }
 
 /// The bytes of a WebSocket run by purpose, over the publishing window.

@@ -221,6 +221,7 @@ async fn orchestrate(
         acks: env.acks.clone(),
         stop: stop.clone(),
         parked: Default::default(),
+        io: Default::default(),
     });
     let mut ws_pubs: Vec<Option<WsPub>> = (0..plan.publishers).map(|_| None).collect();
     let mut bayeux_pubs: Vec<Option<BayeuxPub>> = (0..plan.publishers).map(|_| None).collect();
@@ -239,7 +240,8 @@ async fn orchestrate(
     ) && !stop.is_cancelled()
         && !plan.echo()
     {
-        let connects = (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p));
+        let connects =
+            (0..plan.publishers).map(|p| publish::connect(&plan, pub_addr, p, &pub_env.io));
         tokio::select! {
             _ = stop.cancelled() => {}
             conns = futures_util::future::join_all(connects) => {
@@ -266,6 +268,7 @@ async fn orchestrate(
     let mut pub_reports: Vec<PubReport> = Vec::new();
     let mut active: Option<(Instant, Option<f64>)> = None;
     let mut publish_start_io = io_now(&ios, &mut pool).await?;
+    let mut sender_start = pub_env.io.snapshot();
     let mut generator_cpu0 = None;
     // Unix second of the first scheduled publish (the timeline's t_s = 0);
     // when publishing never started, where it would have.
@@ -279,6 +282,7 @@ async fn orchestrate(
         let t0 = clock.instant_at(t0_us);
         sleep_until(t0).await;
         publish_start_io = io_now(&ios, &mut pool).await?;
+        sender_start = pub_env.io.snapshot();
         generator_cpu0 = crate::net::tcp_info::process_cpu_s();
         if let Some(stages) = &plan.rate_stages {
             reporter.stages_from(stages, &plan.schedule, t0);
@@ -421,6 +425,7 @@ async fn orchestrate(
     env.accepting.store(false, Relaxed);
     sampler_stop.cancel();
     let mut tl = sampler.await.unwrap_or_default();
+    let sender_io = pub_env.io.snapshot().minus(sender_start);
 
     // Stop every subscriber and collect what it measured.
     env.cancel.cancel();
@@ -533,6 +538,7 @@ async fn orchestrate(
         server_cpu_s,
         generator_cpu_s,
         window_wire,
+        sender_io,
         errors,
         timeline: tl.entries(t0_s),
     }))

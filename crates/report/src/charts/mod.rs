@@ -14,6 +14,10 @@
 //!   per second, from each run's timeline.
 //! - [`rtt`]: median latency as the added one-way delay grows (runs of
 //!   `compare --rtt` only).
+//! - [`verdict`]: requests per delivered message against the message rate,
+//!   the short/long-poll crossover marked (the verdict's chart).
+//! - [`paths`]: each transport's message path as a small sequence diagram.
+//! - [`timeline`]: requests per second, second by second, per transport.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -25,10 +29,13 @@ pub mod cpu;
 pub mod idle;
 pub mod latency;
 pub mod over_time;
+pub mod paths;
 pub mod projection;
 pub mod requests;
 pub mod rtt;
 pub mod sweep;
+pub mod timeline;
+pub mod verdict;
 
 /// One drawn chart.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 //!
 //! - `deliveries-over-time`: deliveries per second, p99 latency per second
 //!   and connected subscribers, three panels on one time axis.
-//! - `requests-over-time`: HTTP requests per second per run: idle polling
-//!   is a band of requests while push lies flat at zero.
+//!
+//! Requests per second per run are `timeline.svg` ([`super::timeline`]).
 //!
 //! Runs without a timeline (documents older than it) are left out; with
 //! none at all, there is no chart.
@@ -18,8 +18,6 @@ use pushpoll_results::TimelineEntry;
 
 const DELIVERIES_ID: &str = "deliveries-over-time";
 const DELIVERIES_TITLE: &str = "Deliveries, p99 latency and connected subscribers per second";
-const REQUESTS_ID: &str = "requests-over-time";
-const REQUESTS_TITLE: &str = "Subscriber HTTP requests per second";
 
 fn name(r: &RunResult) -> String {
     match &r.label {
@@ -155,37 +153,6 @@ pub fn deliveries(runs: &[RunResult]) -> Result<Option<Chart>, ReportError> {
     }))
 }
 
-/// Draws requests per second per run; `None` when no run has a timeline.
-pub fn requests(runs: &[RunResult]) -> Result<Option<Chart>, ReportError> {
-    let lines = series(runs, |e| e.requests as f64);
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    let entries = legend(&lines);
-    let legend_height = 20 + 18 * entries.len().div_ceil(3) as u32;
-    let size = (super::SIZE.0, super::SIZE.1 + legend_height);
-    let x = x_range(&lines);
-    let svg = render_sized(REQUESTS_ID, REQUESTS_TITLE, size, |root| {
-        let body = titled(root, REQUESTS_ID, REQUESTS_TITLE)?;
-        let (plot, below) = body.split_vertically(super::SIZE.1 - 30);
-        panel(
-            &plot,
-            REQUESTS_ID,
-            &lines,
-            x,
-            "requests/s",
-            Some("seconds from the first publish"),
-        )?;
-        legend_panel(&below, REQUESTS_ID, &entries)
-    })?;
-    Ok(Some(Chart {
-        id: REQUESTS_ID,
-        title: REQUESTS_TITLE.to_string(),
-        reading: requests_reading(runs),
-        svg,
-    }))
-}
-
 /// "ws: p99 per second from 1.20 to 3.40 ms over 10 s of publishing; …":
 /// each run's spread of per-second p99 while it published.
 pub fn deliveries_reading(runs: &[RunResult]) -> String {
@@ -212,27 +179,6 @@ pub fn deliveries_reading(runs: &[RunResult]) -> String {
     } else {
         parts.join("; ") + "."
     }
-}
-
-/// "Before publishing (idle and ramp-up), short-poll sent 40 requests/s and
-/// ws 0": the idle band, computed from the seconds before t = 0 after the
-/// last connect.
-pub fn requests_reading(runs: &[RunResult]) -> String {
-    let parts: Vec<String> = runs
-        .iter()
-        .filter(|r| !r.timeline.is_empty())
-        .map(|r| {
-            let t = &r.timeline;
-            let during = t.iter().filter(|e| e.t_s >= 0 && e.published > 0);
-            let (n, sum) = during.fold((0u64, 0u64), |(n, s), e| (n + 1, s + e.requests));
-            let rate = if n > 0 { sum as f64 / n as f64 } else { 0.0 };
-            format!("{} {}/s", name(r), fmt::sig3(rate))
-        })
-        .collect();
-    format!(
-        "Subscriber requests per second while publishing (average): {}.",
-        parts.join(", ")
-    )
 }
 
 #[cfg(test)]
@@ -278,12 +224,10 @@ mod tests {
             "{}",
             d.reading
         );
-        let r = requests(&runs).unwrap().unwrap();
-        assert!(r.svg.contains("chart-requests-over-time"));
+        let r = super::super::timeline::from_runs(&runs).unwrap().unwrap();
         assert!(
-            r.reading.contains("ws 0/s, short-poll 10.0/s"),
-            "{}",
-            r.reading
+            r.svg.contains("chart-timeline"),
+            "requests per second: timeline.svg"
         );
     }
 
@@ -294,6 +238,6 @@ mod tests {
             ..run("ws", 0)
         }];
         assert!(deliveries(&runs).unwrap().is_none());
-        assert!(requests(&runs).unwrap().is_none());
+        assert!(super::super::timeline::from_runs(&runs).unwrap().is_none());
     }
 }
