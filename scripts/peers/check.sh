@@ -111,7 +111,7 @@ if want socketio-rooms; then
     echo "socketio-rooms: a run with wrong tokens met its SLO; the auth check is not real" >&2
     exit 1
   fi
-  node -e 'const r = require(process.argv[1]).runs[0];
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).runs[0];
     if (r.subscribers_connected !== 0 || !r.errors.sio_connect_error) {
       console.error("wrong tokens: expected 0 connected and sio_connect_error", r.subscribers_connected, r.errors);
       process.exit(1);
