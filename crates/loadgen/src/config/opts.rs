@@ -408,12 +408,14 @@ pub struct LoadOpts {
     #[arg(long)]
     pub binary: bool,
 
-    /// A step run on every WebSocket connection (subscribers and WebSocket
-    /// publishers) right after its handshake, in order (repeatable), for
-    /// servers that relay nothing until a client joins or subscribes:
-    /// `send:TEXT` sends a text frame, `expect:TEXT` waits (within
-    /// `--timeout`) for a frame containing TEXT. `{id}` is the connection's
-    /// index (subscribers 0..S-1, publishers S..S+P-1). A connection that
+    /// A step run on every connection (subscribers and publishers) right
+    /// after its handshake, in order (repeatable), for servers that relay
+    /// nothing until a client joins or subscribes: `send:TEXT` sends a
+    /// message (a frame; an event array with Socket.IO, a message with
+    /// SockJS), `expect:TEXT` waits (within `--timeout`) for one containing
+    /// TEXT. Placeholders: `{id}` (the connection's index: subscribers
+    /// 0..S-1, publishers S..S+P-1), `{room}`, `{user.COLUMN}`
+    /// (docs/load-testing.md). A connection that
     /// fails a step is not connected; its error kind names the step
     /// (`on_connect_expect_timeout`, `on_connect_send_<kind>`, ...).
     #[arg(long = "on-connect", value_name = "STEP")]
@@ -423,7 +425,7 @@ pub struct LoadOpts {
     /// What a publisher sends instead of the bare payload: a WebSocket text
     /// frame, or the `POST` body. Must contain `{marker}`, the payload (the
     /// marker padded to --payload-bytes, plain ASCII, safe inside a JSON
-    /// string); `{id}` is the publisher's connection index. Other braces are
+    /// string); `{id}`, `{room}` and `{user.COLUMN}` are the publisher's. Other braces are
     /// literal, so JSON needs no escaping:
     /// `--publish-template '{"type":"say","text":"{marker}"}'`.
     #[arg(long, value_name = "TEXT")]
