@@ -412,8 +412,8 @@ pub struct LoadOpts {
     /// after its handshake, in order (repeatable), for servers that relay
     /// nothing until a client joins or subscribes: `send:TEXT` sends a
     /// message (a frame; an event array with Socket.IO, a message with
-    /// SockJS), `expect:TEXT` waits (within `--timeout`) for one containing
-    /// TEXT. Placeholders: `{id}` (the connection's index: subscribers
+    /// SockJS; Bayeux subscribes by `--bayeux-channel` instead), `expect:TEXT`
+    /// waits (within `--timeout`) for one containing TEXT. Placeholders: `{id}` (the connection's index: subscribers
     /// 0..S-1, publishers S..S+P-1), `{room}`, `{user.COLUMN}`
     /// (docs/load-testing.md). A connection that
     /// fails a step is not connected; its error kind names the step
