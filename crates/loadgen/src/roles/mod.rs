@@ -6,5 +6,6 @@ pub(crate) mod presence;
 pub(crate) mod publish;
 pub(crate) mod publish_bayeux;
 pub(crate) mod ramp;
+pub(crate) mod reconnect;
 pub(crate) mod sampler;
 pub(crate) mod subscribe;

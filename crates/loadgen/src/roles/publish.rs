@@ -53,13 +53,10 @@ use crate::net::tls::{Connector, PubStream as PubSocket};
 use crate::proto::http::{body_error_kind, USER_AGENT};
 use crate::proto::ws::ws_kind;
 use crate::proto::{socketio, sockjs};
+use crate::roles::reconnect::{Reconnect, RECONNECT_MAX, RECONNECT_MIN};
 
 /// Largest publish answer read, bytes.
 const MAX_ANSWER: usize = 64 << 10;
-/// First delay before a publisher's WebSocket reconnects.
-pub(crate) const RECONNECT_MIN: Duration = Duration::from_millis(100);
-/// Longest delay between a publisher's reconnection attempts.
-pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// What publishers share.
 pub(crate) struct PubEnv {
@@ -302,37 +299,22 @@ pub(crate) async fn run_ws(
     let timeout = env.plan.timeout;
     let end = send_deadline(&env, t0);
     let mut report = PubReport::default();
-    let mut retry_at = Instant::now();
-    let mut retry_step = RECONNECT_MIN;
+    let mut reconnect = Reconnect::new();
     let count = schedule::messages_for(p, env.plan.publishers, env.plan.total_messages);
     let mut i = 0;
-    'messages: while i < count {
+    while i < count {
         let Some(marker) = due(&env, t0, p, i).await else {
             break;
         };
         // No connection: keep the message and retry until it can be sent
         // (late, its scheduled time kept) or the send deadline passes.
-        while conn.is_none() {
-            tokio::select! {
-                biased;
-                _ = env.stop.cancelled() => break 'messages,
-                _ = tokio::time::sleep_until(retry_at.min(end)) => {}
-            }
-            if Instant::now() >= end {
-                break 'messages;
-            }
-            match tokio::time::timeout_at(end, connect(&env.plan, env.addr, p, &env.io)).await {
-                Ok(Ok(c)) => {
-                    conn = Some(c);
-                    retry_step = RECONNECT_MIN;
-                }
-                Ok(Err(kind)) => {
-                    report.connect_failed(&env.live, &kind);
-                    retry_at = Instant::now() + retry_step;
-                    retry_step = (retry_step * 2).min(RECONNECT_MAX);
-                }
-                Err(_) => break 'messages,
-            }
+        let open = || connect(&env.plan, env.addr, p, &env.io);
+        let failed = |kind: &Kind| report.connect_failed(&env.live, kind);
+        if !reconnect
+            .ensure(&mut conn, &env.stop, end, open, failed)
+            .await
+        {
+            break;
         }
         let Some(c) = conn.as_mut() else { break };
         report.attempted += 1;
@@ -365,7 +347,7 @@ pub(crate) async fn run_ws(
             Err(kind) => {
                 report.failed(&env.live, &kind);
                 conn = None;
-                retry_at = Instant::now();
+                reconnect.lost();
             }
         }
     }

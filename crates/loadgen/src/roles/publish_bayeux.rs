@@ -25,7 +25,8 @@ use crate::core::error::Kind;
 use crate::core::schedule;
 use crate::net::count::SubIo;
 use crate::proto::bayeux;
-use crate::roles::publish::{due, send_deadline, PubEnv, PubReport, RECONNECT_MAX, RECONNECT_MIN};
+use crate::roles::publish::{due, send_deadline, PubEnv, PubReport};
+use crate::roles::reconnect::Reconnect;
 use crate::roles::subscribe::bayeux::{exchange, handshake, open_link, Link};
 
 /// A publisher's handshaken Bayeux client.
@@ -118,37 +119,22 @@ pub(crate) async fn run(
     let vars = plan.pub_vars(p);
     let channel = bx.channel.render(&vars, "");
     let end = send_deadline(&env, t0);
-    let mut retry_at = Instant::now();
-    let mut retry_step = RECONNECT_MIN;
+    let mut reconnect = Reconnect::new();
     let count = schedule::messages_for(p, plan.publishers, plan.total_messages);
     let mut i = 0;
-    'messages: while i < count {
+    while i < count {
         let Some(marker) = due(&env, t0, p, i).await else {
             break;
         };
         // No connection: keep the message and retry until it can be sent
         // (late, its scheduled time kept) or the send deadline passes.
-        while conn.is_none() {
-            tokio::select! {
-                biased;
-                _ = env.stop.cancelled() => break 'messages,
-                _ = tokio::time::sleep_until(retry_at.min(end)) => {}
-            }
-            if Instant::now() >= end {
-                break 'messages;
-            }
-            match tokio::time::timeout_at(end, connect(plan, env.addr, p)).await {
-                Ok(Ok(c)) => {
-                    conn = Some(c);
-                    retry_step = RECONNECT_MIN;
-                }
-                Ok(Err(kind)) => {
-                    report.connect_failed(&env.live, &kind);
-                    retry_at = Instant::now() + retry_step;
-                    retry_step = (retry_step * 2).min(RECONNECT_MAX);
-                }
-                Err(_) => break 'messages,
-            }
+        let open = || connect(plan, env.addr, p);
+        let failed = |kind: &Kind| report.connect_failed(&env.live, kind);
+        if !reconnect
+            .ensure(&mut conn, &env.stop, end, open, failed)
+            .await
+        {
+            break;
         }
         let Some(c) = conn.as_mut() else { break };
         report.attempted += 1;
@@ -177,7 +163,7 @@ pub(crate) async fn run(
                 report.failed(&env.live, &kind);
                 if !connection_kept(&kind) {
                     conn = None;
-                    retry_at = Instant::now();
+                    reconnect.lost();
                 }
             }
         }
