@@ -38,8 +38,20 @@ async fn sse_delivers_everything_on_one_request_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_stream_resumes_from_last_event_id_without_loss() {
+    cut_stream_resumes(false).await;
+}
+
+/// Cut after the next event's `id:` line: that event never ended, so the
+/// reconnect must ask from the one before it (as `EventSource` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_inside_an_event_resumes_before_it() {
+    cut_stream_resumes(true).await;
+}
+
+async fn cut_stream_resumes(mid_event: bool) {
     let hub = Hub::start(HubOpts {
         sse_cut_after: Some(3),
+        sse_cut_mid_event: mid_event,
         ..HubOpts::default()
     })
     .await;

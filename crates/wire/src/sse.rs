@@ -139,6 +139,11 @@ pub struct Parser {
     event: String,
     data: String,
     has_data: bool,
+    /// The standard's "last event ID buffer": set by an `id:` line.
+    id_buffer: Option<String>,
+    /// The standard's "last event ID string": the buffer as of the last
+    /// dispatch (a blank line). A stream cut between an event's `id:` line
+    /// and its end must not move it, or a reconnect would skip that event.
     last_id: Option<String>,
     max_line: usize,
 }
@@ -154,12 +159,14 @@ impl Parser {
             event: String::new(),
             data: String::new(),
             has_data: false,
+            id_buffer: None,
             last_id: None,
             max_line,
         }
     }
 
-    /// The id of the last event seen (what a client sends as `Last-Event-ID`).
+    /// The id in force at the last complete event (what a client sends as
+    /// `Last-Event-ID`): an `id:` line counts only once its event has ended.
     pub fn last_event_id(&self) -> Option<&str> {
         self.last_id.as_deref()
     }
@@ -220,6 +227,9 @@ impl Parser {
 
     fn process_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
         if line.is_empty() {
+            if self.last_id != self.id_buffer {
+                self.last_id.clone_from(&self.id_buffer);
+            }
             if self.has_data {
                 out.push(Event {
                     event: std::mem::take(&mut self.event),
@@ -252,7 +262,7 @@ impl Parser {
                 self.data.push_str(&value);
                 self.has_data = true;
             }
-            b"id" if !value.contains('\0') => self.last_id = Some(value.into_owned()),
+            b"id" if !value.contains('\0') => self.id_buffer = Some(value.into_owned()),
             _ => {}
         }
     }
@@ -345,6 +355,48 @@ mod tests {
         // Two bytes of a BOM and then something else: those bytes are data.
         let not_bom = run(&[b"\xEF\xBB", b"data: x\n\n"]);
         assert!(not_bom.is_empty(), "the first line's name is not `data`");
+    }
+
+    /// A stream cut inside an event (after its `id:` line) must leave the
+    /// resume point at the last complete event, or the reconnect skips it.
+    #[test]
+    fn the_resume_id_moves_only_when_an_event_ends() {
+        let mut p = Parser::new(1 << 16);
+        let mut out = Vec::new();
+        p.feed(
+            b"id: 6
+data: six
+
+id: 7
+",
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(p.last_event_id(), Some("6"));
+        p.feed(
+            b"data: seven
+",
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(p.last_event_id(), Some("6"), "event 7 has not ended");
+        p.feed(
+            b"
+", &mut out,
+        )
+        .unwrap();
+        assert_eq!(p.last_event_id(), Some("7"));
+        assert_eq!(out[1].id.as_deref(), Some("7"));
+        // An event with an id but no data still moves it (the standard sets
+        // the last event ID string before it drops an empty event).
+        p.feed(
+            b"id: 8
+
+", &mut out,
+        )
+        .unwrap();
+        assert_eq!((out.len(), p.last_event_id()), (2, Some("8")));
     }
 
     #[test]

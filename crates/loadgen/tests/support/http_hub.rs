@@ -30,6 +30,9 @@ pub struct HubOpts {
     pub refuse_every_nth_post: Option<u64>,
     /// An SSE stream opened without `Last-Event-ID` ends after this many events.
     pub sse_cut_after: Option<usize>,
+    /// The cut stream ends inside the next event: its `id:` line and part of
+    /// its data are sent, never its end.
+    pub sse_cut_mid_event: bool,
     /// Every request without this header and value is answered `401`.
     pub require_header: Option<(&'static str, &'static str)>,
 }
@@ -264,6 +267,9 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                         sse::write_message(&mut out, m.seq, kind, &payload);
                         cursor = m.seq;
                         sent += 1;
+                    }
+                    if st.opts.sse_cut_mid_event && limit.is_some_and(|l| sent >= l) {
+                        out.extend_from_slice(format!("id: {}\ndata: cu", cursor + 1).as_bytes());
                     }
                     Some((
                         Ok::<_, Infallible>(Frame::data(Bytes::from(out))),
