@@ -106,7 +106,7 @@ async fn server_sent_events() {
         }
         assert!(sse
             .raw
-            .starts_with(b": pushpoll last_seq=0\nretry: 1000\n\n"));
+            .starts_with(b": pushpoll last_seq=0\nid: 0\nretry: 1000\n\n"));
     }
 }
 

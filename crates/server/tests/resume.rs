@@ -98,6 +98,28 @@ async fn sse_last_event_id_wins_over_since() {
     assert_eq!(bad.status, 400);
 }
 
+/// A stream cut before its first message still has a resume point (the
+/// opening's `id:`): what was published while it reconnected arrives.
+#[tokio::test]
+async fn sse_cut_before_any_message_resumes_from_its_opening() {
+    let server = TestServer::start_default().await;
+    publish_all(server.addr, &batch(0, 3)).await;
+    let mut sse = Sse::open(server.addr, "/events", &[]).await;
+    assert!(sse.read_chunk().await);
+    assert_eq!(sse.last_event_id(), Some("3"));
+    drop(sse);
+    let during = batch(3, 2);
+    publish_all(server.addr, &during).await;
+    let mut sse = Sse::open(server.addr, "/events", &[("last-event-id", "3")]).await;
+    let got = sse.messages(2).await;
+    assert_eq!(got.iter().map(|m| m.0).collect::<Vec<_>>(), [4, 5]);
+    // A resumed stream's opening repeats the client's id, not the head: a
+    // second cut before the replay must not skip it.
+    let mut again = Sse::open(server.addr, "/events", &[("last-event-id", "1")]).await;
+    assert!(again.read_chunk().await);
+    assert_eq!(again.last_event_id(), Some("1"));
+}
+
 #[tokio::test]
 async fn polls_since() {
     let server = TestServer::start_default().await;

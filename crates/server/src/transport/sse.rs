@@ -66,8 +66,15 @@ pub(crate) fn events(
     };
     let sub = shared.hub.subscribe(since);
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    // The opening sets the client's resume point (an `id:` with no data
+    // moves `EventSource`'s last event ID without an event): a stream cut
+    // before its first message resumes from here instead of from "now",
+    // which would lose what was published during the reconnect. On a resume
+    // it repeats the client's own id, so a gap notice not yet sent is not
+    // skipped by a second cut.
+    let resume = since.unwrap_or_else(|| sub.start_last_seq());
     let opening = format!(
-        ": pushpoll last_seq={}\nretry: {RETRY_MS}\n\n",
+        ": pushpoll last_seq={}\nid: {resume}\nretry: {RETRY_MS}\n\n",
         sub.start_last_seq()
     );
     tx.try_send(Bytes::from(opening))

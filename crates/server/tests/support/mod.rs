@@ -251,6 +251,11 @@ impl Sse {
         true
     }
 
+    /// What `EventSource` would send as `Last-Event-ID` if cut now.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.parser.last_event_id()
+    }
+
     /// The next event, or `None` when the stream ends.
     pub async fn next(&mut self) -> Option<Event> {
         loop {
