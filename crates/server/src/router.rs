@@ -55,7 +55,7 @@ impl Route {
     }
 }
 
-fn resolve(req: &Request<Incoming>, limits: &crate::Limits) -> Route {
+fn resolve<B>(req: &Request<B>, limits: &crate::Limits) -> Route {
     let query = || PollQuery::parse(req.uri().query().unwrap_or(""));
     let method = req.method();
     let get = method == Method::GET;
@@ -145,51 +145,99 @@ pub(crate) fn route(
     conn: &Arc<ConnState>,
 ) -> Answer {
     let route = resolve(&req, &shared.limits);
+    begin(&route, shared, conn);
+    if let Some(refusal) = check_head(&req, &shared.limits) {
+        return Answer::Ready(Box::new(refusal));
+    }
+    let resp = match route {
+        Route::WebSocket(_) if req.version() == Version::HTTP_2 => response::error(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "WebSocket over HTTP/2 (RFC 8441) is not served: open /ws over HTTP/1.1",
+        ),
+        Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
+        Route::Publish => return Answer::Publish(Box::new(req)),
+        route => return answer_head(route, &req, shared, conn),
+    };
+    Answer::Ready(Box::new(resp))
+}
+
+/// The paths whose `GET`s the held-request front (`conn::held`) answers
+/// without hyper: polls and SSE streams, the requests a server holds.
+pub(crate) fn is_held_path(path: &str) -> bool {
+    matches!(path, "/messages" | "/events")
+}
+
+/// [`route`] for a request parsed without hyper (no body, no upgrade): the
+/// same answers, limits and counts. `None`, uncounted, for a route that
+/// needs hyper (a WebSocket handshake, a publish).
+pub(crate) fn route_head(
+    req: Request<()>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) -> Option<Answer> {
+    let route = resolve(&req, &shared.limits);
+    if matches!(route, Route::WebSocket(_) | Route::Publish) {
+        return None;
+    }
+    begin(&route, shared, conn);
+    Some(match check_head(&req, &shared.limits) {
+        Some(refusal) => Answer::Ready(Box::new(refusal)),
+        None => answer_head(route, &req, shared, conn),
+    })
+}
+
+/// Counts the request and starts attributing its bytes.
+fn begin(route: &Route, shared: &Shared, conn: &ConnState) {
     let transport = route.transport();
     conn.attribution.begin(transport, &shared.metrics);
     shared.metrics.requests.add(transport, 1);
+}
 
-    let resp = match check_head(&req, &shared.limits) {
-        Some(refusal) => refusal,
-        None => match route {
-            Route::WebSocket(_) if req.version() == Version::HTTP_2 => response::error(
-                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                "WebSocket over HTTP/2 (RFC 8441) is not served: open /ws over HTTP/1.1",
-            ),
-            Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
-            Route::Events(q) => sse::events(&req, q, shared, conn),
-            Route::Poll(q, t) => {
-                return Answer::Poll(q, t, shared.compression.negotiate(req.headers()))
-            }
-            Route::Publish => return Answer::Publish(Box::new(req)),
-            Route::Metrics => response::text(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                crate::metrics::render(&shared.metrics, &shared.hub),
-            ),
-            Route::Health => response::text(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
-            Route::Page(asset) => page::serve(asset),
-            Route::WrongMethod(allow) => {
-                let mut resp = response::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    format!(
-                        "{} {} is not served; use {allow}",
-                        req.method(),
-                        req.uri().path()
-                    ),
-                );
-                resp.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(allow));
-                resp
-            }
-            Route::NotFound => response::error(
-                StatusCode::NOT_FOUND,
+/// The answer to every route that needs only the request head.
+fn answer_head<B>(
+    route: Route,
+    req: &Request<B>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) -> Answer {
+    let resp = match route {
+        Route::Events(q) => sse::events(req, q, shared, conn),
+        Route::Poll(q, t) => {
+            return Answer::Poll(q, t, shared.compression.negotiate(req.headers()))
+        }
+        Route::Metrics => response::text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::render(&shared.metrics, &shared.hub),
+        ),
+        Route::Health => response::text(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+        Route::Page(asset) => page::serve(asset),
+        Route::WrongMethod(allow) => {
+            let mut resp = response::error(
+                StatusCode::METHOD_NOT_ALLOWED,
                 format!(
-                    "no such path {:?}: try /ws, /events, /messages, /metrics or /healthz",
+                    "{} {} is not served; use {allow}",
+                    req.method(),
                     req.uri().path()
                 ),
+            );
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+            resp
+        }
+        Route::NotFound => response::error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no such path {:?}: try /ws, /events, /messages, /metrics or /healthz",
+                req.uri().path()
             ),
-        },
+        ),
+        // Both need hyper's request (its body, its upgrade): `route` and
+        // `route_head` answer them before coming here.
+        Route::WebSocket(_) | Route::Publish => response::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this request needs the HTTP/1 server it did not reach",
+        ),
     };
     Answer::Ready(Box::new(resp))
 }
@@ -202,7 +250,7 @@ pub(crate) fn route(
 /// bytes on the wire up to optional whitespace.
 ///
 /// [`Limits::max_header_bytes`]: crate::Limits::max_header_bytes
-fn check_head(req: &Request<Incoming>, limits: &crate::Limits) -> Option<Response<Body>> {
+fn check_head<B>(req: &Request<B>, limits: &crate::Limits) -> Option<Response<Body>> {
     let headers = req.headers();
     if headers.len() > limits.max_headers {
         return Some(response::error_and_close(

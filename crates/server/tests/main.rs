@@ -5,6 +5,7 @@ mod support;
 
 mod bytes_counted;
 mod delivery;
+mod held;
 mod history;
 mod hostile;
 mod hostile_support;

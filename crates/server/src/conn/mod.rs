@@ -10,12 +10,15 @@
 //! - `listener`: the listen queue of the caller's listener.
 //! - (below this folder) [`crate::connection`]: what a socket's task shares
 //!   with the router and handlers, and its byte attribution.
+//! - `held`: polls and SSE streams over HTTP/1.1 without hyper (what a
+//!   held request costs), everything else handed to hyper.
 //! - `socket`: serving one ready socket: hyper's settings, HTTP/1 (then the
 //!   WebSocket session) or HTTP/2.
 //! - `accept`: the accept loop, the connection limit (503 past it), the TLS
 //!   handshake, and shutdown.
 
 mod accept;
+mod held;
 mod listener;
 mod socket;
 

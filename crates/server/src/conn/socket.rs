@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
+use super::held;
 use crate::config::Limits;
 use crate::connection::ConnState;
 use crate::{http2, router, Shared};
@@ -22,10 +23,7 @@ use crate::{http2, router, Shared};
 /// (with some slack), as the hard stop for requests too big to parse.
 pub(crate) fn http1_builder(limits: &Limits) -> http1::Builder {
     let mut b = http1::Builder::new();
-    let hard_header_bytes = limits
-        .max_header_bytes
-        .saturating_mul(2)
-        .max(limits.max_header_bytes.saturating_add(8 * 1024));
+    let hard_header_bytes = hard_header_bytes(limits);
     b.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(hard_header_bytes)
@@ -37,6 +35,14 @@ pub(crate) fn http1_builder(limits: &Limits) -> http1::Builder {
         b.max_headers(hard_headers);
     }
     b
+}
+
+/// The size of a request head past which it is not parsed at all.
+pub(super) fn hard_header_bytes(limits: &Limits) -> usize {
+    limits
+        .max_header_bytes
+        .saturating_mul(2)
+        .max(limits.max_header_bytes.saturating_add(8 * 1024))
 }
 
 /// Serves the socket in the protocol ALPN chose (`alpn`) or, without ALPN,
@@ -83,9 +89,23 @@ pub(super) async fn serve_socket<S>(
     }
 }
 
-/// HTTP/1 on one socket (the caller runs the WebSocket session after it,
-/// if the socket was upgraded).
+/// HTTP/1 on one socket: polls and SSE streams by the held-request front
+/// ([`held`]) while that is all the client asks for, then hyper (the caller
+/// runs the WebSocket session after it, if the socket was upgraded).
 async fn serve_http1<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Boxed, as each phase: a connection in hyper's hands holds no room for
+    // the front, and one held by the front none for hyper.
+    match Box::pin(held::serve(io, shared, conn)).await {
+        held::Handoff::Closed => {}
+        held::Handoff::Hyper(io) => serve_hyper(io, shared, conn).await,
+    }
+}
+
+/// hyper's HTTP/1 for the rest of a connection.
+async fn serve_hyper<S>(io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

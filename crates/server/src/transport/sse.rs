@@ -12,7 +12,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use pushpoll_wire::query::{parse_last_event_id, PollQuery, QueryError};
 use pushpoll_wire::sse;
 use tokio::sync::mpsc;
@@ -37,8 +36,8 @@ const RETRY_MS: u32 = 1000;
 
 /// Starts a stream. `Last-Event-ID` (what `EventSource` sends when it
 /// reconnects) wins over `?since=`.
-pub(crate) fn events(
-    req: &Request<Incoming>,
+pub(crate) fn events<B>(
+    req: &Request<B>,
     query: Result<PollQuery, QueryError>,
     shared: &Arc<Shared>,
     conn: &Arc<ConnState>,

@@ -1,0 +1,340 @@
+//! The requests a push server holds, answered without hyper: `GET /messages`
+//! (short and long polls) and `GET /events` (SSE streams) over HTTP/1.1.
+//!
+//! Why: hyper keeps two 8 KiB buffers per connection (it reads into one and
+//! writes response heads from the other) for as long as the connection
+//! lives, and their touched pages stay resident. A held long poll or an open
+//! SSE stream is a request in flight for its whole life, so those pages were
+//! most of what one cost (issue #18: 12.2 and 16.4 KiB of server RSS each).
+//! Here a request head is read into a `Vec` that grows only with the bytes
+//! that arrive and is freed once parsed; a response head is written from a
+//! buffer freed once sent; while a request is held, the socket is watched
+//! for a hang-up through a buffer on the stack of each poll.
+//!
+//! Anything else goes to hyper, with the bytes read so far replayed, for the
+//! rest of the connection: other paths and methods, a request body, an
+//! upgrade (WebSocket), `Expect`, HTTP/1.0, a head httparse refuses or one
+//! over the header limits. Their behaviour, limits and error answers stay
+//! hyper's and the router's. A head taking longer than
+//! `header_read_timeout` (counted from when the connection starts waiting
+//! for it, as hyper does) ends the connection, as in hyper.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderName, HeaderValue, Method, Request, Response, Version};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tracing::debug;
+
+use crate::connection::ConnState;
+use crate::response::Body;
+use crate::{router, Shared};
+
+/// Headers parsed on the stack; a head with more goes to hyper (whose own
+/// limits then apply).
+const MAX_HEADERS: usize = 64;
+/// The stack buffer of one socket read.
+const READ_CHUNK: usize = 4096;
+
+/// How the front left the connection.
+pub(super) enum Handoff<S> {
+    /// The connection is over (closed, hung up, timed out, shut down).
+    Closed,
+    /// hyper takes the rest of the connection, starting with these bytes.
+    Hyper(Replay<S>),
+}
+
+/// Serves requests while they are polls or SSE streams.
+pub(super) async fn serve<S>(mut io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>) -> Handoff<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let limits = &shared.limits;
+    // Bytes read and not yet used: a head being read, or what a client sent
+    // after one (pipelining). Empty, and unallocated, between requests.
+    let mut pending: Vec<u8> = Vec::new();
+    let hard_head_bytes = super::socket::hard_header_bytes(limits);
+    loop {
+        let head = tokio::select! {
+            r = read_head(&mut io, &mut pending, hard_head_bytes) => r,
+            () = tokio::time::sleep(limits.header_read_timeout) => {
+                debug!(peer = %conn.peer, "no request head within header_read_timeout: closing");
+                return Handoff::Closed;
+            }
+            () = conn.stop.raised() => return Handoff::Closed,
+        };
+        let len = match head {
+            Head::Complete(len) => len,
+            Head::Closed => return Handoff::Closed,
+            Head::Other => return Handoff::Hyper(Replay::new(pending, io)),
+        };
+        let Some((req, close)) = parse(&pending[..len]) else {
+            return Handoff::Hyper(Replay::new(pending, io));
+        };
+        let Some(answer) = router::route_head(req, shared, conn) else {
+            return Handoff::Hyper(Replay::new(pending, io));
+        };
+        pending.drain(..len);
+        if pending.is_empty() {
+            pending = Vec::new();
+        }
+        let resp = tokio::select! {
+            resp = answer.finish(shared, conn) => resp,
+            () = hang_up(&mut io, &mut pending, hard_head_bytes) => return Handoff::Closed,
+        };
+        match write_response(&mut io, resp, close, &mut pending, hard_head_bytes).await {
+            Ok(true) if !conn.stop.is_raised() => {}
+            Ok(_) => {
+                let _ = tokio::time::timeout(limits.close_timeout, io.shutdown()).await;
+                return Handoff::Closed;
+            }
+            Err(e) => {
+                debug!(peer = %conn.peer, error = %e, "writing an answer failed");
+                return Handoff::Closed;
+            }
+        }
+    }
+}
+
+enum Head {
+    /// A head of this many bytes is at the start of `pending`.
+    Complete(usize),
+    /// The client closed (or the socket failed) before a head.
+    Closed,
+    /// Not a head this front can judge (malformed, too big): hyper's.
+    Other,
+}
+
+/// Reads until `pending` starts with a complete request head.
+async fn read_head<S: AsyncRead + Unpin>(io: &mut S, pending: &mut Vec<u8>, max: usize) -> Head {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::Request::new(&mut headers).parse(pending) {
+            Ok(httparse::Status::Complete(len)) => return Head::Complete(len),
+            Ok(httparse::Status::Partial) if pending.len() < max => {}
+            Ok(httparse::Status::Partial) | Err(_) => return Head::Other,
+        }
+        match poll_fn(|cx| read_some(io, cx, pending)).await {
+            // Between requests, or a head cut short (hyper closes too).
+            Ok(0) | Err(_) => return Head::Closed,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// One socket read through a buffer on this poll's stack, appended to
+/// `pending`: nothing is held while the socket is quiet.
+fn read_some<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    pending: &mut Vec<u8>,
+) -> Poll<io::Result<usize>> {
+    let mut chunk = [0u8; READ_CHUNK];
+    let mut buf = ReadBuf::new(&mut chunk);
+    match Pin::new(io).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => {
+            pending.extend_from_slice(buf.filled());
+            Poll::Ready(Ok(buf.filled().len()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Resolves when the client hangs up (or its socket fails) while a request
+/// is held. What it sends meanwhile (a pipelined request) is kept in
+/// `pending`, up to `max` bytes; past that the socket is no longer read
+/// until the answer is out.
+async fn hang_up<S: AsyncRead + Unpin>(io: &mut S, pending: &mut Vec<u8>, max: usize) {
+    loop {
+        if pending.len() >= max {
+            return std::future::pending().await;
+        }
+        match poll_fn(|cx| read_some(io, cx, pending)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The request, if this front answers it, and whether the client asked to
+/// close after it.
+fn parse(head: &[u8]) -> Option<(Request<()>, bool)> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    parsed.parse(head).ok()?;
+    if parsed.method? != "GET" || parsed.version? != 1 {
+        return None;
+    }
+    let path = parsed.path?;
+    let route_path = path.split_once('?').map_or(path, |(p, _)| p);
+    if !router::is_held_path(route_path) {
+        return None;
+    }
+    let mut req = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .version(Version::HTTP_11)
+        .body(())
+        .ok()?;
+    let map = req.headers_mut();
+    for h in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        map.append(name, HeaderValue::from_bytes(h.value).ok()?);
+    }
+    // A body, a protocol switch or an expectation: hyper's to handle.
+    let has_body = map.contains_key(TRANSFER_ENCODING)
+        || map
+            .get_all(CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes() != b"0");
+    if has_body || map.contains_key(UPGRADE) || map.contains_key(EXPECT) {
+        return None;
+    }
+    let close = map
+        .get_all(CONNECTION)
+        .iter()
+        .any(|v| has_token(v.as_bytes(), "close"));
+    Some((req, close))
+}
+
+/// Whether a comma-separated header value lists `token` (any case).
+fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Writes one answer; true when the connection may carry another request.
+async fn write_response<S>(
+    io: &mut S,
+    resp: Response<Body>,
+    client_close: bool,
+    pending: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (parts, body) = resp.into_parts();
+    let close = client_close
+        || parts
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .any(|v| has_token(v.as_bytes(), "close"));
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        header(&mut out, name.as_str(), value.as_bytes());
+    }
+    header(
+        &mut out,
+        "date",
+        httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
+    );
+    if close && !parts.headers.contains_key(CONNECTION) {
+        header(&mut out, "connection", b"close");
+    }
+    match body {
+        Body::Full(bytes) => {
+            let bytes = bytes.unwrap_or_default();
+            header(
+                &mut out,
+                "content-length",
+                bytes.len().to_string().as_bytes(),
+            );
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&bytes);
+            io.write_all(&out).await?;
+            io.flush().await?;
+        }
+        Body::Stream(mut rx) => {
+            header(&mut out, "transfer-encoding", b"chunked");
+            out.extend_from_slice(b"\r\n");
+            io.write_all(&out).await?;
+            drop(out);
+            io.flush().await?;
+            loop {
+                let chunk = tokio::select! {
+                    chunk = rx.recv() => chunk,
+                    () = hang_up(io, pending, max) => {
+                        return Err(io::ErrorKind::ConnectionAborted.into())
+                    }
+                };
+                let Some(chunk) = chunk else {
+                    io.write_all(b"0\r\n\r\n").await?;
+                    io.flush().await?;
+                    break;
+                };
+                if chunk.is_empty() {
+                    continue;
+                }
+                let mut framed = Vec::with_capacity(chunk.len() + 12);
+                framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                io.write_all(&framed).await?;
+                io.flush().await?;
+            }
+        }
+    }
+    Ok(!close)
+}
+
+fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A stream whose first bytes were already read by the front: hyper reads
+/// them again first. They are freed once read.
+#[derive(Debug)]
+pub(super) struct Replay<S> {
+    read: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Replay<S> {
+    fn new(read: Vec<u8>, inner: S) -> Self {
+        Replay {
+            read,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.pos < this.read.len() {
+            let n = (this.read.len() - this.pos).min(buf.remaining());
+            buf.put_slice(&this.read[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.read.len() {
+                this.read = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+pushpoll_netio::write_through!(Replay);
