@@ -107,6 +107,9 @@ pub(crate) enum Answer {
     ),
     /// `POST /messages`: the body is still to be read.
     Publish(Box<Request<Incoming>>),
+    /// `GET /events`: a stream subscribed, to be run by whoever serves the
+    /// connection (a task behind hyper, or the held-request front itself).
+    Events(Box<sse::Opened>),
 }
 
 impl Answer {
@@ -124,6 +127,7 @@ impl Answer {
                 .apply(poll::poll(q, t, shared, conn).await, coding),
             // Boxed: a held long poll's future has no room for a publish.
             Answer::Publish(req) => Box::pin(publish::publish(*req, shared)).await,
+            Answer::Events(opened) => opened.spawn(shared, conn),
         };
         conn.attribution.finish();
         resp
@@ -156,7 +160,7 @@ pub(crate) fn route(
         ),
         Route::WebSocket(q) => ws::handshake(&mut req, q, shared, conn),
         Route::Publish => return Answer::Publish(Box::new(req)),
-        route => return answer_head(route, &req, shared, conn),
+        route => return answer_head(route, &req, shared),
     };
     Answer::Ready(Box::new(resp))
 }
@@ -182,7 +186,7 @@ pub(crate) fn route_head(
     begin(&route, shared, conn);
     Some(match check_head(&req, &shared.limits) {
         Some(refusal) => Answer::Ready(Box::new(refusal)),
-        None => answer_head(route, &req, shared, conn),
+        None => answer_head(route, &req, shared),
     })
 }
 
@@ -194,14 +198,12 @@ fn begin(route: &Route, shared: &Shared, conn: &ConnState) {
 }
 
 /// The answer to every route that needs only the request head.
-fn answer_head<B>(
-    route: Route,
-    req: &Request<B>,
-    shared: &Arc<Shared>,
-    conn: &Arc<ConnState>,
-) -> Answer {
+fn answer_head<B>(route: Route, req: &Request<B>, shared: &Arc<Shared>) -> Answer {
     let resp = match route {
-        Route::Events(q) => sse::events(req, q, shared, conn),
+        Route::Events(q) => match sse::open(req, q, shared) {
+            Ok(opened) => return Answer::Events(Box::new(opened)),
+            Err(refusal) => *refusal,
+        },
         Route::Poll(q, t) => {
             return Answer::Poll(q, t, shared.compression.negotiate(req.headers()))
         }

@@ -23,8 +23,9 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderName, HeaderValue, Method, Request, Response, Version};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -32,6 +33,8 @@ use tracing::debug;
 
 use crate::connection::ConnState;
 use crate::response::Body;
+use crate::router::Answer;
+use crate::transport::sse;
 use crate::{router, Shared};
 
 /// Headers parsed on the stack; a head with more goes to hyper (whose own
@@ -51,7 +54,7 @@ pub(super) enum Handoff<S> {
 /// Serves requests while they are polls or SSE streams.
 pub(super) async fn serve<S>(mut io: S, shared: &Arc<Shared>, conn: &Arc<ConnState>) -> Handoff<S>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = &shared.limits;
     // Bytes read and not yet used: a head being read, or what a client sent
@@ -82,11 +85,20 @@ where
         if pending.is_empty() {
             pending = Vec::new();
         }
-        let resp = tokio::select! {
-            resp = answer.finish(shared, conn) => resp,
-            () = hang_up(&mut io, &mut pending, hard_head_bytes) => return Handoff::Closed,
+        let keep = match answer {
+            Answer::Events(opened) => {
+                conn.attribution.finish();
+                stream(&mut io, *opened, close, &mut pending, shared, conn).await
+            }
+            answer => {
+                let resp = tokio::select! {
+                    resp = answer.finish(shared, conn) => resp,
+                    () = hang_up(&mut io, &mut pending, hard_head_bytes) => return Handoff::Closed,
+                };
+                write_response(&mut io, resp, close).await
+            }
         };
-        match write_response(&mut io, resp, close, &mut pending, hard_head_bytes).await {
+        match keep {
             Ok(true) if !conn.stop.is_raised() => {}
             Ok(_) => {
                 let _ = tokio::time::timeout(limits.close_timeout, io.shutdown()).await;
@@ -195,10 +207,7 @@ fn parse(head: &[u8]) -> Option<(Request<()>, bool)> {
     if has_body || map.contains_key(UPGRADE) || map.contains_key(EXPECT) {
         return None;
     }
-    let close = map
-        .get_all(CONNECTION)
-        .iter()
-        .any(|v| has_token(v.as_bytes(), "close"));
+    let close = wants_close(map);
     Some((req, close))
 }
 
@@ -210,24 +219,163 @@ fn has_token(value: &[u8], token: &str) -> bool {
 }
 
 /// Writes one answer; true when the connection may carry another request.
-async fn write_response<S>(
-    io: &mut S,
-    resp: Response<Body>,
-    client_close: bool,
-    pending: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<bool>
+async fn write_response<S>(io: &mut S, resp: Response<Body>, client_close: bool) -> io::Result<bool>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncWrite + Unpin,
 {
     let (parts, body) = resp.into_parts();
-    let close = client_close
-        || parts
-            .headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| has_token(v.as_bytes(), "close"));
-    let mut out = Vec::with_capacity(256);
+    let close = client_close || wants_close(&parts.headers);
+    match body {
+        Body::Full(bytes) => {
+            let bytes = bytes.unwrap_or_default();
+            let mut out = response_head(&parts, close, Some(bytes.len()));
+            out.extend_from_slice(&bytes);
+            io.write_all(&out).await?;
+        }
+        // Streams come here as `Answer::Events`; a stream body from any
+        // other answer is still sent, chunk by chunk.
+        Body::Stream(mut rx) => {
+            io.write_all(&response_head(&parts, close, None)).await?;
+            while let Some(chunk) = rx.recv().await {
+                write_chunk(io, &chunk).await?;
+            }
+            io.write_all(LAST_CHUNK).await?;
+        }
+    }
+    io.flush().await?;
+    Ok(!close)
+}
+
+/// Runs an SSE stream in this task, straight to the socket; the connection
+/// closes after it (whatever ended it: the client reconnects).
+async fn stream<S>(
+    io: &mut S,
+    opened: sse::Opened,
+    client_close: bool,
+    pending: &mut Vec<u8>,
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+) -> io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let (parts, ()) = sse::Opened::head(()).into_parts();
+    let mut sink = Socket {
+        io,
+        pending,
+        max: super::socket::hard_header_bytes(&shared.limits),
+        unsent: response_head(&parts, client_close, None),
+        at: 0,
+        unflushed: false,
+    };
+    // Boxed: a held long poll's state has no room for a stream's.
+    Box::pin(opened.run(&mut sink, Arc::clone(shared), Arc::clone(conn))).await;
+    sink.unsent.extend_from_slice(LAST_CHUNK);
+    let _ = tokio::time::timeout(shared.limits.close_timeout, sink.drain()).await;
+    Ok(false)
+}
+
+/// The socket as an SSE stream's sink: one chunk, in HTTP/1.1 chunked
+/// framing, is held until written (a channel of one, as hyper's path has a
+/// channel of two): a send returns once its chunk is buffered, and blocks
+/// while the one before it is not yet written. The buffer is freed once
+/// written, so an idle stream holds none.
+struct Socket<'a, S> {
+    io: &'a mut S,
+    pending: &'a mut Vec<u8>,
+    max: usize,
+    unsent: Vec<u8>,
+    at: usize,
+    unflushed: bool,
+}
+
+impl<S: AsyncWrite + Unpin> Socket<'_, S> {
+    /// Writes and flushes what is buffered.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.at < self.unsent.len() {
+            let n = ready!(Pin::new(&mut *self.io).poll_write(cx, &self.unsent[self.at..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.at += n;
+        }
+        if !self.unsent.is_empty() {
+            self.unsent = Vec::new();
+            self.at = 0;
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut *self.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    async fn drain(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_drain(cx)).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> sse::Sink for Socket<'_, S> {
+    async fn send(&mut self, chunk: Bytes) -> Result<(), ()> {
+        self.drain().await.map_err(drop)?;
+        if !chunk.is_empty() {
+            self.unsent = Vec::with_capacity(chunk.len() + 12);
+            self.unsent
+                .extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            self.unsent.extend_from_slice(&chunk);
+            self.unsent.extend_from_slice(b"\r\n");
+        }
+        // Most chunks go out at once; the rest is written while the stream
+        // waits for the hub (`gone`) or before the next chunk.
+        match poll_fn(|cx| Poll::Ready(self.poll_drain(cx))).await {
+            Poll::Ready(Err(_)) => Err(()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn gone(&mut self) {
+        poll_fn(|cx| {
+            if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
+                return Poll::Ready(());
+            }
+            while self.pending.len() < self.max {
+                match ready!(read_some(self.io, cx, self.pending)) {
+                    Ok(0) | Err(_) => return Poll::Ready(()),
+                    Ok(_) => {}
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// One chunk of a chunked body, in one write.
+async fn write_chunk<S: AsyncWrite + Unpin>(io: &mut S, chunk: &[u8]) -> io::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let mut framed = Vec::with_capacity(chunk.len() + 12);
+    framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+    framed.extend_from_slice(chunk);
+    framed.extend_from_slice(b"\r\n");
+    io.write_all(&framed).await
+}
+
+fn wants_close(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .any(|v| has_token(v.as_bytes(), "close"))
+}
+
+/// A response head: status line, the answer's headers, `date`, and the
+/// framing (`content-length`, or chunked when `body_len` is `None`).
+fn response_head(parts: &http::response::Parts, close: bool, body_len: Option<usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body_len.unwrap_or(0));
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(parts.status.as_str().as_bytes());
     out.push(b' ');
@@ -244,50 +392,12 @@ where
     if close && !parts.headers.contains_key(CONNECTION) {
         header(&mut out, "connection", b"close");
     }
-    match body {
-        Body::Full(bytes) => {
-            let bytes = bytes.unwrap_or_default();
-            header(
-                &mut out,
-                "content-length",
-                bytes.len().to_string().as_bytes(),
-            );
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&bytes);
-            io.write_all(&out).await?;
-            io.flush().await?;
-        }
-        Body::Stream(mut rx) => {
-            header(&mut out, "transfer-encoding", b"chunked");
-            out.extend_from_slice(b"\r\n");
-            io.write_all(&out).await?;
-            drop(out);
-            io.flush().await?;
-            loop {
-                let chunk = tokio::select! {
-                    chunk = rx.recv() => chunk,
-                    () = hang_up(io, pending, max) => {
-                        return Err(io::ErrorKind::ConnectionAborted.into())
-                    }
-                };
-                let Some(chunk) = chunk else {
-                    io.write_all(b"0\r\n\r\n").await?;
-                    io.flush().await?;
-                    break;
-                };
-                if chunk.is_empty() {
-                    continue;
-                }
-                let mut framed = Vec::with_capacity(chunk.len() + 12);
-                framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                framed.extend_from_slice(&chunk);
-                framed.extend_from_slice(b"\r\n");
-                io.write_all(&framed).await?;
-                io.flush().await?;
-            }
-        }
+    match body_len {
+        Some(n) => header(&mut out, "content-length", n.to_string().as_bytes()),
+        None => header(&mut out, "transfer-encoding", b"chunked"),
     }
-    Ok(!close)
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {

@@ -1,12 +1,16 @@
 //! `GET /events`: Server-Sent Events.
 //!
-//! The handler subscribes, answers `200` at once with a streaming body, and
-//! leaves the stream to a producer task that reads the hub through the
-//! subscriber's cursor and sends ready-made chunks into a channel of
-//! [`CHANNEL_CHUNKS`] chunks that the body drains. When the socket stops
-//! taking bytes, hyper stops draining, the channel fills, and the producer's
+//! The handler subscribes and answers `200` at once; a producer reads the
+//! hub through the subscriber's cursor and sends ready-made chunks to a
+//! [`Sink`]. Under hyper (HTTP/2, or HTTP/1 after the held-request front
+//! handed the connection over) the producer is a task of its own and the
+//! sink a channel of [`CHANNEL_CHUNKS`] chunks that hyper's body drains; in
+//! the front (`conn/held.rs`) it runs in the connection's task and the sink
+//! is the socket: no task, channel or hyper buffers per idle stream. Either
+//! way, when the socket stops taking bytes the sink's send blocks, and that
 //! blocked send is where a slow consumer is noticed.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,17 +38,40 @@ const CHUNK_BYTES: usize = 32 * 1024;
 /// The reconnection delay suggested to `EventSource`, in milliseconds.
 const RETRY_MS: u32 = 1000;
 
-/// Starts a stream. `Last-Event-ID` (what `EventSource` sends when it
-/// reconnects) wins over `?since=`.
-pub(crate) fn events<B>(
+/// A stream accepted and subscribed, not yet running: hyper's path spawns
+/// it behind a channel ([`Opened::spawn`]); the held-request front runs it
+/// in the connection's own task, writing to the socket ([`Opened::run`]).
+pub(crate) struct Opened {
+    sub: Subscriber,
+    opening: Bytes,
+}
+
+/// Where a stream's chunks go.
+pub(crate) trait Sink {
+    /// Hands over one chunk; `Err` when the client is gone. Once it returns
+    /// `Ok`, the chunk is the client's (it will be written before anything
+    /// sent after it, a last gap notice included): the stream counts it as
+    /// delivered. A send dropped before it returns has handed over nothing.
+    fn send(&mut self, chunk: Bytes) -> impl Future<Output = Result<(), ()>> + Send;
+    /// Resolves when the client is gone; polled only between sends.
+    fn gone(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Opens a stream. `Last-Event-ID` (what `EventSource` sends when it
+/// reconnects) wins over `?since=`; a bad one or a bad query is the answer.
+pub(crate) fn open<B>(
     req: &Request<B>,
     query: Result<PollQuery, QueryError>,
     shared: &Arc<Shared>,
-    conn: &Arc<ConnState>,
-) -> Response<Body> {
+) -> Result<Opened, Box<Response<Body>>> {
     let query = match query {
         Ok(q) => q,
-        Err(e) => return response::error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => {
+            return Err(Box::new(response::error(
+                StatusCode::BAD_REQUEST,
+                e.to_string(),
+            )))
+        }
     };
     let since = match req.headers().get("last-event-id") {
         Some(v) => match v
@@ -55,16 +82,15 @@ pub(crate) fn events<B>(
             Ok(id) => Some(id),
             Err(()) => {
                 let shown = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                return response::error(
+                return Err(Box::new(response::error(
                     StatusCode::BAD_REQUEST,
                     QueryError::BadLastEventId(shown).to_string(),
-                );
+                )));
             }
         },
         None => query.since,
     };
     let sub = shared.hub.subscribe(since);
-    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     // The opening sets the client's resume point (an `id:` with no data
     // moves `EventSource`'s last event ID without an event): a stream cut
     // before its first message resumes from here instead of from "now",
@@ -76,24 +102,65 @@ pub(crate) fn events<B>(
         ": pushpoll last_seq={}\nid: {resume}\nretry: {RETRY_MS}\n\n",
         sub.start_last_seq()
     );
-    tx.try_send(Bytes::from(opening))
-        .expect("a new channel has room for the opening chunk");
-    let (s, c) = (Arc::clone(shared), Arc::clone(conn));
-    shared.spawn(move || produce(sub, tx, s, c));
+    Ok(Opened {
+        sub,
+        opening: Bytes::from(opening),
+    })
+}
 
-    let mut resp = Response::new(Body::Stream(rx));
-    *resp.status_mut() = StatusCode::OK;
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+impl Opened {
+    /// The answer's status and headers (the body is the stream).
+    pub(crate) fn head<B>(body: B) -> Response<B> {
+        let mut resp = Response::new(body);
+        *resp.status_mut() = StatusCode::OK;
+        let h = resp.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+
+    /// The whole answer for hyper: the stream runs on a task of its own and
+    /// reaches hyper through a channel of [`CHANNEL_CHUNKS`] chunks.
+    pub(crate) fn spawn(self, shared: &Arc<Shared>, conn: &Arc<ConnState>) -> Response<Body> {
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let (s, c) = (Arc::clone(shared), Arc::clone(conn));
+        shared.spawn(move || async move { self.run(&mut Channel(tx), s, c).await });
+        Opened::head(Body::Stream(rx))
+    }
+
+    /// Runs the stream until the client goes, the server shuts down, or the
+    /// client is too slow (then a last gap event, and the end).
+    pub(crate) async fn run<K: Sink>(
+        self,
+        sink: &mut K,
+        shared: Arc<Shared>,
+        conn: Arc<ConnState>,
+    ) {
+        if sink.send(self.opening).await.is_ok() {
+            produce(self.sub, sink, shared, conn).await;
+        }
+    }
+}
+
+/// hyper's side: chunks go through a channel that hyper's body drains.
+struct Channel(mpsc::Sender<Bytes>);
+
+impl Sink for Channel {
+    async fn send(&mut self, chunk: Bytes) -> Result<(), ()> {
+        self.0.send(chunk).await.map_err(drop)
+    }
+
+    async fn gone(&mut self) {
+        self.0.closed().await;
+    }
 }
 
 /// Feeds one stream until the client goes, the server shuts down, or the
-/// client is too slow (then a last gap event, and the end).
-async fn produce(
+/// client is too slow. When the socket stops taking bytes, the sink's send
+/// blocks, and that blocked send is where a slow consumer is noticed.
+async fn produce<K: Sink>(
     mut sub: Subscriber,
-    tx: mpsc::Sender<Bytes>,
+    sink: &mut K,
     shared: Arc<Shared>,
     conn: Arc<ConnState>,
 ) {
@@ -103,18 +170,17 @@ async fn produce(
     // Grows with the first messages: an idle stream holds no batch.
     let mut batch = Vec::new();
     let stop = conn.stop.raised();
-    let gone = tx.closed();
     // The keep-alive timer is not reset on every write (that would touch the
     // timer wheel per message): when it fires early, it is pushed back to
     // `sse_keepalive` after the last write.
     let keepalive = tokio::time::sleep(limits.sse_keepalive);
-    tokio::pin!(stop, gone, keepalive);
+    tokio::pin!(stop, keepalive);
     let mut last_write = Instant::now();
     loop {
         let first = tokio::select! {
             biased;
             () = &mut stop => return,
-            () = &mut gone => return,
+            () = sink.gone() => return,
             r = sub.recv(&mut batch, BATCH) => Some(r),
             () = &mut keepalive => {
                 let due = last_write + limits.sse_keepalive;
@@ -158,7 +224,7 @@ async fn produce(
             },
         }
         let upto = sub.cursor();
-        let send = tx.send(Bytes::from(chunk));
+        let send = sink.send(Bytes::from(chunk));
         match lag_guard(
             send,
             &shared.hub,
@@ -182,7 +248,7 @@ async fn produce(
                 let snap = shared.hub.snapshot();
                 sse::write_gap(&mut last, since, snap.oldest_seq, snap.last_seq);
                 let sent =
-                    tokio::time::timeout(limits.close_timeout, tx.send(Bytes::from(last))).await;
+                    tokio::time::timeout(limits.close_timeout, sink.send(Bytes::from(last))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     conn.kill();
                 }
