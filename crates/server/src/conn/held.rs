@@ -267,11 +267,16 @@ where
         unsent: response_head(&parts, client_close, None),
         at: 0,
         unflushed: false,
+        left: false,
     };
     // Boxed: a held long poll's state has no room for a stream's.
     Box::pin(opened.run(&mut sink, Arc::clone(shared), Arc::clone(conn))).await;
-    sink.unsent.extend_from_slice(LAST_CHUNK);
-    let _ = tokio::time::timeout(shared.limits.close_timeout, sink.drain()).await;
+    // Ended by the server (shutdown, a slow consumer): the body's end. A
+    // client that left is sent nothing more.
+    if !sink.left {
+        sink.unsent.extend_from_slice(LAST_CHUNK);
+        let _ = tokio::time::timeout(shared.limits.close_timeout, sink.drain()).await;
+    }
     Ok(false)
 }
 
@@ -287,6 +292,8 @@ struct Socket<'a, S> {
     unsent: Vec<u8>,
     at: usize,
     unflushed: bool,
+    /// The client hung up, or its socket failed.
+    left: bool,
 }
 
 impl<S: AsyncWrite + Unpin> Socket<'_, S> {
@@ -318,7 +325,10 @@ impl<S: AsyncWrite + Unpin> Socket<'_, S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> sse::Sink for Socket<'_, S> {
     async fn send(&mut self, chunk: Bytes) -> Result<(), ()> {
-        self.drain().await.map_err(drop)?;
+        if self.drain().await.is_err() {
+            self.left = true;
+            return Err(());
+        }
         if !chunk.is_empty() {
             self.unsent = Vec::with_capacity(chunk.len() + 12);
             self.unsent
@@ -329,7 +339,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> sse::Sink for Socket<'_, S> {
         // Most chunks go out at once; the rest is written while the stream
         // waits for the hub (`gone`) or before the next chunk.
         match poll_fn(|cx| Poll::Ready(self.poll_drain(cx))).await {
-            Poll::Ready(Err(_)) => Err(()),
+            Poll::Ready(Err(_)) => {
+                self.left = true;
+                Err(())
+            }
             _ => Ok(()),
         }
     }
@@ -348,6 +361,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> sse::Sink for Socket<'_, S> {
             Poll::Pending
         })
         .await;
+        self.left = true;
     }
 }
 
