@@ -163,3 +163,18 @@ async fn what_the_front_does_not_take_gets_hyper_s_answers() {
     let wire = String::from_utf8_lossy(&read_to_close(&mut s).await).into_owned();
     assert_eq!(status_of(&wire), Some(400), "{wire}");
 }
+
+#[tokio::test]
+async fn a_head_sent_a_byte_at_a_time_is_answered() {
+    let server = TestServer::start_default().await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    // A leading blank line (RFC 9112 §2.2) and CRLF split across writes.
+    for b in b"\r\nGET /messages HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n" {
+        s.write_all(&[*b]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let wire = String::from_utf8_lossy(&read_to_close(&mut s).await).into_owned();
+    assert_eq!(statuses(&wire), ["200"], "{wire}");
+    assert!(wire.contains("\"last_seq\":0"), "{wire}");
+}

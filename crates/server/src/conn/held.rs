@@ -121,14 +121,29 @@ enum Head {
     Other,
 }
 
-/// Reads until `pending` starts with a complete request head.
+/// Reads until `pending` starts with a complete request head. The head is
+/// parsed only once a blank line has arrived, so a head sent a byte at a
+/// time is scanned once, not parsed once per byte.
 async fn read_head<S: AsyncRead + Unpin>(io: &mut S, pending: &mut Vec<u8>, max: usize) -> Head {
+    let mut scanned: usize = 0;
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        match httparse::Request::new(&mut headers).parse(pending) {
-            Ok(httparse::Status::Complete(len)) => return Head::Complete(len),
-            Ok(httparse::Status::Partial) if pending.len() < max => {}
-            Ok(httparse::Status::Partial) | Err(_) => return Head::Other,
+        // A blank line ends a head: `\n\n` or `\n\r\n` (3 bytes back may
+        // start one split across reads).
+        let from = scanned.saturating_sub(2);
+        let blank = pending[from..]
+            .windows(2)
+            .any(|w| w == b"\n\n" || w == b"\n\r");
+        scanned = pending.len();
+        if blank {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::Request::new(&mut headers).parse(pending) {
+                Ok(httparse::Status::Complete(len)) => return Head::Complete(len),
+                Ok(httparse::Status::Partial) => {}
+                Err(_) => return Head::Other,
+            }
+        }
+        if pending.len() >= max {
+            return Head::Other;
         }
         match poll_fn(|cx| read_some(io, cx, pending)).await {
             // Between requests, or a head cut short (hyper closes too).
