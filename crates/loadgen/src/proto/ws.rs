@@ -24,6 +24,12 @@ use crate::core::error::{io_kind, Kind};
 
 /// Read chunk of each subscriber connection: small, as there may be very many.
 const READ_BUFFER: usize = 8 << 10;
+/// tungstenite's read buffer on subscriber connections, which read through
+/// [`pushpoll_netio::SpareRead`]: each socket read goes to a buffer on the
+/// stack, and only what tungstenite has not taken yet stays on the heap.
+/// tungstenite fills its whole read buffer with zeros before each read,
+/// so an 8 KiB one was 8 KiB resident per idle subscriber.
+const SPARE_READ_BUFFER: usize = 128;
 /// Largest frame or message accepted from the server.
 pub(crate) const MAX_MESSAGE: usize = 16 << 20;
 
@@ -35,6 +41,13 @@ pub(crate) fn config() -> WebSocketConfig {
         .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// [`config`] for subscriber connections, whose stream is a
+/// [`SpareRead`](pushpoll_netio::SpareRead): a read buffer of
+/// [`SPARE_READ_BUFFER`] bytes.
+pub(crate) fn subscriber_config() -> WebSocketConfig {
+    config().read_buffer_size(SPARE_READ_BUFFER)
 }
 
 /// The opening handshake's request: `url` with the extra headers of the

@@ -44,7 +44,9 @@ pub(super) async fn run(sub: &mut Sub) {
             let resp = conn.send(req, plan.timeout).await?;
             Ok::<_, Kind>((conn, resp))
         };
-        match sub.guard(open).await {
+        // Boxed: connecting takes more room than streaming, and only until
+        // the answer's head is in.
+        match sub.guard(Box::pin(open)).await {
             None => return,
             Some(Err(kind)) => {
                 if !sub.failed(kind) {
