@@ -477,5 +477,7 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
+pub(crate) mod stream;
+
 #[cfg(test)]
 mod tests;
