@@ -159,7 +159,12 @@ fn main() -> std::process::ExitCode {
         hooks,
         stop.clone().cancelled_owned(),
     )) {
-        Ok(_) => std::process::ExitCode::SUCCESS,
+        Ok(result) => {
+            if !result.errors.is_empty() {
+                eprintln!("errors: {:?}", result.errors);
+            }
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE

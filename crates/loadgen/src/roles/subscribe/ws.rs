@@ -23,7 +23,7 @@ use pushpoll_netio::SpareRead;
 use pushpoll_wire::frame::{self, V1Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
@@ -36,12 +36,13 @@ use crate::core::error::{Kind, LoadError};
 use crate::net::connect::{connect_counted, connect_tcp, SubStream};
 use crate::net::count::SubIo;
 use crate::proto::deflate::Deflate;
-use crate::proto::ws::{config, request, subscriber_config, ws_kind, MAX_MESSAGE};
+use crate::proto::ws::{config, request, subscriber_config, ws_kind, HeadFirst, MAX_MESSAGE};
 
 /// A subscriber's WebSocket. [`SpareRead`] under tungstenite holds no read
 /// buffer while the connection is idle (tungstenite's own is kept small:
-/// [`subscriber_config`]).
-pub(crate) type Ws = WebSocketStream<SpareRead<Deflate<SubStream>>>;
+/// [`subscriber_config`]); [`HeadFirst`] let the handshake read no further
+/// than the answer's head.
+pub(crate) type Ws = WebSocketStream<HeadFirst<SpareRead<Deflate<SubStream>>>>;
 
 /// Whether a handshake failed because the server did not select the
 /// subprotocol asked for (tungstenite checks the response).
@@ -104,12 +105,12 @@ pub(super) async fn connect(
     io.request();
     // Boxed: the handshake's future is large, and is needed only until
     // the connection is up.
-    Box::pin(handshake(
+    let ws = Box::pin(handshake(
         url,
         plan.ws_subprotocol,
         plan,
         vars,
-        SpareRead::new(tcp),
+        HeadFirst::new(SpareRead::new(tcp)),
         subscriber_config(),
         timeout,
         plan.ws_deflate,
@@ -119,7 +120,15 @@ pub(super) async fn connect(
         Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
         Ok(e) => ws_kind(&e),
         Err(kind) => kind,
-    })
+    })?;
+    // tungstenite reads the answer into a 4 KiB buffer and keeps that
+    // buffer as the connection's (touched, so resident: 4 KiB per idle
+    // subscriber). It was given the answer's head alone (what followed
+    // waits in `HeadFirst`), so the connection, still fresh (nothing read
+    // or written since the handshake), is rebuilt over the same stream
+    // with a buffer of the configured size.
+    let stream = ws.into_inner();
+    Ok(WebSocketStream::from_raw_socket(stream, Role::Client, Some(subscriber_config())).await)
 }
 
 /// Before a `pushpoll.v1` run: one uncounted handshake that must select the
