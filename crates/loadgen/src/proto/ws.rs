@@ -274,7 +274,7 @@ mod tests {
         for (answer, head) in [
             (
                 &b"HTTP/1.1 101 S\r\nUpgrade: websocket\r\n\r\n\x82\x01z"[..],
-                39,
+                38,
             ),
             (&b"HTTP/1.1 101 S\nUpgrade: websocket\n\n\x82\x01z"[..], 35),
         ] {
