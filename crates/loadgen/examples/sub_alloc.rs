@@ -15,7 +15,9 @@
 //! taken when the ramp-up starts; once the idle window has gone on for two
 //! seconds (every subscriber connected), the blocks added since are
 //! printed by size (bytes, count, per subscriber), with the live bytes per
-//! subscriber, and the run is stopped.
+//! subscriber, and the run is stopped. Subscribers not all ready when the
+//! idle window started, and the run's errors, are said on stderr (a
+//! listing with either is not one of idle subscribers).
 //!
 //! Limits: blocks up to 64 KiB are counted by exact size, larger ones in one
 //! bucket; sizes are what was asked for (the allocator's size classes and
