@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use crate::config::trust::TlsTarget;
@@ -64,7 +64,9 @@ pub(crate) const MAX_HEAD: usize = 64 << 10;
 pub(crate) const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line (with extensions) of a chunked body.
 const MAX_CHUNK_LINE: usize = 4 << 10;
-/// Free space the read buffer is given before each read.
+/// Most bytes one read takes, through a buffer on the stack of the poll
+/// ([`read_staged`]); a body known to be longer is read straight into the
+/// read buffer.
 const READ_CHUNK: usize = 8 << 10;
 
 const PROTOCOL: Kind = Kind::Borrowed("protocol");
@@ -282,8 +284,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             if buf.len() > max_body {
                 return Err(TOO_LARGE);
             }
-            buf.reserve(READ_CHUNK);
-            if io.read_buf(buf).await.map_err(|e| io_kind(&e))? == 0 {
+            if read_staged(io, buf).await.map_err(|e| io_kind(&e))? == 0 {
                 break buf.split().freeze();
             }
         },
@@ -292,22 +293,49 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         // Nothing was asked for beyond this answer.
         return Err(PROTOCOL);
     }
+    // Nothing is held between answers: a held long poll waits with no
+    // read buffer (the next answer's bytes are read through the stack).
+    *buf = BytesMut::new();
     Ok((head, body))
 }
 
-/// Reads more into `buf` (room for at least `want` bytes, if that is more
-/// than the usual); the connection ending first is `eof`.
+/// Reads more into `buf` (`want` bytes are still to come, if known); the
+/// connection ending first is `eof`.
 async fn read_more<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     want: usize,
 ) -> Result<(), Kind> {
-    buf.reserve(want.max(READ_CHUNK));
-    match io.read_buf(buf).await {
+    let read = if want > READ_CHUNK {
+        // A long body: read straight into its room.
+        buf.reserve(want);
+        io.read_buf(buf).await
+    } else {
+        read_staged(io, buf).await
+    };
+    match read {
         Ok(0) => Err(EOF),
         Ok(_) => Ok(()),
         Err(e) => Err(io_kind(&e)),
     }
+}
+
+/// Reads what has arrived (at most [`READ_CHUNK`] bytes) into a buffer on
+/// the stack of the poll and appends it to `buf`: waiting for an answer
+/// costs no heap (the design of `pushpoll_netio::SpareRead`). The stack
+/// buffer lives in the poll, not in the future, so it is not held while
+/// the read waits.
+fn read_staged<'a, S: AsyncRead + Unpin>(
+    io: &'a mut S,
+    buf: &'a mut BytesMut,
+) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut staging = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut staged = ReadBuf::uninit(&mut staging);
+        std::task::ready!(Pin::new(&mut *io).poll_read(cx, &mut staged))?;
+        buf.extend_from_slice(staged.filled());
+        std::task::Poll::Ready(Ok(staged.filled().len()))
+    })
 }
 
 /// A chunked body, chunks joined, extensions and trailers dropped.
@@ -448,6 +476,8 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     }
     Some(v.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
+
+pub(crate) mod stream;
 
 #[cfg(test)]
 mod tests;

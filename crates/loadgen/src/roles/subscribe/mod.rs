@@ -414,16 +414,7 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
                     None => std::future::pending().await,
                 }
             } => true,
-            _ = async {
-                match transport {
-                    Transport::Ws => ws::run(&mut sub).await,
-                    Transport::LongPoll | Transport::ShortPoll => poll::run(&mut sub).await,
-                    Transport::Sse => sse::run(&mut sub).await,
-                    Transport::SocketIo => socketio::run(&mut sub).await,
-                    Transport::Bayeux => bayeux::run(&mut sub).await,
-                    Transport::SockJs => sockjs::run(&mut sub).await,
-                }
-            } => false,
+            _ = session(transport, &mut sub) => false,
         };
         if !left {
             break;
@@ -443,6 +434,24 @@ pub(crate) async fn run(mut sub: Sub) -> SubReport {
         errors: sub.errors,
         echo,
         gaps: sub.gaps,
+    }
+}
+
+/// A subscriber's connections over `transport`, boxed: matched inline, the
+/// task's future would be as large as the largest transport's (about 11 KB,
+/// held by every idle subscriber whatever its transport); boxed, each
+/// subscriber holds only its own transport's.
+fn session<'a>(
+    transport: Transport,
+    sub: &'a mut Sub,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    match transport {
+        Transport::Ws => Box::pin(ws::run(sub)),
+        Transport::LongPoll | Transport::ShortPoll => Box::pin(poll::run(sub)),
+        Transport::Sse => Box::pin(sse::run(sub)),
+        Transport::SocketIo => Box::pin(socketio::run(sub)),
+        Transport::Bayeux => Box::pin(bayeux::run(sub)),
+        Transport::SockJs => Box::pin(sockjs::run(sub)),
     }
 }
 

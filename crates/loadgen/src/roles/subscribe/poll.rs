@@ -97,7 +97,10 @@ pub(super) async fn run(sub: &mut Sub) {
     // served, or the server closed after a good answer.
     let mut waited = false;
     loop {
-        let mut conn = match sub.guard(PollConn::connect(sub, head.is_some())).await {
+        // Boxed: connecting (a TLS handshake, an HTTP/2 one) takes more
+        // room than a held poll, and only until the connection is up.
+        let connect = Box::pin(PollConn::connect(sub, head.is_some()));
+        let mut conn = match sub.guard(connect).await {
             None => return,
             Some(Ok(c)) => c,
             Some(Err(kind)) => {

@@ -19,9 +19,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
+use pushpoll_netio::SpareRead;
 use pushpoll_wire::frame::{self, V1Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
@@ -34,9 +36,13 @@ use crate::core::error::{Kind, LoadError};
 use crate::net::connect::{connect_counted, connect_tcp, SubStream};
 use crate::net::count::SubIo;
 use crate::proto::deflate::Deflate;
-use crate::proto::ws::{config, request, ws_kind, MAX_MESSAGE};
+use crate::proto::ws::{config, request, subscriber_config, ws_kind, HeadFirst, MAX_MESSAGE};
 
-pub(crate) type Ws = WebSocketStream<Deflate<SubStream>>;
+/// A subscriber's WebSocket. [`SpareRead`] under tungstenite holds no read
+/// buffer while the connection is idle (tungstenite's own is kept small:
+/// [`subscriber_config`]); [`HeadFirst`] let the handshake read no further
+/// than the answer's head.
+pub(crate) type Ws = WebSocketStream<HeadFirst<SpareRead<Deflate<SubStream>>>>;
 
 /// Whether a handshake failed because the server did not select the
 /// subprotocol asked for (tungstenite checks the response).
@@ -52,12 +58,14 @@ fn subprotocol_refused(e: &WsError) -> bool {
 /// Performs the opening handshake on `stream` within `timeout`, offering
 /// permessage-deflate when `deflate` (subscribers of `--ws-deflate` only:
 /// their stream is a [`Deflate`] layer that inflates what the server sends).
+#[allow(clippy::too_many_arguments)]
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     protocol: Option<WsSubprotocol>,
     plan: &Plan,
     vars: &Vars<'_>,
     stream: S,
+    config: WebSocketConfig,
     timeout: Duration,
     deflate: bool,
 ) -> Result<WebSocketStream<S>, Result<WsError, Kind>> {
@@ -68,7 +76,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             HeaderValue::from_static(crate::proto::deflate::OFFER),
         );
     }
-    let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config()));
+    let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config));
     match tokio::time::timeout(timeout, handshake).await {
         Err(_) => Err(Err(Kind::Borrowed("timeout"))),
         Ok(Err(e)) => Err(Ok(e)),
@@ -95,21 +103,32 @@ pub(super) async fn connect(
         Deflate::off(tcp)
     };
     io.request();
-    handshake(
+    // Boxed: the handshake's future is large, and is needed only until
+    // the connection is up.
+    let ws = Box::pin(handshake(
         url,
         plan.ws_subprotocol,
         plan,
         vars,
-        tcp,
+        HeadFirst::new(SpareRead::new(tcp)),
+        subscriber_config(),
         timeout,
         plan.ws_deflate,
-    )
+    ))
     .await
     .map_err(|e| match e {
         Ok(e) if subprotocol_refused(&e) => Kind::Borrowed("no_subprotocol"),
         Ok(e) => ws_kind(&e),
         Err(kind) => kind,
-    })
+    })?;
+    // tungstenite reads the answer into a 4 KiB buffer and keeps that
+    // buffer as the connection's (touched, so resident: 4 KiB per idle
+    // subscriber). It was given the answer's head alone (what followed
+    // waits in `HeadFirst`), so the connection, still fresh (nothing read
+    // or written since the handshake), is rebuilt over the same stream
+    // with a buffer of the configured size.
+    let stream = ws.into_inner();
+    Ok(WebSocketStream::from_raw_socket(stream, Role::Client, Some(subscriber_config())).await)
 }
 
 /// Before a `pushpoll.v1` run: one uncounted handshake that must select the
@@ -132,6 +151,7 @@ pub(crate) async fn check_subprotocol(plan: &Plan, addr: SocketAddr) -> Result<(
         plan,
         &plan.sub_vars(0),
         tcp,
+        config(),
         plan.timeout,
         false,
     )
@@ -182,7 +202,9 @@ pub(super) async fn run(sub: &mut Sub) {
             }
             Ok::<_, Kind>(ws)
         };
-        match sub.guard(open).await {
+        // Boxed: connecting takes more room than receiving, and only
+        // until the connection is up.
+        match sub.guard(Box::pin(open)).await {
             None => return,
             Some(Ok(ws)) => {
                 sub.resume_seq = last_seq;
