@@ -178,3 +178,24 @@ async fn a_head_sent_a_byte_at_a_time_is_answered() {
     assert_eq!(statuses(&wire), ["200"], "{wire}");
     assert!(wire.contains("\"last_seq\":0"), "{wire}");
 }
+
+/// Bytes that are not HTTP (a TLS hello to a plain server) are refused at
+/// once, as hyper refuses them, not after `header_read_timeout`: the client
+/// is waiting for an answer and sends nothing more.
+#[tokio::test]
+async fn bytes_that_are_not_http_are_refused_at_once() {
+    let server = TestServer::start(Config {
+        limits: Limits {
+            header_read_timeout: Duration::from_secs(3600),
+            ..Limits::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03GET /messages")
+        .await
+        .unwrap();
+    let wire = String::from_utf8_lossy(&read_to_close(&mut s).await).into_owned();
+    assert_eq!(status_of(&wire), Some(400), "{wire}");
+}

@@ -122,19 +122,20 @@ enum Head {
 }
 
 /// Reads until `pending` starts with a complete request head. The head is
-/// parsed only once a blank line has arrived, so a head sent a byte at a
-/// time is scanned once, not parsed once per byte.
+/// parsed when a blank line arrives and whenever it has doubled since the
+/// last parse (so bytes that are not HTTP, a TLS hello say, are refused at
+/// once), never once per byte of a head sent a byte at a time.
 async fn read_head<S: AsyncRead + Unpin>(io: &mut S, pending: &mut Vec<u8>, max: usize) -> Head {
-    let mut scanned: usize = 0;
+    let (mut scanned, mut parsed_at) = (0usize, 0usize);
     loop {
-        // A blank line ends a head: `\n\n` or `\n\r\n` (3 bytes back may
-        // start one split across reads).
-        let from = scanned.saturating_sub(2);
-        let blank = pending[from..]
+        // A blank line ends a head: `\n\n` or `\n\r\n` (one split across
+        // reads included).
+        let blank = pending[scanned.saturating_sub(2)..]
             .windows(2)
             .any(|w| w == b"\n\n" || w == b"\n\r");
         scanned = pending.len();
-        if blank {
+        if !pending.is_empty() && (blank || pending.len() >= 2 * parsed_at) {
+            parsed_at = pending.len();
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match httparse::Request::new(&mut headers).parse(pending) {
                 Ok(httparse::Status::Complete(len)) => return Head::Complete(len),
