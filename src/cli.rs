@@ -103,6 +103,13 @@ pub struct LoadCmd {
     /// A run in which a subscriber never connected, or nothing was published, misses too.
     #[arg(long)]
     pub slo: Option<Slo>,
+    /// The server's process id on this machine: its CPU time
+    /// (`/proc/PID/stat`, user + system) is read when publishing starts and
+    /// when the grace period ends, and reported as server CPU per delivered
+    /// message, for a server without a Prometheus endpoint (a peer, the
+    /// floor server) as for one with (instead of `--server-metrics-url`).
+    #[arg(long, value_name = "PID", conflicts_with = "server_metrics_url")]
+    pub server_pid: Option<u32>,
 }
 
 /// Options of `pushpoll serve`.
@@ -351,7 +358,20 @@ async fn load(cmd: LoadCmd) -> anyhow::Result<ExitCode> {
     if let Some(v) = &view {
         v.start(&format!("load {}", cmd.opts.transport));
     }
+    let server_cpu = match cmd.server_pid {
+        Some(pid) => {
+            anyhow::ensure!(
+                compare::process_cpu(pid).is_some(),
+                "--server-pid {pid}: no readable /proc/{pid}/stat (is the server running on this machine?)"
+            );
+            let reader: pushpoll_loadgen::CpuReader =
+                std::sync::Arc::new(move || compare::process_cpu(pid));
+            Some(reader)
+        }
+        None => None,
+    };
     let hooks = pushpoll_loadgen::Hooks {
+        server_cpu,
         progress: view.as_ref().and_then(|v| v.live()),
         metrics_bound: Some(std::sync::Arc::new(|addr| {
             eprintln!("serving the run's metrics on http://{addr}/metrics");

@@ -17,6 +17,7 @@ mod rtt;
 
 use rtt::proxy_for;
 
+pub(crate) use remote::process_cpu;
 pub use remote::{RemoteOpts, TransportSpec};
 
 use std::net::SocketAddr;

@@ -2,6 +2,7 @@
 //! the load generator over every transport, the JSON document and its schema.
 
 mod compare;
+mod load;
 mod scenario;
 mod slo;
 mod storm;

@@ -189,9 +189,9 @@ pub fn load_opts(
 }
 
 /// A server process's CPU time from `/proc/PID/stat` (user + system), for
-/// `--server-pid`: the server's CPU per delivered message, as for
-/// pushpoll's in-process server.
-fn process_cpu(pid: u32) -> Option<Duration> {
+/// `--server-pid` (of `compare --url` and of `load`): the server's CPU per
+/// delivered message, as for pushpoll's in-process server.
+pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) in parentheses.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -18,15 +18,18 @@
 //! ```
 //!
 //! Limits: text and binary messages up to 64 KiB (larger ones close the
-//! sender's connection); pings are answered; at most 20,000 connections
-//! (a thread each, 64 KiB stacks), though on the 2-core machine of
-//! `results/` handshakes start timing out near 10,000 (a thread per
-//! connection is the floor's price: use it with hundreds to a few thousand
-//! subscribers); listens on 127.0.0.1 only. A client that
-//! stops reading blocks every broadcast (as a blocking writer must): this is
-//! a measuring floor, not a server to deploy.
+//! sender's connection); pings are answered; at most 20,000 connections, a
+//! thread each (64 KiB stacks). A connection holds **one** file descriptor
+//! (its reader and its writers share the socket), so a process limited to
+//! ~19,900 descriptors holds 10,000 subscribers with room to spare
+//! (`scripts/fanout-cost.sh` measures it there, beside pushpoll). A
+//! subscriber's thread sleeps in `read(2)` and costs nothing while nothing
+//! is sent to the server: only the publisher's thread runs per broadcast.
+//! Listens on 127.0.0.1 only. A client that stops reading blocks every
+//! broadcast (as a blocking writer must): this is a measuring floor, not a
+//! server to deploy.
 
-use std::io::Write as _;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -38,7 +41,30 @@ const MAX_CONNECTIONS: usize = 20_000;
 const MAX_MESSAGE: usize = 64 << 10;
 
 /// The open clients' write halves, by connection id.
-type Clients = Arc<Mutex<Vec<(u64, Arc<Mutex<TcpStream>>)>>>;
+type Clients = Arc<Mutex<Vec<(u64, Arc<Mutex<Socket>>)>>>;
+
+/// One socket shared by a connection's reader (tungstenite) and its writers
+/// (broadcasts, pongs). `TcpStream::try_clone` would `dup(2)` it: two
+/// descriptors a connection, and 10,000 connections past the ~19,900 a
+/// process may open. `&TcpStream` reads and writes, so an `Arc` will do.
+#[derive(Clone)]
+struct Socket(Arc<TcpStream>);
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        (&*self.0).flush()
+    }
+}
 
 fn main() {
     let port: u16 = match std::env::args().nth(1).as_deref().map(str::parse) {
@@ -68,7 +94,15 @@ fn main() {
     println!("listening {port}");
     let clients: Clients = Arc::default();
     for (id, stream) in (0u64..).zip(listener.incoming()) {
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors, say: say so, and do not spin on it.
+                eprintln!("floor_broadcast: accept failed: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+        };
         if clients.lock().unwrap_or_else(|e| e.into_inner()).len() >= MAX_CONNECTIONS {
             eprintln!("floor_broadcast: {MAX_CONNECTIONS} connections held; refusing one");
             continue;
@@ -86,10 +120,9 @@ fn main() {
 /// One connection: handshake, register its write half, relay what it sends.
 fn serve(id: u64, stream: TcpStream, clients: &Clients) {
     let _ = stream.set_nodelay(true);
-    let Ok(writer) = stream.try_clone() else {
-        return;
-    };
-    let mut ws = match tungstenite::accept(stream) {
+    let socket = Socket(Arc::new(stream));
+    let writer = socket.clone();
+    let mut ws = match tungstenite::accept(socket) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("floor_broadcast: handshake failed: {e}");
@@ -155,6 +188,6 @@ fn encode(frame: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
 }
 
 /// One `write(2)` for a whole small frame (a short write is finished).
-fn write_frame(w: &Mutex<TcpStream>, frame: &[u8]) -> std::io::Result<()> {
+fn write_frame(w: &Mutex<Socket>, frame: &[u8]) -> std::io::Result<()> {
     w.lock().unwrap_or_else(|e| e.into_inner()).write_all(frame)
 }
