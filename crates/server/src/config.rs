@@ -141,6 +141,15 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The size of a request head past which it is not parsed at all (the
+    /// router answers heads over [`max_header_bytes`](Self::max_header_bytes)
+    /// with `431`; this is the hard stop for heads too big to parse).
+    pub(crate) fn hard_header_bytes(&self) -> usize {
+        self.max_header_bytes
+            .saturating_mul(2)
+            .max(self.max_header_bytes.saturating_add(8 * 1024))
+    }
+
     /// Refuses values the server cannot work with (zero sizes and periods),
     /// naming the field, before anything is served.
     pub fn validate(&self) -> Result<(), ServerError> {

@@ -60,7 +60,7 @@ where
     // Bytes read and not yet used: a head being read, or what a client sent
     // after one (pipelining). Empty, and unallocated, between requests.
     let mut pending: Vec<u8> = Vec::new();
-    let hard_head_bytes = super::socket::hard_header_bytes(limits);
+    let hard_head_bytes = limits.hard_header_bytes();
     loop {
         let head = tokio::select! {
             r = read_head(&mut io, &mut pending, hard_head_bytes) => r,
@@ -279,7 +279,7 @@ where
     let mut sink = Socket {
         io,
         pending,
-        max: super::socket::hard_header_bytes(&shared.limits),
+        max: shared.limits.hard_header_bytes(),
         unsent: response_head(&parts, client_close, None),
         at: 0,
         unflushed: false,

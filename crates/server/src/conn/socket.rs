@@ -23,7 +23,7 @@ use crate::{http2, router, Shared};
 /// (with some slack), as the hard stop for requests too big to parse.
 pub(crate) fn http1_builder(limits: &Limits) -> http1::Builder {
     let mut b = http1::Builder::new();
-    let hard_header_bytes = hard_header_bytes(limits);
+    let hard_header_bytes = limits.hard_header_bytes();
     b.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(hard_header_bytes)
@@ -35,14 +35,6 @@ pub(crate) fn http1_builder(limits: &Limits) -> http1::Builder {
         b.max_headers(hard_headers);
     }
     b
-}
-
-/// The size of a request head past which it is not parsed at all.
-pub(super) fn hard_header_bytes(limits: &Limits) -> usize {
-    limits
-        .max_header_bytes
-        .saturating_mul(2)
-        .max(limits.max_header_bytes.saturating_add(8 * 1024))
 }
 
 /// Serves the socket in the protocol ALPN chose (`alpn`) or, without ALPN,
