@@ -346,11 +346,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> sse::Sink for Socket<'_, S> {
             return Err(());
         }
         if !chunk.is_empty() {
-            self.unsent = Vec::with_capacity(chunk.len() + 12);
-            self.unsent
-                .extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-            self.unsent.extend_from_slice(&chunk);
-            self.unsent.extend_from_slice(b"\r\n");
+            self.unsent = chunked(&chunk);
         }
         // Most chunks go out at once; the rest is written while the stream
         // waits for the hub (`gone`) or before the next chunk.
@@ -388,11 +384,17 @@ async fn write_chunk<S: AsyncWrite + Unpin>(io: &mut S, chunk: &[u8]) -> io::Res
     if chunk.is_empty() {
         return Ok(());
     }
+    io.write_all(&chunked(chunk)).await
+}
+
+/// `chunk` (not empty: an empty chunk ends a body) in HTTP/1.1 chunked
+/// framing.
+fn chunked(chunk: &[u8]) -> Vec<u8> {
     let mut framed = Vec::with_capacity(chunk.len() + 12);
     framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
     framed.extend_from_slice(chunk);
     framed.extend_from_slice(b"\r\n");
-    io.write_all(&framed).await
+    framed
 }
 
 fn wants_close(headers: &http::HeaderMap) -> bool {
