@@ -81,10 +81,11 @@ pub struct Limits {
     /// this is still read whole (the buffer grows to the frame). Default
     /// 128 bytes (was 1 KiB before `SpareRead`; `scripts/conn-cost.sh`).
     pub ws_read_buffer_bytes: usize,
-    /// tungstenite write buffer target per WebSocket: frames are written to
-    /// the socket whenever this much is queued, and at the end of each batch.
-    /// The hard cap on the write buffer is this plus the largest message the
-    /// server can relay, plus room for control frames. Default 4 KiB.
+    /// Most bytes of frames gathered for one write to a WebSocket when
+    /// several messages wait (a write carries at least one whole message,
+    /// so the most a session buffers is this plus the largest message the
+    /// server relays); one message goes out as the hub's shared frame,
+    /// uncopied. Default 4 KiB.
     pub ws_write_buffer_bytes: usize,
     /// A WebSocket is sent a Ping this often. Default 30 s.
     pub ws_ping_interval: Duration,
@@ -191,11 +192,6 @@ impl Limits {
             }
         }
         Ok(())
-    }
-
-    /// Largest payload any client can publish, over either door.
-    pub(crate) fn max_payload_bytes(&self) -> usize {
-        self.max_body_bytes.max(self.ws_max_message_bytes)
     }
 }
 

@@ -8,6 +8,7 @@
 //! from [`crate::conn`], which serves sockets and sits above them.
 
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -34,11 +35,16 @@ pub(crate) struct ConnState {
     /// Raised when the server shuts down (`Shared::shutdown`): what this
     /// connection's handlers and sessions wait on.
     pub(crate) stop: Arc<Signal>,
+    /// The socket's descriptor when it is plain TCP (not TLS): a WebSocket
+    /// session on it may be written to by publishers directly
+    /// (`transport::ws::direct`).
+    pub(crate) plain_fd: Option<RawFd>,
 }
 
 impl ConnState {
-    pub(super) fn new(peer: SocketAddr, shared: &Shared) -> Self {
+    pub(super) fn new(peer: SocketAddr, shared: &Shared, plain_fd: Option<RawFd>) -> Self {
         ConnState {
+            plain_fd,
             peer,
             attribution: Attribution::new(),
             upgrade: Mutex::new(None),

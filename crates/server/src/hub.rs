@@ -44,9 +44,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-use pushpoll_wire::{frame, sse, Kind};
+use pushpoll_wire::{frame, sse, ws, Kind};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::protocol::frame::Utf8Bytes;
 
 /// One published message, shared by every subscriber that receives it.
 #[derive(Debug)]
@@ -55,10 +54,11 @@ pub struct Message {
     kind: Kind,
     /// The `pushpoll.v1` frame; bytes `HEADER_LEN..` are the payload.
     v1: Bytes,
-    /// The payload as validated UTF-8, for text messages.
-    text: Option<Utf8Bytes>,
     /// The SSE event, encoded by the first SSE subscriber that needs it.
     sse: OnceLock<Bytes>,
+    /// The WebSocket frames (`pushpoll.v1`, plain), each encoded by the
+    /// first WebSocket subscriber that needs it.
+    ws: [OnceLock<Bytes>; 2],
 }
 
 impl Message {
@@ -92,13 +92,21 @@ impl Message {
         })
     }
 
-    /// The WebSocket message a plain (no subprotocol) client receives.
-    pub(crate) fn plain_ws(&self) -> tokio_tungstenite::tungstenite::Message {
-        use tokio_tungstenite::tungstenite::Message as Ws;
-        match &self.text {
-            Some(text) => Ws::Text(text.clone()),
-            None => Ws::Binary(self.payload()),
-        }
+    /// The WebSocket frame carrying this message, encoded once and shared:
+    /// with `v1`, the `pushpoll.v1` frame in a binary frame; otherwise the
+    /// payload as published (text or binary), as the Node `ws` chat relays it.
+    pub fn ws_frame(&self, v1: bool) -> &Bytes {
+        self.ws[usize::from(v1)].get_or_init(|| {
+            if v1 {
+                ws::server_frame(ws::Opcode::Binary, &self.v1)
+            } else {
+                let opcode = match self.kind {
+                    Kind::Text => ws::Opcode::Text,
+                    Kind::Binary => ws::Opcode::Binary,
+                };
+                ws::server_frame(opcode, &self.v1[frame::HEADER_LEN..])
+            }
+        })
     }
 }
 
@@ -233,37 +241,36 @@ impl Hub {
     /// `Kind::Text` payloads that are not UTF-8 are stored as `Kind::Binary`,
     /// as every transport would have to send them that way anyway.
     pub fn publish(&self, kind: Kind, payload: Bytes) -> u64 {
-        let seq = {
+        self.publish_message(kind, payload).seq
+    }
+
+    /// [`publish`](Self::publish), returning the message as stored.
+    pub(crate) fn publish_message(&self, kind: Kind, payload: Bytes) -> Arc<Message> {
+        let message = {
             let mut ring = self.write();
             let seq = ring.last_seq + 1;
-            let mut kind = kind;
-            let mut v1 = frame::encode_message(seq, kind, &payload);
-            let mut text = None;
-            if kind == Kind::Text {
-                match Utf8Bytes::try_from(v1.slice(frame::HEADER_LEN..)) {
-                    Ok(t) => text = Some(t),
-                    Err(_) => {
-                        kind = Kind::Binary;
-                        v1 = frame::encode_message(seq, kind, &payload);
-                    }
-                }
-            }
+            let kind = match kind {
+                Kind::Text if std::str::from_utf8(&payload).is_err() => Kind::Binary,
+                kind => kind,
+            };
+            let v1 = frame::encode_message(seq, kind, &payload);
             if ring.messages.len() == ring.capacity {
                 ring.messages.pop_front();
             }
-            ring.messages.push_back(Arc::new(Message {
+            let message = Arc::new(Message {
                 seq,
                 kind,
                 v1,
-                text,
                 sse: OnceLock::new(),
-            }));
+                ws: [OnceLock::new(), OnceLock::new()],
+            });
+            ring.messages.push_back(Arc::clone(&message));
             ring.last_seq = seq;
             self.last_seq.store(seq, Ordering::Release);
-            seq
+            message
         };
         self.changed.send_replace(());
-        seq
+        message
     }
 
     /// The newest sequence number (0 before the first message).
@@ -390,6 +397,17 @@ impl Subscriber {
     /// `pushpoll.v1` hello and the SSE opening comment announce).
     pub fn start_last_seq(&self) -> u64 {
         self.start_last_seq
+    }
+
+    /// Whether [`try_recv`](Self::try_recv) would give something now.
+    pub fn has_news(&self) -> bool {
+        self.pending_gap.is_some() || self.hub.last_seq() > self.cursor
+    }
+
+    /// Moves the cursor to `seq`, handed out by someone else (a publisher
+    /// writing to a parked WebSocket); never backwards.
+    pub(crate) fn advance_to(&mut self, seq: u64) {
+        self.cursor = self.cursor.max(seq);
     }
 
     /// Messages published but not yet handed out.

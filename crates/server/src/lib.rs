@@ -100,6 +100,9 @@ pub(crate) struct Shared {
     /// with [`Shared::spawn`] waits on it, and each connection's task).
     pub(crate) abort: Arc<Signal>,
     pub(crate) tasks: TaskTracker,
+    /// Parked WebSocket sessions, written to by publishers directly
+    /// ([`transport::ws::Outlets`]).
+    pub(crate) ws_outlets: transport::ws::Outlets,
 }
 
 impl Shared {
@@ -121,7 +124,17 @@ impl Shared {
             shutdown: Arc::new(Signal::default()),
             abort,
             tasks,
+            ws_outlets: transport::ws::Outlets::default(),
         }
+    }
+
+    /// Stores a message and delivers it: parked WebSocket sessions are
+    /// written to (or woken) here, every other subscriber is woken by the
+    /// hub. Returns its sequence number.
+    pub(crate) fn publish(&self, kind: pushpoll_wire::Kind, payload: bytes::Bytes) -> u64 {
+        let message = self.hub.publish_message(kind, payload);
+        self.ws_outlets.fan_out(&self.hub, &message, &self.metrics);
+        message.seq()
     }
 
     /// Spawns the task `make` builds, which shutdown waits for and, past the

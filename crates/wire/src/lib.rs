@@ -7,6 +7,8 @@
 //! - [`frame`]: the opt-in `pushpoll.v1` WebSocket subprotocol.
 //! - [`sse`]: Server-Sent Events, written and parsed incrementally.
 //! - [`query`]: `since` / `wait` / `Last-Event-ID` parsing with explicit errors.
+//! - [`ws`]: WebSocket frames as a server writes them, encoded once per
+//!   message and shared by every socket.
 //! - [`engineio`]: Engine.IO v4 / Socket.IO v5 packets, parsed and encoded.
 //! - [`prometheus`]: the one reader of Prometheus' text format (`/metrics`).
 //!
@@ -21,6 +23,7 @@ pub mod poll;
 pub mod prometheus;
 pub mod query;
 pub mod sse;
+pub mod ws;
 
 /// Whether a message was published as text or as binary.
 ///

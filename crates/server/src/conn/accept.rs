@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use pushpoll_netio::{Counted, MaybeTls};
@@ -143,7 +144,8 @@ async fn accept(
     debug!(%peer, "connection accepted");
     // Latency matters more than packet count here: frames go out at once.
     let _ = stream.set_nodelay(true);
-    let conn = Arc::new(ConnState::new(peer, shared));
+    let plain_fd = shared.tls.is_none().then(|| stream.as_raw_fd());
+    let conn = Arc::new(ConnState::new(peer, shared, plain_fd));
     let io = Counted::new(
         stream,
         SocketBytes::new(Arc::clone(shared), Arc::clone(&conn)),
@@ -187,7 +189,7 @@ async fn reject(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()
     );
-    let conn = Arc::new(ConnState::new(peer, &shared));
+    let conn = Arc::new(ConnState::new(peer, &shared, None));
     conn.attribution.begin(Transport::Other, &shared.metrics);
     shared.metrics.requests.add(Transport::Other, 1);
     let _ = stream.set_nodelay(true);

@@ -82,7 +82,7 @@ pub(crate) async fn publish(req: Request<Incoming>, shared: &Arc<Shared>) -> Res
             "a text message must be UTF-8; publish bytes with Content-Type: application/octet-stream",
         );
     }
-    let seq = shared.hub.publish(kind, payload);
+    let seq = shared.publish(kind, payload);
     response::json(StatusCode::CREATED, &PublishResponse { seq })
 }
 

@@ -22,9 +22,12 @@ use crate::connection::{ConnState, PendingUpgrade};
 use crate::response::{self, Body};
 use crate::Shared;
 
+mod direct;
 mod halves;
+mod out;
 mod session;
 
+pub(crate) use direct::Outlets;
 pub(crate) use session::session;
 
 /// Checks the handshake and answers `101`, or refuses with `400`/`405`/`426`.

@@ -1,43 +1,47 @@
 //! One WebSocket session: a send half and a receive half joined with
 //! `first_of` (see `halves`), so either side's end closes both, then a
-//! parting Close frame.
+//! parting Close frame. tungstenite reads; the send half writes frames the
+//! hub encoded once per message (see `out`).
 
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use pushpoll_netio::SpareRead;
-use pushpoll_wire::{frame, Kind};
+use pushpoll_wire::{frame, ws, Kind};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info};
 
+use super::direct::{Outlet, Unparked};
+use super::out::{Inbound, Outbound, Socket};
 use crate::connection::ConnState;
-use crate::hub::{Gap, Recv, Subscriber};
-use crate::metrics::{PerTransport, Transport};
+use crate::hub::{self, Gap, Recv, Subscriber};
+use crate::metrics::Transport;
 use crate::signal::Signal;
 use crate::transport::{lag_guard, Delivered, Interrupted};
 use crate::Shared;
 
+/// The upgraded socket.
+type Io = TokioIo<Upgraded>;
+
 /// tungstenite reads through [`SpareRead`], so its own read buffer can stay
 /// small (`ws_read_buffer_bytes`) without a system call per small read, and
 /// an idle socket holds no read bytes.
-type Ws = WebSocketStream<SpareRead<TokioIo<Upgraded>>>;
+type Ws<'a> = WebSocketStream<SpareRead<Inbound<'a, Io>>>;
 
 /// Messages taken from the hub per read.
 const BATCH: usize = 64;
-/// Reads from the hub between two flushes, so that a publisher that never
-/// pauses cannot keep the tail of the write buffer waiting.
-const BATCHES_PER_FLUSH: usize = 16;
-/// Room in the write buffer beyond one message, for control frames.
-const CONTROL_ROOM: usize = 1024;
+/// Reads from the hub per chunk at most, so that a publisher that never
+/// pauses cannot keep a chunk growing.
+const BATCHES_PER_CHUNK: usize = 16;
 
 /// How a session ended, and so what goes in its Close frame.
 #[derive(Debug)]
@@ -63,13 +67,17 @@ impl End {
         match e {
             WsError::Capacity(e) => End::Refused(CloseCode::Size, e.to_string()),
             WsError::Utf8(_) => End::Refused(CloseCode::Invalid, "text frame is not UTF-8".into()),
+            // EOF without a Close: nobody is left to read one.
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                End::PeerGone("connection closed without a Close frame".into())
+            }
             WsError::Protocol(e) => End::Refused(CloseCode::Protocol, e.to_string()),
             other => End::PeerGone(other.to_string()),
         }
     }
 
-    /// The Close frame to send, if any.
-    fn close_frame(&self) -> Option<CloseFrame> {
+    /// The code and reason of the Close frame to send, if any.
+    fn close(&self) -> Option<(u16, String)> {
         let (code, reason) = match self {
             End::PeerClosed(_) | End::PeerGone(_) | End::PongTimeout => return None,
             End::Shutdown => (CloseCode::Away, "server shutting down".to_owned()),
@@ -93,23 +101,8 @@ impl End {
             ),
             End::Refused(code, reason) => (*code, reason.clone()),
         };
-        Some(CloseFrame {
-            code,
-            reason: truncate(reason, 123).into(),
-        })
+        Some((u16::from(code), reason))
     }
-}
-
-/// A Close reason must fit in a control frame (123 bytes).
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut at = max;
-        while !s.is_char_boundary(at) {
-            at -= 1;
-        }
-        s.truncate(at);
-    }
-    s
 }
 
 /// Runs the session of an upgraded socket until either side ends it.
@@ -132,45 +125,49 @@ pub(crate) async fn session(
         }
     };
     let limits = &shared.limits;
+    // tungstenite writes only control frames (to `out`'s buffer, which
+    // takes them whole at once): its own write buffer stays empty.
     let config = WebSocketConfig::default()
         .read_buffer_size(limits.ws_read_buffer_bytes)
-        .write_buffer_size(limits.ws_write_buffer_bytes)
-        .max_write_buffer_size(
-            limits.ws_write_buffer_bytes
-                + limits.max_payload_bytes()
-                + frame::HEADER_LEN
-                + CONTROL_ROOM,
-        )
+        .write_buffer_size(0)
+        .max_write_buffer_size(ws::MAX_CONTROL_PAYLOAD * 4)
         .max_message_size(Some(limits.ws_max_message_bytes))
         .max_frame_size(Some(limits.ws_max_frame_bytes));
+    let socket = Socket::new(TokioIo::new(upgraded));
     // Boxed, as the Close below: the session's own future, held while the
     // socket idles, keeps no room for building the stream (about 600 bytes).
-    let ws = Box::pin(WebSocketStream::from_raw_socket(
-        SpareRead::new(TokioIo::new(upgraded)),
+    let mut stream = Box::pin(WebSocketStream::from_raw_socket(
+        SpareRead::new(Inbound(&socket)),
         Role::Server,
         Some(config),
     ))
     .await;
+    let mut out = Outbound::new(&socket);
+    // After `socket`, so dropped before it: a publisher never writes to a
+    // descriptor that was closed (and maybe reused).
+    let outlet = shared.ws_outlets.open(conn.plain_fd, v1, sub.cursor());
     let _open = shared.metrics.open(Transport::Ws);
     let mode = if v1 { SUBPROTOCOL_NAME } else { "plain" };
     info!(peer = %conn.peer, mode, cursor = sub.cursor(), "websocket connected");
 
-    let (mut sink, mut stream) = ws.split();
     let delivered = Delivered::new(sub.cursor());
-    let ping_due = PingDue::default();
     let end = super::halves::first_of(
-        send_loop(&mut sink, &mut sub, v1, shared, &delivered, &ping_due),
-        receive_loop(&mut stream, shared, &ping_due),
+        send_loop(&mut out, &socket, &outlet, &mut sub, v1, shared, &delivered),
+        receive_loop(&mut stream, &socket, &outlet, shared),
     )
     .await;
+    // Publishers stop writing before the session's last words.
+    take_over(outlet.close(), &mut sub, &mut out, &delivered);
     if let End::SlowConsumer { .. } = end {
         shared.metrics.slow_consumers.add(Transport::Ws, 1);
     }
 
-    let close = end.close_frame();
+    let close = end.close();
     let parting = async {
-        if let Some(frame) = &close {
-            if sink.send(Message::Close(Some(frame.clone()))).await.is_ok() {
+        if let Some((code, reason)) = &close {
+            // After what is left of the chunk being written.
+            out.push(ws::close_frame(*code, reason));
+            if out.write_out().await.is_ok() {
                 // Read until the peer's Close echo ends the stream.
                 while let Some(Ok(msg)) = stream.next().await {
                     if msg.is_close() {
@@ -180,7 +177,9 @@ pub(crate) async fn session(
             }
         } else if matches!(end, End::PeerClosed(_)) {
             // Send the echo of the peer's Close that tungstenite queued.
-            let _ = sink.flush().await;
+            if stream.flush().await.is_ok() {
+                let _ = out.write_out().await;
+            }
         }
     };
     // Boxed: the session's own future keeps no room for its last words.
@@ -193,10 +192,10 @@ pub(crate) async fn session(
             });
             info!(peer = %conn.peer, code, reason, "websocket closed by the client");
         }
-        (_, Some(frame)) => info!(
+        (_, Some((code, reason))) => info!(
             peer = %conn.peer,
-            code = u16::from(frame.code),
-            reason = %frame.reason,
+            code,
+            reason = %ws_reason(reason),
             "websocket closed by the server"
         ),
         (End::PeerGone(error), None) => {
@@ -206,121 +205,205 @@ pub(crate) async fn session(
     }
 }
 
+/// A Close reason as sent: cut to fit a control frame.
+fn ws_reason(reason: &str) -> &str {
+    let mut at = reason.len().min(ws::MAX_CONTROL_PAYLOAD - 2);
+    while !reason.is_char_boundary(at) {
+        at -= 1;
+    }
+    &reason[..at]
+}
+
 const SUBPROTOCOL_NAME: &str = frame::SUBPROTOCOL;
 
-/// The receive half's request for a Ping, which the send half writes.
-///
-/// No waker: `first_of` polls the receive half before the send half, and
-/// polls the send half on every wake of the task, so a request made while
-/// the receive half runs is seen by the send half in the same poll.
-#[derive(Debug, Default)]
-struct PingDue(AtomicBool);
+/// Messages taken from the hub and not yet framed: a chunk is cut at
+/// `ws_write_buffer_bytes`, and what did not fit goes in the next one.
+#[derive(Default)]
+struct Taken {
+    batch: Vec<Arc<hub::Message>>,
+    next: usize,
+}
 
-impl PingDue {
-    fn request(&self) {
-        self.0.store(true, Relaxed);
-    }
-
-    /// Resolves once a Ping was requested since the last time it resolved.
-    fn requested(&self) -> impl std::future::Future<Output = ()> + '_ {
-        std::future::poll_fn(|_| {
-            if self.0.load(Relaxed) && self.0.swap(false, Relaxed) {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
+impl Taken {
+    fn is_empty(&self) -> bool {
+        self.next == self.batch.len()
     }
 }
 
-/// Adds what it counted to a counter when dropped, so messages handed to the
-/// socket are counted even if the write is interrupted.
-struct CountOnDrop<'a> {
-    counter: &'a PerTransport,
-    n: u64,
-}
-
-impl Drop for CountOnDrop<'_> {
-    fn drop(&mut self) {
-        self.counter.add(Transport::Ws, self.n);
-    }
-}
-
-/// Hub → client: hello (v1), then every message after the cursor, and a
-/// Ping whenever the receive half asks for one (every `ws_ping_interval`).
+/// Hub → client: hello (v1), then every message after the cursor, and the
+/// control frames queued meanwhile (Pings, Pongs).
 async fn send_loop(
-    sink: &mut SplitSink<Ws, Message>,
+    out: &mut Outbound<'_, Io>,
+    socket: &Socket<Io>,
+    outlet: &Outlet,
     sub: &mut Subscriber,
     v1: bool,
     shared: &Shared,
     delivered: &Delivered,
-    ping_due: &PingDue,
 ) -> End {
     // The server's shutdown (what `ConnState::stop` is), not an argument:
     // one reference less in the state an idle socket holds.
     let stop = &*shared.shutdown;
-    let limits = &shared.limits;
     // Grows with the first messages: an idle socket holds no batch.
-    let mut batch = Vec::new();
+    let mut taken = Taken::default();
     if v1 {
-        let hello = Message::Binary(frame::encode_hello(sub.start_last_seq()));
-        if let Some(end) = send_guarded(sink, hello, shared, stop, delivered).await {
+        let hello = frame::encode_hello(sub.start_last_seq());
+        out.push(ws::server_frame(ws::Opcode::Binary, &hello));
+        if let Some(end) = write_guarded(out, shared, stop, delivered).await {
             return end;
         }
     }
     let stopped = stop.raised();
     tokio::pin!(stopped);
     loop {
-        let next = tokio::select! {
-            biased;
-            () = &mut stopped => return End::Shutdown,
-            () = ping_due.requested() => None,
-            r = sub.recv(&mut batch, BATCH) => Some(r),
-        };
-        let end = match next {
-            None => {
-                let ping = Message::Ping(Bytes::new());
-                send_guarded(sink, ping, shared, stop, delivered).await
+        // Messages left from the last chunk go first; otherwise wait,
+        // parked: publishers write to the socket meanwhile (`direct`).
+        if taken.is_empty() {
+            let stop = tokio::select! {
+                biased;
+                () = &mut stopped => true,
+                // Control frames (`write_out` takes them).
+                () = socket.control_queued() => false,
+                () = outlet.park(sub) => false,
+            };
+            // Before a byte is written, whatever woke the session.
+            take_over(outlet.unpark(), sub, out, delivered);
+            if stop {
+                return End::Shutdown;
             }
-            Some(first) => {
-                let write = write_pending(sink, sub, &mut batch, first, v1, shared, delivered);
-                // Boxed, and freed once written: the loop's own future,
-                // held while the socket idles, keeps no room for a write
-                // (about 800 bytes per idle WebSocket, for one allocation
-                // per batch written).
-                match Box::pin(lag_guard(
-                    write,
-                    &shared.hub,
-                    delivered,
-                    limits.max_subscriber_lag,
-                    stop,
-                ))
-                .await
-                {
-                    Ok(Err(end)) => Some(end),
-                    Ok(Ok(written)) => interrupted(Ok(written)),
-                    Err(i) => interrupted(Err(i)),
-                }
-            }
-        };
+        }
+        let (chunk, end) = frame_chunk(sub, &mut taken, v1, shared, delivered);
+        if let Some(chunk) = chunk {
+            out.push(chunk);
+        }
+        if let Some(end) = write_guarded(out, shared, stop, delivered).await {
+            return end;
+        }
         if let Some(end) = end {
             return end;
         }
     }
 }
 
-/// Sends one message (and flushes), as long as the peer keeps up.
-async fn send_guarded(
-    sink: &mut SplitSink<Ws, Message>,
-    msg: Message,
+/// Frames what the hub holds for this subscriber (after what was taken and
+/// not framed yet) into one chunk of about `ws_write_buffer_bytes` (at least one frame): the shared
+/// frame itself when it is one, a copy of them when several. Also how the
+/// session ends, when a plain client meets a gap (after the frames before it).
+fn frame_chunk(
+    sub: &mut Subscriber,
+    taken: &mut Taken,
+    v1: bool,
+    shared: &Shared,
+    delivered: &Delivered,
+) -> (Option<Bytes>, Option<End>) {
+    let target = shared.limits.ws_write_buffer_bytes;
+    let mut chunk = Chunk::default();
+    let mut reads = 0;
+    let end = loop {
+        while !taken.is_empty() && (chunk.len() < target || chunk.is_empty()) {
+            let m = &taken.batch[taken.next];
+            chunk.add(m.ws_frame(v1));
+            delivered.set(m.seq());
+            taken.next += 1;
+        }
+        if !taken.is_empty() || chunk.len() >= target || reads == BATCHES_PER_CHUNK {
+            break None;
+        }
+        taken.batch.clear();
+        taken.next = 0;
+        let Some(recv) = sub.try_recv(&mut taken.batch, BATCH) else {
+            break None;
+        };
+        reads += 1;
+        if let Recv::Gap(gap) = recv {
+            shared.metrics.gap_notices.add(Transport::Ws, 1);
+            if !v1 {
+                break Some(End::Gap(gap));
+            }
+            let notice = frame::encode_gap(gap.requested_since, gap.oldest_seq);
+            chunk.add(&ws::server_frame(ws::Opcode::Binary, &notice));
+            delivered.set(sub.cursor());
+        }
+    };
+    shared.metrics.deliveries.add(Transport::Ws, chunk.messages);
+    (chunk.finish(), end)
+}
+
+/// Takes over from the publishers writing to a parked session: the cursor
+/// they moved, and the rest of a frame one of them began, written first.
+fn take_over(
+    unparked: Unparked,
+    sub: &mut Subscriber,
+    out: &mut Outbound<'_, Io>,
+    delivered: &Delivered,
+) {
+    if unparked.cursor > sub.cursor() {
+        sub.advance_to(unparked.cursor);
+        delivered.set(unparked.cursor);
+    }
+    if let Some(rest) = unparked.rest {
+        out.resume(rest);
+    }
+}
+
+/// Frames gathered for one write.
+#[derive(Default)]
+struct Chunk {
+    /// The first frame, shared with the hub while it is the only one.
+    one: Option<Bytes>,
+    /// Several frames, copied.
+    many: Vec<u8>,
+    /// Messages in it (a gap notice is not one).
+    messages: u64,
+}
+
+impl Chunk {
+    fn add(&mut self, frame: &Bytes) {
+        self.messages += 1;
+        if self.one.is_none() && self.many.is_empty() {
+            self.one = Some(frame.clone());
+            return;
+        }
+        if let Some(one) = self.one.take() {
+            self.many.extend_from_slice(&one);
+        }
+        self.many.extend_from_slice(frame);
+    }
+
+    fn len(&self) -> usize {
+        self.one.as_ref().map_or(self.many.len(), Bytes::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn finish(self) -> Option<Bytes> {
+        match self.one {
+            Some(one) => Some(one),
+            None => (!self.many.is_empty()).then(|| Bytes::from(self.many)),
+        }
+    }
+}
+
+/// Writes what `out` holds, as long as the peer keeps up. Polled once in
+/// place first: a socket that takes the chunk at once (the usual case)
+/// costs no boxed future and no registration with the hub or the shutdown.
+async fn write_guarded(
+    out: &mut Outbound<'_, Io>,
     shared: &Shared,
     stop: &Signal,
     delivered: &Delivered,
 ) -> Option<End> {
+    if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(out.poll_write_out(cx))).await {
+        return interrupted(Ok(r));
+    }
     let max_lag = shared.limits.max_subscriber_lag;
+    // Boxed, and freed once written: the loop's own future, held while the
+    // socket idles, keeps no room for a blocked write.
     interrupted(
         Box::pin(lag_guard(
-            sink.send(msg),
+            out.write_out(),
             &shared.hub,
             delivered,
             max_lag,
@@ -331,7 +414,7 @@ async fn send_guarded(
 }
 
 /// Maps the outcome of a guarded write to how the session ends, if it does.
-fn interrupted(result: Result<Result<(), WsError>, Interrupted>) -> Option<End> {
+fn interrupted(result: Result<std::io::Result<()>, Interrupted>) -> Option<End> {
     match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(End::PeerGone(e.to_string())),
@@ -342,69 +425,18 @@ fn interrupted(result: Result<Result<(), WsError>, Interrupted>) -> Option<End> 
     }
 }
 
-/// Feeds `first` and everything else already published, then flushes once.
-async fn write_pending(
-    sink: &mut SplitSink<Ws, Message>,
-    sub: &mut Subscriber,
-    batch: &mut Vec<Arc<crate::hub::Message>>,
-    first: Recv,
-    v1: bool,
-    shared: &Shared,
-    delivered: &Delivered,
-) -> Result<Result<(), WsError>, End> {
-    let mut counted = CountOnDrop {
-        counter: &shared.metrics.deliveries,
-        n: 0,
-    };
-    let mut next = first;
-    for round in 1.. {
-        match next {
-            Recv::Gap(gap) => {
-                shared.metrics.gap_notices.add(Transport::Ws, 1);
-                if !v1 {
-                    return Err(End::Gap(gap));
-                }
-                let notice =
-                    Message::Binary(frame::encode_gap(gap.requested_since, gap.oldest_seq));
-                if let Err(e) = sink.feed(notice).await {
-                    return Ok(Err(e));
-                }
-                delivered.set(sub.cursor());
-            }
-            Recv::Messages => {
-                for m in batch.drain(..) {
-                    let msg = if v1 {
-                        Message::Binary(m.v1_frame().clone())
-                    } else {
-                        m.plain_ws()
-                    };
-                    if let Err(e) = sink.feed(msg).await {
-                        return Ok(Err(e));
-                    }
-                    delivered.set(m.seq());
-                    counted.n += 1;
-                }
-            }
-        }
-        if round == BATCHES_PER_FLUSH {
-            break;
-        }
-        match sub.try_recv(batch, BATCH) {
-            Some(r) => next = r,
-            None => break,
-        }
-    }
-    // Anything still pending is picked up by the next `recv`, at once.
-    Ok(sink.flush().await)
-}
-
 /// Client → hub: every text or binary frame is published, sender included.
-/// Also the session's one timer: it asks the send half for a Ping every
+/// Also the session's one timer: it queues a Ping for the send half every
 /// `ws_ping_interval` and ends the session when the peer stays silent too
 /// long (one `Sleep` per WebSocket rather than one per half: about 130
 /// bytes per idle connection). It stays here, not in the send half, so a
 /// silent peer is noticed even while a write to it is blocked.
-async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &PingDue) -> End {
+async fn receive_loop(
+    stream: &mut Ws<'_>,
+    socket: &Socket<Io>,
+    outlet: &Outlet,
+    shared: &Shared,
+) -> End {
     let limits = &shared.limits;
     // Pings go out every interval, so a live peer is never silent longer
     // than an interval plus the time it takes to answer one. (Computed where
@@ -427,7 +459,7 @@ async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &
                     return End::PongTimeout;
                 }
                 if next_ping <= now {
-                    ping_due.request();
+                    socket.queue_ping();
                     next_ping = now + limits.ws_ping_interval;
                 }
                 timer.as_mut().reset(next_ping.min(last_seen + silence()));
@@ -435,15 +467,20 @@ async fn receive_loop(stream: &mut SplitStream<Ws>, shared: &Shared, ping_due: &
             }
         };
         last_seen = Instant::now();
+        if socket.has_control() {
+            // A Pong tungstenite queued goes out before what this frame
+            // publishes: no direct write until the send half ran.
+            outlet.hold();
+        }
         match next {
             None => return End::PeerGone("connection closed".into()),
             Some(Err(e)) => return End::from_read_error(e),
             Some(Ok(msg)) => match msg {
                 Message::Text(text) => {
-                    shared.hub.publish(Kind::Text, Bytes::from(text));
+                    shared.publish(Kind::Text, Bytes::from(text));
                 }
                 Message::Binary(bytes) => {
-                    shared.hub.publish(Kind::Binary, bytes);
+                    shared.publish(Kind::Binary, bytes);
                 }
                 Message::Close(frame) => return End::PeerClosed(frame),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
