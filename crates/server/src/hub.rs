@@ -5,9 +5,10 @@
 //! Every published message is stored once, in a ring of the last
 //! [`Limits::history`](crate::Limits::history) messages, already encoded the
 //! ways the transports need it (the `pushpoll.v1` frame, whose tail is the raw
-//! payload; the SSE event, built on first use). A [`Subscriber`] is only a
-//! sequence number (its cursor) and a wake-up handle: it copies out `Arc`
-//! handles to the messages after its cursor when it is ready to write them.
+//! payload; the SSE event and the WebSocket frames, built on first use). A
+//! [`Subscriber`] is only a sequence number (its cursor) and a wake-up
+//! handle: it copies out `Arc` handles to the messages after its cursor
+//! when it is ready to write them.
 //! So a subscriber that stops reading holds no queue of its own, costs
 //! nothing more as it falls behind, and slows nobody; the transports measure
 //! how far behind it is ([`Subscriber::lag`]) and disconnect it past
@@ -18,7 +19,9 @@
 //! [`Hub::publish`] takes the write lock once, encodes once, then wakes every
 //! waiting subscriber through one `tokio::sync::watch`. Each woken subscriber
 //! takes the read lock once per [`Subscriber::recv`] and clones up to `max`
-//! `Arc`s: no payload byte is copied per subscriber by the hub.
+//! `Arc`s: no payload byte is copied per subscriber by the hub. (The server's
+//! WebSocket sessions do not wait on the watch: a publisher writes to the
+//! idle ones itself, see `transport/ws/direct.rs`.)
 //!
 //! ```
 //! # tokio_test_block_on(async {

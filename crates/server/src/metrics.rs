@@ -96,6 +96,9 @@ pub(crate) struct Metrics {
     pub(crate) gap_notices: PerTransport,
     /// TLS handshakes that failed or timed out (TLS servers only).
     tls_handshake_failures: AtomicU64,
+    /// WebSocket deliveries a publisher wrote itself to a parked session
+    /// (`transport::ws::direct`); also in `deliveries`.
+    pub(crate) ws_direct_deliveries: AtomicU64,
 }
 
 /// Counts one open socket or in-flight request while it lives.
@@ -245,6 +248,12 @@ impl Collector for Scrape {
             "pushpoll_tls_handshake_failures",
             "TLS handshakes that failed or timed out (0 unless served over TLS).",
             ConstCounter::new(m.tls_handshake_failures.load(Relaxed)),
+        )?;
+        single(
+            &mut enc,
+            "pushpoll_ws_direct_deliveries",
+            "WebSocket deliveries the publisher wrote itself to an idle session's socket (no task woken); counted in pushpoll_deliveries too.",
+            ConstCounter::new(m.ws_direct_deliveries.load(Relaxed)),
         )?;
         single(
             &mut enc,

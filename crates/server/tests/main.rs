@@ -5,6 +5,7 @@ mod support;
 
 mod bytes_counted;
 mod delivery;
+mod direct;
 mod held;
 mod history;
 mod hostile;

@@ -6,7 +6,7 @@ use pushpoll_wire::Kind;
 
 use crate::support::*;
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "pushpoll_connections",
     "pushpoll_messages_published_total",
     "pushpoll_deliveries_total",
@@ -15,6 +15,7 @@ const NAMES: [&str; 12] = [
     "pushpoll_bytes_sent_total",
     "pushpoll_slow_consumer_disconnects_total",
     "pushpoll_gap_notices_total",
+    "pushpoll_ws_direct_deliveries_total",
     "pushpoll_history_messages",
     "pushpoll_last_seq",
     "process_cpu_seconds_total",

@@ -177,6 +177,9 @@ impl Outlets {
             self.busy.store(false, Ordering::Release);
         }
         metrics.deliveries.add(Transport::Ws, delivered);
+        metrics
+            .ws_direct_deliveries
+            .fetch_add(delivered, Ordering::Relaxed);
         metrics.bytes_sent.add(Transport::Ws, bytes);
     }
 }
