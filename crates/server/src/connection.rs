@@ -18,7 +18,6 @@ use tokio::sync::Notify;
 
 use crate::hub::Subscriber;
 use crate::metrics::{Metrics, PerTransport, Transport};
-use crate::signal::Signal;
 use crate::Shared;
 
 /// What one socket's task shares with the router and its handlers.
@@ -32,9 +31,6 @@ pub(crate) struct ConnState {
     upgrade: Mutex<Option<Box<PendingUpgrade>>>,
     /// Ends the connection at once (a peer that will not take its last words).
     kill: Notify,
-    /// Raised when the server shuts down (`Shared::shutdown`): what this
-    /// connection's handlers and sessions wait on.
-    pub(crate) stop: Arc<Signal>,
     /// The socket's descriptor when it is plain TCP (not TLS): a WebSocket
     /// session on it may be written to by publishers directly
     /// (`transport::ws::direct`).
@@ -42,14 +38,13 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
-    pub(super) fn new(peer: SocketAddr, shared: &Shared, plain_fd: Option<RawFd>) -> Self {
+    pub(super) fn new(peer: SocketAddr, plain_fd: Option<RawFd>) -> Self {
         ConnState {
             plain_fd,
             peer,
             attribution: Attribution::new(),
             upgrade: Mutex::new(None),
             kill: Notify::new(),
-            stop: Arc::clone(&shared.shutdown),
         }
     }
 

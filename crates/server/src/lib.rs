@@ -93,7 +93,8 @@ pub(crate) struct Shared {
     /// HTTP/2 settings, for sockets that open with the HTTP/2 preface.
     pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
-    /// Every connection waits on it ([`connection::ConnState::stop`]); a
+    /// Every connection waits on it (parked WebSocket sessions through
+    /// [`Self::ws_outlets`]); a
     /// wait costs no lock per wake ([`signal`]).
     pub(crate) shutdown: Arc<Signal>,
     /// The grace period is over: drop everything now (every task spawned

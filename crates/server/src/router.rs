@@ -124,7 +124,7 @@ impl Answer {
             Answer::Ready(resp) => *resp,
             Answer::Poll(q, t, coding) => shared
                 .compression
-                .apply(poll::poll(q, t, shared, conn).await, coding),
+                .apply(poll::poll(q, t, shared).await, coding),
             // Boxed: a held long poll's future has no room for a publish.
             Answer::Publish(req) => Box::pin(publish::publish(*req, shared)).await,
             Answer::Events(opened) => opened.spawn(shared, conn),

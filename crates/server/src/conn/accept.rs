@@ -73,6 +73,7 @@ pub(crate) async fn serve(
     drop(listener);
     info!("shutting down: no longer accepting");
     shared.shutdown.raise();
+    shared.ws_outlets.shut_down();
     shared.tasks.close();
     let grace = shared.limits.shutdown_grace;
     if tokio::time::timeout(grace, shared.tasks.wait())
@@ -145,7 +146,7 @@ async fn accept(
     // Latency matters more than packet count here: frames go out at once.
     let _ = stream.set_nodelay(true);
     let plain_fd = shared.tls.is_none().then(|| stream.as_raw_fd());
-    let conn = Arc::new(ConnState::new(peer, shared, plain_fd));
+    let conn = Arc::new(ConnState::new(peer, plain_fd));
     let io = Counted::new(
         stream,
         SocketBytes::new(Arc::clone(shared), Arc::clone(&conn)),
@@ -156,7 +157,7 @@ async fn accept(
     };
     let accepted = tokio::select! {
         r = tls.accept(io, shared.limits.header_read_timeout) => r,
-        () = conn.stop.raised() => return None,
+        () = shared.shutdown.raised() => return None,
     };
     match accepted {
         Ok(s) => Some((MaybeTls::from(s), conn)),
@@ -189,7 +190,7 @@ async fn reject(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()
     );
-    let conn = Arc::new(ConnState::new(peer, &shared, None));
+    let conn = Arc::new(ConnState::new(peer, None));
     conn.attribution.begin(Transport::Other, &shared.metrics);
     shared.metrics.requests.add(Transport::Other, 1);
     let _ = stream.set_nodelay(true);

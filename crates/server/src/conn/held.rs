@@ -68,7 +68,7 @@ where
                 debug!(peer = %conn.peer, "no request head within header_read_timeout: closing");
                 return Handoff::Closed;
             }
-            () = conn.stop.raised() => return Handoff::Closed,
+            () = shared.shutdown.raised() => return Handoff::Closed,
         };
         let len = match head {
             Head::Complete(len) => len,
@@ -99,7 +99,7 @@ where
             }
         };
         match keep {
-            Ok(true) if !conn.stop.is_raised() => {}
+            Ok(true) if !shared.shutdown.is_raised() => {}
             Ok(_) => {
                 let _ = tokio::time::timeout(limits.close_timeout, io.shutdown()).await;
                 return Handoff::Closed;

@@ -55,7 +55,7 @@ pub(super) async fn serve_socket<S>(
     }
     let sniffed = tokio::select! {
         r = tokio::time::timeout(shared.limits.header_read_timeout, http2::sniff(&mut io)) => r,
-        () = conn.stop.raised() => return,
+        () = shared.shutdown.raised() => return,
     };
     let (protocol, sniffed) = match sniffed {
         Ok(Ok(Some(found))) => found,
@@ -120,7 +120,7 @@ where
         tokio::pin!(http);
         tokio::select! {
             r = &mut http => r,
-            () = conn.stop.raised() => {
+            () = shared.shutdown.raised() => {
                 http.as_mut().graceful_shutdown();
                 (&mut http).await
             }
@@ -165,7 +165,7 @@ where
     let result = loop {
         tokio::select! {
             r = &mut h2 => break r,
-            () = conn.stop.raised(), if !closing => {
+            () = shared.shutdown.raised(), if !closing => {
                 closing = true;
                 h2.as_mut().graceful_shutdown();
                 closed_by

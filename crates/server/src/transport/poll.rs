@@ -7,7 +7,6 @@ use http::{Response, StatusCode};
 use pushpoll_wire::poll::{ErrorBody, PollResponse, PolledMessage};
 use pushpoll_wire::query::{PollQuery, QueryError};
 
-use crate::connection::ConnState;
 use crate::hub::{Gap, Message, Snapshot};
 use crate::metrics::Transport;
 use crate::response::{self, Body};
@@ -19,7 +18,6 @@ pub(crate) async fn poll(
     query: Result<PollQuery, QueryError>,
     transport: Transport,
     shared: &Arc<Shared>,
-    conn: &ConnState,
 ) -> Response<Body> {
     let query = match query {
         Ok(q) => q,
@@ -41,7 +39,7 @@ pub(crate) async fn poll(
         tokio::select! {
             () = hub.wait_for_seq(since.saturating_add(1)) => {}
             () = tokio::time::sleep(hold) => {}
-            () = conn.stop.raised() => {}
+            () = shared.shutdown.raised() => {}
         }
         read = hub.read_after(since, shared.limits.max_poll_batch, &mut messages);
     }

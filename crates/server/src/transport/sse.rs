@@ -169,7 +169,7 @@ async fn produce<K: Sink>(
     let delivered = Delivered::new(sub.cursor());
     // Grows with the first messages: an idle stream holds no batch.
     let mut batch = Vec::new();
-    let stop = conn.stop.raised();
+    let stop = shared.shutdown.raised();
     // The keep-alive timer is not reset on every write (that would touch the
     // timer wheel per message): when it fires early, it is pushed back to
     // `sse_keepalive` after the last write.
@@ -230,7 +230,7 @@ async fn produce<K: Sink>(
             &shared.hub,
             &delivered,
             limits.max_subscriber_lag,
-            &conn.stop,
+            &shared.shutdown,
         )
         .await
         {

@@ -46,6 +46,7 @@ use bytes::Bytes;
 
 use crate::hub::{Hub, Message, Subscriber};
 use crate::metrics::{Metrics, Transport};
+use crate::signal::Signal;
 
 /// Publishes at least this far apart are written directly; closer ones
 /// only wake (see the [module docs](self)). At 100 messages a second and
@@ -97,7 +98,7 @@ pub(crate) struct Outlet {
     fd: Option<RawFd>,
     /// `pushpoll.v1` or plain frames.
     v1: bool,
-    shard: usize,
+    shard: u32,
 }
 
 struct State {
@@ -108,8 +109,9 @@ struct State {
     cursor: u64,
     /// The session's, kept between parks.
     waker: Option<Waker>,
-    /// What a partial direct write left of its frame, for the session.
-    rest: Option<Bytes>,
+    /// What a partial direct write left of its frame, for the session
+    /// (boxed: rare, and every idle WebSocket holds its outlet).
+    rest: Option<Box<Bytes>>,
 }
 
 /// What a session takes over when it unparks.
@@ -125,6 +127,7 @@ impl Outlets {
     /// wake it only), its cursor at `cursor`.
     pub(crate) fn open(&self, fd: Option<RawFd>, v1: bool, cursor: u64) -> OutletGuard<'_> {
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        let shard = shard as u32;
         let outlet = Arc::new(Outlet {
             state: Mutex::new(State {
                 parked: false,
@@ -137,10 +140,25 @@ impl Outlets {
             v1,
             shard,
         });
-        lock(&self.shards[shard]).push(Arc::clone(&outlet));
+        lock(&self.shards[shard as usize]).push(Arc::clone(&outlet));
         OutletGuard {
             outlets: self,
             outlet,
+        }
+    }
+
+    /// Wakes every parked session: the server is shutting down (`shutdown`
+    /// is raised, which [`Park`] looks at under the outlet's lock).
+    pub(crate) fn shut_down(&self) {
+        for shard in &self.shards {
+            for outlet in lock(shard).iter() {
+                let mut state = lock(&outlet.state);
+                if std::mem::take(&mut state.parked) {
+                    if let Some(waker) = &state.waker {
+                        waker.wake_by_ref();
+                    }
+                }
+            }
         }
     }
 
@@ -196,19 +214,23 @@ impl Outlet {
         let n = send_now(fd, frame).ok().filter(|&n| n > 0)?;
         state.cursor = m.seq();
         if n < frame.len() {
-            state.rest = Some(frame.slice(n..));
+            state.rest = Some(Box::new(frame.slice(n..)));
         }
         Some(n)
     }
 
-    /// Resolves when the session has something to write: at once if the
-    /// hub holds something after `sub`'s cursor; otherwise parks until a
-    /// publisher unparks it. Cancel-safe, but whoever drops it must
+    /// Resolves when the session has something to write, or the server
+    /// shuts down: at once if the hub holds something after `sub`'s cursor
+    /// (or `shutdown` is raised); otherwise parks until a publisher or
+    /// [`Outlets::shut_down`] unparks it. (Shutdown comes this way rather
+    /// than through a second future beside this one: that would be about
+    /// 90 bytes more in every idle session.) Cancel-safe, but whoever drops it must
     /// [`unpark`](Self::unpark) before writing.
-    pub(crate) fn park<'a>(&'a self, sub: &'a Subscriber) -> Park<'a> {
+    pub(crate) fn park<'a>(&'a self, sub: &'a Subscriber, shutdown: &'a Signal) -> Park<'a> {
         Park {
             outlet: self,
             sub,
+            shutdown,
             parked: false,
         }
     }
@@ -226,7 +248,7 @@ impl Outlet {
         state.parked = false;
         Unparked {
             cursor: state.cursor,
-            rest: state.rest.take(),
+            rest: state.rest.take().map(|rest| *rest),
         }
     }
 }
@@ -236,6 +258,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Park<'a> {
         outlet: &'a Outlet,
         sub: &'a Subscriber,
+        shutdown: &'a Signal,
         parked: bool,
     }
 }
@@ -246,6 +269,10 @@ impl std::future::Future for Park<'_> {
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
         let mut state = lock(&this.outlet.state);
+        if this.shutdown.is_raised() {
+            state.parked = false;
+            return Poll::Ready(());
+        }
         if *this.parked {
             if !state.parked {
                 // A publisher unparked it.
@@ -294,7 +321,7 @@ impl OutletGuard<'_> {
         state.parked = false;
         Unparked {
             cursor: state.cursor,
-            rest: state.rest.take(),
+            rest: state.rest.take().map(|rest| *rest),
         }
     }
 }
@@ -302,7 +329,7 @@ impl OutletGuard<'_> {
 impl Drop for OutletGuard<'_> {
     fn drop(&mut self) {
         self.close();
-        let mut shard = lock(&self.outlets.shards[self.outlet.shard]);
+        let mut shard = lock(&self.outlets.shards[self.outlet.shard as usize]);
         if let Some(at) = shard.iter().position(|o| Arc::ptr_eq(o, &self.outlet)) {
             shard.swap_remove(at);
         }

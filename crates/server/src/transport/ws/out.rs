@@ -40,7 +40,9 @@ const PING: &[u8] = &[0x89, 0x00];
 /// The socket of one session; see the [module docs](self).
 pub(super) struct Socket<S> {
     io: Mutex<S>,
-    control: Mutex<Control>,
+    /// Boxed while frames wait, `None` otherwise: an idle socket holds 8
+    /// bytes for it, not 80.
+    control: Mutex<Option<Box<Control>>>,
     /// Set when control frames are queued. No waker: the receive half
     /// queues them while the task is being polled, and the send half,
     /// polled right after it on every wake, looks at this flag.
@@ -78,7 +80,7 @@ impl<S> Socket<S> {
     pub(super) fn new(io: S) -> Self {
         Socket {
             io: Mutex::new(io),
-            control: Mutex::new(Control::default()),
+            control: Mutex::new(None),
             control_queued: AtomicBool::new(false),
         }
     }
@@ -86,7 +88,7 @@ impl<S> Socket<S> {
     /// Queues the session's Ping, to go out before the next chunk (or after
     /// the one being written).
     pub(super) fn queue_ping(&self) {
-        lock(&self.control).ping = true;
+        lock(&self.control).get_or_insert_default().ping = true;
         self.control_queued.store(true, Relaxed);
     }
 
@@ -112,13 +114,13 @@ impl<S> Socket<S> {
         if !self.control_queued.swap(false, Relaxed) {
             return None;
         }
-        let mut control = lock(&self.control);
-        if let Some(waker) = control.waiting.take() {
+        let control = *lock(&self.control).take()?;
+        if let Some(waker) = control.waiting {
             waker.wake();
         }
-        let pong = control.pong.take();
-        let ping = std::mem::take(&mut control.ping);
-        let rest = std::mem::take(&mut control.rest);
+        let Control {
+            pong, ping, rest, ..
+        } = control;
         if !ping && rest.is_empty() {
             return pong;
         }
@@ -154,6 +156,7 @@ impl<S> AsyncWrite for Inbound<'_, S> {
     ) -> Poll<io::Result<usize>> {
         let socket = self.0;
         let mut control = lock(&socket.control);
+        let control = control.get_or_insert_default();
         if is_one_pong(buf) {
             control.pong = Some(Bytes::copy_from_slice(buf));
         } else {

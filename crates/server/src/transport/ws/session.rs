@@ -241,8 +241,8 @@ async fn send_loop(
     shared: &Shared,
     delivered: &Delivered,
 ) -> End {
-    // The server's shutdown (what `ConnState::stop` is), not an argument:
-    // one reference less in the state an idle socket holds.
+    // The server's shutdown, not an argument: one reference less in the
+    // state an idle socket holds.
     let stop = &*shared.shutdown;
     // Grows with the first messages: an idle socket holds no batch.
     let mut taken = Taken::default();
@@ -253,24 +253,21 @@ async fn send_loop(
             return end;
         }
     }
-    let stopped = stop.raised();
-    tokio::pin!(stopped);
     loop {
         // Messages left from the last chunk go first; otherwise wait,
         // parked: publishers write to the socket meanwhile (`direct`).
         if taken.is_empty() {
-            let stop = tokio::select! {
+            tokio::select! {
                 biased;
-                () = &mut stopped => true,
                 // Control frames (`write_out` takes them).
-                () = socket.control_queued() => false,
-                () = outlet.park(sub) => false,
-            };
+                () = socket.control_queued() => {}
+                () = outlet.park(sub, stop) => {}
+            }
             // Before a byte is written, whatever woke the session.
             take_over(outlet.unpark(), sub, out, delivered);
-            if stop {
-                return End::Shutdown;
-            }
+        }
+        if stop.is_raised() {
+            return End::Shutdown;
         }
         let (chunk, end) = frame_chunk(sub, &mut taken, v1, shared, delivered);
         if let Some(chunk) = chunk {
