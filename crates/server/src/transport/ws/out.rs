@@ -30,8 +30,9 @@ use std::task::{ready, Context, Poll, Waker};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Bytes of other control frames (the echo of a Close) held for the send
-/// half at most; past it tungstenite's writes wait, as on a full socket.
+/// Bytes of queued Pongs kept in order (past it only the latest is kept),
+/// and of other control frames (the echo of a Close) held for the send
+/// half (past it tungstenite's writes wait, as on a full socket).
 const CONTROL_MAX: usize = 4 * 1024;
 
 /// The Ping the session sends, empty.
@@ -52,10 +53,13 @@ pub(super) struct Socket<S> {
 /// Control frames waiting for the send half.
 #[derive(Default)]
 struct Control {
-    /// The Pong to the latest Ping: a newer one replaces it (RFC 6455 §5.5.3
-    /// lets a server answer only the latest), so a Ping flood from a client
-    /// that does not read piles nothing up.
-    pong: Option<Bytes>,
+    /// Pongs, in the order of their Pings, up to `CONTROL_MAX` bytes.
+    pongs: Vec<u8>,
+    /// Past that, the Pong to the latest Ping: a newer one replaces it (RFC
+    /// 6455 §5.5.3 lets a server answer only the latest), so a Ping flood
+    /// from a client that does not read piles nothing up, and the last Ping
+    /// is still answered last.
+    latest_pong: Option<Bytes>,
     /// The session's own Ping is due.
     ping: bool,
     /// Anything else tungstenite wrote (the echo of a Close), in order;
@@ -119,13 +123,18 @@ impl<S> Socket<S> {
             waker.wake();
         }
         let Control {
-            pong, ping, rest, ..
+            pongs,
+            latest_pong,
+            ping,
+            rest,
+            ..
         } = control;
-        if !ping && rest.is_empty() {
-            return pong;
+        if latest_pong.is_none() && !ping && rest.is_empty() {
+            return (!pongs.is_empty()).then(|| Bytes::from(pongs));
         }
         let mut out = BytesMut::new();
-        out.extend_from_slice(pong.as_deref().unwrap_or_default());
+        out.extend_from_slice(&pongs);
+        out.extend_from_slice(latest_pong.as_deref().unwrap_or_default());
         if ping {
             out.extend_from_slice(PING);
         }
@@ -158,7 +167,11 @@ impl<S> AsyncWrite for Inbound<'_, S> {
         let mut control = lock(&socket.control);
         let control = control.get_or_insert_default();
         if is_one_pong(buf) {
-            control.pong = Some(Bytes::copy_from_slice(buf));
+            if control.pongs.len() + buf.len() <= CONTROL_MAX {
+                control.pongs.extend_from_slice(buf);
+            } else {
+                control.latest_pong = Some(Bytes::copy_from_slice(buf));
+            }
         } else {
             // tungstenite writes whole frames from its buffer: taking all
             // of a write or none of it keeps them whole.
@@ -285,19 +298,35 @@ mod tests {
         assert_eq!(&got[..], b"[chunk one](two)<close>\x89\x00(3)");
     }
 
+    /// Every Pong in order while they fit, then only the latest: a flood
+    /// is bounded and its last Ping answered last (Autobahn 2.10 sends ten
+    /// Pings at once and wants ten Pongs).
     #[tokio::test]
-    async fn only_the_latest_pong_is_kept() {
+    async fn pongs_go_in_order_then_only_the_latest() {
         let (server, _client) = tokio::io::duplex(64);
         let socket = Socket::new(server);
         let mut inbound = Inbound(&socket);
-        for i in 0..1000u32 {
-            let payload = i.to_be_bytes();
-            let mut pong = vec![0x8A, 4];
-            pong.extend_from_slice(&payload);
-            inbound.write_all(&pong).await.unwrap();
+        let pong = |i: u32| {
+            let mut frame = vec![0x8A, 4];
+            frame.extend_from_slice(&i.to_be_bytes());
+            frame
+        };
+        for i in 0..10 {
+            inbound.write_all(&pong(i)).await.unwrap();
         }
-        let queued = socket.take_control().unwrap();
-        assert_eq!(&queued[..], &[0x8A, 4, 0, 0, 0x03, 0xE7]);
+        let ten: Vec<u8> = (0..10).flat_map(pong).collect();
+        assert_eq!(socket.take_control().unwrap(), ten);
+        for i in 0..10_000 {
+            inbound.write_all(&pong(i)).await.unwrap();
+        }
+        let kept = socket.take_control().unwrap();
+        let fit = CONTROL_MAX / 6;
+        assert_eq!(kept.len(), (fit + 1) * 6);
+        assert_eq!(
+            &kept[..fit * 6],
+            &(0..fit as u32).flat_map(pong).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(&kept[fit * 6..], &pong(9_999)[..]);
         assert!(socket.take_control().is_none());
     }
 
