@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushpoll_server::{Config, Limits};
 use pushpoll_testkit::{metric, metrics, metrics_until, within, TestServer};
 use pushpoll_wire::Kind;
 
@@ -97,24 +96,9 @@ async fn spaced_publishes_are_written_directly_and_arrive_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_still_a_slow_consumer() {
     const PAYLOAD: usize = 16 * 1024;
-    let server = TestServer::start(Config {
-        limits: Limits {
-            max_subscriber_lag: 8,
-            history: 64,
-            close_timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        ..Config::default()
-    })
-    .await;
+    let server = TestServer::start(slow_consumer_config()).await;
     let addr = server.addr;
-    let mut slow = ws_connect_over(
-        small_window_tcp(addr).await,
-        addr,
-        "/ws",
-        Some("pushpoll.v1"),
-    )
-    .await;
+    let mut slow = slow_v1_ws(addr).await;
     let mut good = ws_connect(addr, "/ws", None).await;
     let mut http = Http::connect(addr).await;
     let body = vec![b'x'; PAYLOAD];
@@ -141,26 +125,8 @@ async fn a_client_that_stops_reading_is_still_a_slow_consumer() {
 
     // The slow client reads everything up to its resume point, whole and in
     // order, then the Close naming that point.
-    assert_eq!(ws_next(&mut slow, true).await, Got::Hello(0));
-    let mut got = 0;
-    let (code, reason) = loop {
-        match ws_next(&mut slow, true).await {
-            Got::Msg(seq, Kind::Text, p) => {
-                assert_eq!((seq, p.len()), (got + 1, PAYLOAD));
-                got = seq;
-            }
-            Got::Close(Some(close)) => break close,
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    assert_eq!(code, 1008);
-    assert!(
-        reason.ends_with(&format!("resume with since={got}")),
-        "{reason} after {got}"
-    );
+    let got = read_slow_consumer(&mut slow, PAYLOAD).await;
     assert!(got < last);
-    // Reading on sends the echo of the Close, which ends the session.
-    assert_eq!(ws_next(&mut slow, true).await, Got::End);
     metrics_until(addr, "the slow session to end", |m| {
         metric(m, "pushpoll_connections", Some("ws")) == 1.0
     })

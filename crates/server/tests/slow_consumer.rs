@@ -3,9 +3,7 @@
 //! subscriber that keeps reading gets everything.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use pushpoll_server::{Config, Limits};
 use pushpoll_testkit::{metric, metrics, metrics_until, within, TestServer};
 use pushpoll_wire::Kind;
 use tokio::sync::watch;
@@ -13,20 +11,6 @@ use tokio::sync::watch;
 use crate::support::*;
 
 const PAYLOAD: usize = 16 * 1024;
-
-fn config() -> Config {
-    Config {
-        limits: Limits {
-            max_subscriber_lag: 8,
-            history: 64,
-            // The test reads the slow client only after the server gave up
-            // on it: give the parting words time to get through.
-            close_timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        ..Config::default()
-    }
-}
 
 /// Publishes big messages, a few at a time, each time waiting for the good
 /// subscriber (which reports the last seq it saw on `seen`) to have them,
@@ -67,15 +51,9 @@ async fn publish_until_disconnect(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_that_never_reads_is_closed_with_1008() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start(slow_consumer_config()).await;
     let addr = server.addr;
-    let mut slow = ws_connect_over(
-        small_window_tcp(addr).await,
-        addr,
-        "/ws",
-        Some("pushpoll.v1"),
-    )
-    .await;
+    let mut slow = slow_v1_ws(addr).await;
     let mut good = ws_connect(addr, "/ws", None).await;
     let (seen_tx, mut seen) = watch::channel(0u64);
     let reader = tokio::spawn(async move {
@@ -96,27 +74,8 @@ async fn a_websocket_that_never_reads_is_closed_with_1008() {
 
     // Now the slow client reads: everything up to its resume point, in
     // order, then the Close that names that point.
-    assert_eq!(ws_next(&mut slow, true).await, Got::Hello(0));
-    let mut got = 0;
-    let (code, reason) = loop {
-        match ws_next(&mut slow, true).await {
-            Got::Msg(seq, ..) => {
-                assert_eq!(seq, got + 1);
-                got = seq;
-            }
-            Got::Close(Some(close)) => break close,
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    assert_eq!(code, 1008);
-    assert!(reason.starts_with("slow consumer: "), "{reason}");
-    assert!(
-        reason.ends_with(&format!("messages behind; resume with since={got}")),
-        "{reason} after {got}"
-    );
+    let got = read_slow_consumer(&mut slow, PAYLOAD).await;
     assert!(got < last);
-    // Reading on sends the echo of the Close, which ends the session.
-    assert_eq!(ws_next(&mut slow, true).await, Got::End);
 
     let m = metrics_until(addr, "the slow session to end", |m| {
         metric(m, "pushpoll_connections", Some("ws")) == 1.0
@@ -131,7 +90,7 @@ async fn a_websocket_that_never_reads_is_closed_with_1008() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_stream_that_is_not_read_ends_with_a_gap() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start(slow_consumer_config()).await;
     let addr = server.addr;
     let http = Http::over(small_window_tcp(addr).await, addr).await;
     let mut slow = Sse::open_over(http, "/events", &[]).await;

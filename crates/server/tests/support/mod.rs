@@ -364,6 +364,60 @@ pub async fn ws_next(ws: &mut Ws, v1: bool) -> Got {
     }
 }
 
+/// A server that disconnects a subscriber 8 messages behind (history 64),
+/// and gives the parting words time: the tests read the slow client only
+/// after the server gave up on it.
+pub fn slow_consumer_config() -> pushpoll_server::Config {
+    pushpoll_server::Config {
+        limits: pushpoll_server::Limits {
+            max_subscriber_lag: 8,
+            history: 64,
+            close_timeout: std::time::Duration::from_secs(60),
+            ..pushpoll_server::Limits::default()
+        },
+        ..pushpoll_server::Config::default()
+    }
+}
+
+/// A `pushpoll.v1` WebSocket over a 4 KiB receive window, not read until
+/// the test says so: a slow consumer.
+pub async fn slow_v1_ws(addr: SocketAddr) -> Ws {
+    ws_connect_over(
+        small_window_tcp(addr).await,
+        addr,
+        "/ws",
+        Some("pushpoll.v1"),
+    )
+    .await
+}
+
+/// Reads a slow consumer's session to its end: the hello, every message in
+/// order (text of `len` bytes), then a Close `1008` naming where to resume,
+/// and the end once the echo went out. Returns the last seq received.
+pub async fn read_slow_consumer(ws: &mut Ws, len: usize) -> u64 {
+    assert_eq!(ws_next(ws, true).await, Got::Hello(0));
+    let mut got = 0;
+    let (code, reason) = loop {
+        match ws_next(ws, true).await {
+            Got::Msg(seq, Kind::Text, p) => {
+                assert_eq!((seq, p.len()), (got + 1, len));
+                got = seq;
+            }
+            Got::Close(Some(close)) => break close,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(code, 1008);
+    assert!(reason.starts_with("slow consumer: "), "{reason}");
+    assert!(
+        reason.ends_with(&format!("messages behind; resume with since={got}")),
+        "{reason} after {got}"
+    );
+    // Reading on sends the echo of the Close, which ends the session.
+    assert_eq!(ws_next(ws, true).await, Got::End);
+    got
+}
+
 /// Sends a Close and reads until the server's echo and the end of the stream.
 pub async fn ws_close(mut ws: Ws) {
     ws.close(None).await.unwrap();
