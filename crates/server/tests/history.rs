@@ -2,7 +2,7 @@
 //! is answered explicitly on every transport.
 
 use pushpoll_server::{Config, Limits};
-use pushpoll_testkit::{metric, metrics, TestServer};
+use pushpoll_testkit::{metric, metrics, metrics_until, TestServer};
 use pushpoll_wire::Kind;
 
 use crate::support::*;
@@ -119,6 +119,14 @@ async fn v1_gap_frame_then_replay_or_live() {
         ws_next(&mut ahead, true).await,
         Got::Msg(21, Kind::Binary, vec![7])
     );
+    // Gap notices are counted as such, not as deliveries: 16..=21 to the
+    // first client, 21 to the second.
+    let m = metrics_until(server.addr, "7 deliveries", |m| {
+        metric(m, "pushpoll_deliveries_total", Some("ws")) >= 7.0
+    })
+    .await;
+    assert_eq!(metric(&m, "pushpoll_deliveries_total", Some("ws")), 7.0);
+    assert_eq!(metric(&m, "pushpoll_gap_notices_total", Some("ws")), 2.0);
 }
 
 #[tokio::test]

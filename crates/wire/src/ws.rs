@@ -83,16 +83,22 @@ pub fn server_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// A Close frame with `code` and `reason`, the reason cut at a character
-/// boundary to fit a control frame (123 bytes after the code).
-pub fn close_frame(code: u16, reason: &str) -> Bytes {
+/// `reason` cut at a character boundary to fit a Close frame (123 bytes
+/// after the code): what [`close_frame`] sends.
+pub fn fit_reason(reason: &str) -> &str {
     let mut at = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(at) {
         at -= 1;
     }
-    let mut payload = Vec::with_capacity(2 + at);
+    &reason[..at]
+}
+
+/// A Close frame with `code` and `reason` ([`fit_reason`]).
+pub fn close_frame(code: u16, reason: &str) -> Bytes {
+    let reason = fit_reason(reason);
+    let mut payload = Vec::with_capacity(2 + reason.len());
     payload.extend_from_slice(&code.to_be_bytes());
-    payload.extend_from_slice(&reason.as_bytes()[..at]);
+    payload.extend_from_slice(reason.as_bytes());
     server_frame(Opcode::Close, &payload)
 }
 

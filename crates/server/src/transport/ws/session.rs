@@ -195,7 +195,7 @@ pub(crate) async fn session(
         (_, Some((code, reason))) => info!(
             peer = %conn.peer,
             code,
-            reason = %ws_reason(reason),
+            reason = %ws::fit_reason(reason),
             "websocket closed by the server"
         ),
         (End::PeerGone(error), None) => {
@@ -203,15 +203,6 @@ pub(crate) async fn session(
         }
         (_, None) => info!(peer = %conn.peer, "websocket dropped: no pong"),
     }
-}
-
-/// A Close reason as sent: cut to fit a control frame.
-fn ws_reason(reason: &str) -> &str {
-    let mut at = reason.len().min(ws::MAX_CONTROL_PAYLOAD - 2);
-    while !reason.is_char_boundary(at) {
-        at -= 1;
-    }
-    &reason[..at]
 }
 
 const SUBPROTOCOL_NAME: &str = frame::SUBPROTOCOL;
@@ -283,9 +274,10 @@ async fn send_loop(
 }
 
 /// Frames what the hub holds for this subscriber (after what was taken and
-/// not framed yet) into one chunk of about `ws_write_buffer_bytes` (at least one frame): the shared
-/// frame itself when it is one, a copy of them when several. Also how the
-/// session ends, when a plain client meets a gap (after the frames before it).
+/// not framed yet) into one chunk of about `ws_write_buffer_bytes` (at
+/// least one frame): the shared frame itself when it is one, a copy of them
+/// when several. Also how the session ends, when a plain client meets a gap
+/// (after the frames before it).
 fn frame_chunk(
     sub: &mut Subscriber,
     taken: &mut Taken,
@@ -300,6 +292,7 @@ fn frame_chunk(
         while !taken.is_empty() && (chunk.len() < target || chunk.is_empty()) {
             let m = &taken.batch[taken.next];
             chunk.add(m.ws_frame(v1));
+            chunk.messages += 1;
             delivered.set(m.seq());
             taken.next += 1;
         }
@@ -356,7 +349,6 @@ struct Chunk {
 
 impl Chunk {
     fn add(&mut self, frame: &Bytes) {
-        self.messages += 1;
         if self.one.is_none() && self.many.is_empty() {
             self.one = Some(frame.clone());
             return;
