@@ -94,8 +94,7 @@ pub(crate) struct Shared {
     pub(crate) http2: hyper::server::conn::http2::Builder<http2::StreamExec>,
     /// Graceful shutdown: stop, say goodbye, finish what is in flight.
     /// Every connection waits on it (parked WebSocket sessions through
-    /// [`Self::ws_outlets`]); a
-    /// wait costs no lock per wake ([`signal`]).
+    /// [`Self::ws_outlets`]); a wait costs no lock per wake ([`signal`]).
     pub(crate) shutdown: Arc<Signal>,
     /// The grace period is over: drop everything now (every task spawned
     /// with [`Shared::spawn`] waits on it, and each connection's task).
