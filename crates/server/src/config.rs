@@ -53,8 +53,11 @@ pub struct Limits {
     /// Bytes of a `POST /messages` body. Over it: `413`. Default 64 KiB.
     pub max_body_bytes: usize,
     /// Messages kept in the history ring, the only place payloads are held.
-    /// Worst case memory is `history × max(max_body_bytes, ws_max_message_bytes)`.
-    /// Default 10 000.
+    /// Each message holds its `pushpoll.v1` frame and, once a subscriber
+    /// of each kind took it, its SSE event (4/3 of the payload for binary,
+    /// base64) and its two WebSocket frames (v1, plain), each encoded once
+    /// and shared: worst case about `4.4 × history × max(max_body_bytes,
+    /// ws_max_message_bytes)`. Default 10 000.
     pub history: usize,
     /// Messages in one poll answer; a longer answer is cut and says `"more":true`.
     /// Default 1 000.
