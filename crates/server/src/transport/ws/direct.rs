@@ -114,6 +114,26 @@ struct State {
     rest: Option<Box<Bytes>>,
 }
 
+impl State {
+    /// Unparks the outlet and wakes its session.
+    fn wake(&mut self) {
+        self.parked = false;
+        if let Some(waker) = &self.waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Unparks the outlet for its session, handing over the cursor and the
+    /// rest of a partial write.
+    fn hand_over(&mut self) -> Unparked {
+        self.parked = false;
+        Unparked {
+            cursor: self.cursor,
+            rest: self.rest.take().map(|rest| *rest),
+        }
+    }
+}
+
 /// What a session takes over when it unparks.
 pub(crate) struct Unparked {
     /// The last sequence number written (directly or by the session).
@@ -153,10 +173,8 @@ impl Outlets {
         for shard in &self.shards {
             for outlet in lock(shard).iter() {
                 let mut state = lock(&outlet.state);
-                if std::mem::take(&mut state.parked) {
-                    if let Some(waker) = &state.waker {
-                        waker.wake_by_ref();
-                    }
+                if state.parked {
+                    state.wake();
                 }
             }
         }
@@ -185,10 +203,7 @@ impl Outlets {
                         }
                     }
                 }
-                state.parked = false;
-                if let Some(waker) = &state.waker {
-                    waker.wake_by_ref();
-                }
+                state.wake();
             }
         }
         if direct {
@@ -244,12 +259,7 @@ impl Outlet {
 
     /// Takes the outlet back from publishers, whatever woke the session.
     pub(crate) fn unpark(&self) -> Unparked {
-        let mut state = lock(&self.state);
-        state.parked = false;
-        Unparked {
-            cursor: state.cursor,
-            rest: state.rest.take().map(|rest| *rest),
-        }
+        lock(&self.state).hand_over()
     }
 }
 
@@ -318,11 +328,7 @@ impl OutletGuard<'_> {
     pub(crate) fn close(&self) -> Unparked {
         let mut state = lock(&self.outlet.state);
         state.open = false;
-        state.parked = false;
-        Unparked {
-            cursor: state.cursor,
-            rest: state.rest.take().map(|rest| *rest),
-        }
+        state.hand_over()
     }
 }
 

@@ -104,7 +104,7 @@ impl<S> Socket<S> {
     /// Resolves when control frames wait to be written (see `control_queued`).
     pub(super) fn control_queued(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(|_| {
-            if self.control_queued.load(Relaxed) {
+            if self.has_control() {
                 Poll::Ready(())
             } else {
                 Poll::Pending
